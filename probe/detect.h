@@ -1,0 +1,53 @@
+/* detect.h: per-customer anomaly detectors (floods, scans, sweeps, inter-customer, unusual ports, spikes). */
+#ifndef GW_DETECT_H
+#define GW_DETECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "customer.h"
+#include "decode.h"
+#include "gwmsg.h"
+
+struct detect;
+
+/* Called as soon as a detector fires or clears; ev is borrowed for the call. */
+typedef void (*detect_emit_cb)(const struct gw_event *ev, void *ctx);
+
+/*
+ * New detector state for the customers of map (borrowed for the detector's
+ * life); emit/ctx borrowed. Memory is fixed at creation (sketches), whatever
+ * the traffic. NULL on allocation failure.
+ */
+struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
+    void *ctx);
+void detect_free(struct detect *d);
+
+/*
+ * Feeds one decoded IP packet with its customer match. Returns true when the
+ * packet's source is currently flagged as an attacker: the engine then skips
+ * DPI and quality work for it and keeps only counters.
+ */
+bool detect_packet(struct detect *d, const struct pkt *p,
+    const struct customer_match *m);
+
+/* Advances detector windows to packet/wall time now_us (emits clear events). */
+void detect_tick(struct detect *d, uint64_t now_us);
+
+/*
+ * Sets threshold key (e.g. "syn_flood.rx.pps") to value. Returns 0, or -1
+ * when the key is unknown or the value out of range.
+ */
+int detect_set_threshold(struct detect *d, const char *key, double value);
+
+/* Loads "key value" lines from a thresholds file; 0 on success, -1 (logged file:line). */
+int detect_load_thresholds(struct detect *d, const char *path);
+
+/*
+ * Writes up to max lines describing current top talkers and active alarms
+ * into lines[i] (GW_TEXT_MAX each); returns how many were written.
+ */
+size_t detect_inspect(const struct detect *d, char lines[][GW_TEXT_MAX], size_t max);
+
+#endif
