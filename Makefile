@@ -40,11 +40,12 @@ BINS      := $(PROBE_BIN) $(OPER_BIN) $(CTL_BIN)
 # Unit tests: tests/unit/test_<area>_<module>.c, area = common|probe|operator.
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+TOOL_BIN  := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps test test-unit demo bench asan fuzz clean help lab-up lab-down
-all: $(BINS) $(UNIT_BIN)
+all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 help:
 	@echo "gatewatch make targets:"
@@ -86,7 +87,12 @@ $(PROBE_BIN): $(B)/obj/probe/main.o $(LIBPROBE) $(LIBCOMMON)
 $(OPER_BIN): $(B)/obj/operator/main.o $(LIBOPER) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_OPER)
 $(CTL_BIN): $(B)/obj/operator/cli/gatewatchctl.o $(LIBCOMMON)
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_COMMON)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(call PKGCONF,libs,jansson) $(LIBS_COMMON)
+
+# Test and bench tools (load generators, raw senders): tests/tools/NAME.c -> $(B)/tools/NAME
+$(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_PROBE) $(LIBS_OPER)
 
 $(B)/tests/test_common_%: $(B)/obj/tests/unit/test_common_%.o $(call obj,$(TEST_HELPERS)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
