@@ -90,7 +90,7 @@ $(CTL_BIN): $(B)/obj/operator/cli/gatewatchctl.o $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(call PKGCONF,libs,jansson) $(LIBS_COMMON)
 
 # Test and bench tools (load generators, raw senders): tests/tools/NAME.c -> $(B)/tools/NAME
-$(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIBCOMMON)
+$(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIBPROBE) $(LIBOPER) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_PROBE) $(LIBS_OPER)
 
