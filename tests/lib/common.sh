@@ -1,0 +1,43 @@
+# common.sh: helpers for integration/e2e test scripts (sourced, bash).
+# Provides: gw_tmpdir, gw_free_port, gw_start_rrdcached DIR, gw_wait_http URL, gw_fail MSG, gw_cleanup_add CMD.
+set -u
+: "${GW_BUILD:?GW_BUILD not set (run through tests/run.sh)}"
+: "${GW_PCAPS:?GW_PCAPS not set}"
+GW_CLEANUP=""
+gw_cleanup_add() { GW_CLEANUP="$1; $GW_CLEANUP"; }
+gw_cleanup_run() { set +e; eval "$GW_CLEANUP"; }
+trap gw_cleanup_run EXIT
+trap 'exit 130' INT TERM
+
+gw_fail() { echo "FAIL: $*" >&2; exit 1; }
+gw_ok() { echo "ok: $*"; }
+
+gw_tmpdir() {
+	d=$(mktemp -d /tmp/gwtest.XXXXXX)
+	gw_cleanup_add "rm -rf '$d'"
+	echo "$d"
+}
+
+# A TCP port on 127.0.0.1 nobody listens on (random start, probe upward).
+gw_free_port() {
+	p=$(( 20000 + (RANDOM % 20000) ))
+	while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
+	echo $p
+}
+
+# Starts rrdcached with its socket, base dir and journal in DIR; sets RRDCACHED_ADDRESS_SOCK.
+gw_start_rrdcached() {
+	mkdir -p "$1/rrd" "$1/journal"
+	rrdcached -l "unix:$1/rrdcached.sock" -p "$1/rrdcached.pid" -b "$1/rrd" -B \
+		-j "$1/journal" -w 3600 -z 1 -F -g >"$1/rrdcached.log" 2>&1 &
+	rrd_pid=$!
+	gw_cleanup_add "kill $rrd_pid 2>/dev/null"
+	for _ in $(seq 50); do [ -S "$1/rrdcached.sock" ] && return 0; sleep 0.1; done
+	gw_fail "rrdcached did not start: $(cat "$1/rrdcached.log")"
+}
+
+# Waits until URL answers (any HTTP status), up to 10 s.
+gw_wait_http() {
+	for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+	gw_fail "no HTTP answer from $1"
+}
