@@ -35,7 +35,9 @@ struct pkt {
 
 	uint8_t  ip_ver;       /* 4 or 6 (outermost IP header) */
 	uint32_t ip_bytes;     /* IP-layer bytes from the header: v4 total length,
-	                          v6 40 + payload length (jumbo: captured length) */
+	                          v6 40 + payload length (jumbo: captured length;
+	                          v4 total length 0, as in TSO captures: captured
+	                          length) */
 	struct gw_addr src, dst;
 	uint8_t  ttl;          /* TTL / hop limit */
 	uint8_t  l4_proto;     /* IPPROTO_*, after IPv6 extension headers */
