@@ -213,4 +213,20 @@ const char *gw_body_name(enum gw_body type);
  */
 bool gw_id_valid(const char *s);
 
+/*
+ * True when s is well-formed UTF-8 without control characters (tab and
+ * newline pass when allow_newline is true). envelope_encode() and
+ * envelope_decode() require this of every string field, because strings end
+ * up in JSON, SQLite and log lines.
+ */
+bool gw_text_valid(const char *s, bool allow_newline);
+
+/*
+ * Makes s acceptable to gw_text_valid(s, false) in place by replacing each
+ * control character and each byte that is not part of well-formed UTF-8 with
+ * '?'. Use it on text taken from packets (host names, ...) before encoding.
+ * Returns the number of bytes replaced; NULL is a no-op.
+ */
+size_t gw_text_sanitize(char *s);
+
 #endif

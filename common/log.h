@@ -39,6 +39,14 @@ struct log_ratelimit {
 };
 #define LOG_RATELIMIT_INIT(period, burst) { (period), (burst), 0, 0, 0 }
 
+/*
+ * Sends every formatted line (without the trailing newline) to fn instead of
+ * stderr/syslog, e.g. for tests that assert on error messages. fn(NULL)
+ * restores the destination chosen by log_init(). ctx is borrowed.
+ */
+typedef void (*log_sink_fn)(enum log_level level, const char *line, void *ctx);
+void log_set_sink(log_sink_fn fn, void *ctx);
+
 /* log_warn through a rate limiter. */
 void log_warn_rl(struct log_ratelimit *rl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
