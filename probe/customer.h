@@ -41,6 +41,10 @@ int customer_map_add(struct customer_map *m, const char *id, const char *kind,
 /* Loads a map file (errors logged as file:line). 0 on success, -1 on error. */
 int customer_map_load(struct customer_map *m, const char *path);
 
+/* Same as customer_map_load for map text in memory; name is used in messages. */
+int customer_map_load_string(struct customer_map *m, const char *name,
+    const char *text);
+
 /*
  * Makes customer id the catch-all: traffic matching no rule goes to it
  * instead of "unmapped", direction decided by the home networks (RFC 1918,
