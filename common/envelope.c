@@ -380,7 +380,7 @@ env_enc_stats(const struct gw_stats_report *s, struct env_enc *x,
 		n_apps += s->customers[i].n_apps;
 	size = n * (sizeof(*cs_ptrs) + sizeof(*blocks)) +
 	    n_apps * (sizeof(*app_ptrs) + sizeof(*apps));
-	if (size > 0 && (x->arena = malloc(size)) == NULL)
+	if ((x->arena = malloc(size > 0 ? size : 1)) == NULL)
 		return -1;
 	a = x->arena;
 	/* Struct arrays first (8-byte aligned types), pointer arrays after. */
