@@ -234,10 +234,10 @@ static enum decode_result decode_ipv4(struct cur *c, struct pkt *p)
 	uint32_t hlen, tot, off;
 
 	p->l3 = c->p;
+	if (c->n > 0 && (c->p[0] >> 4) != 4)
+		return DECODE_BAD_IP_VERSION;
 	if (!cur_pull(c, 20, &h))
 		return DECODE_TRUNC_IP;
-	if ((h[0] >> 4) != 4)
-		return DECODE_BAD_IP_VERSION;
 	hlen = (uint32_t)(h[0] & 0x0f) * 4;
 	if (hlen < 20)
 		return DECODE_BAD_IP_HLEN;
@@ -325,10 +325,10 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt *p)
 	enum decode_result r;
 
 	p->l3 = c->p;
+	if (c->n > 0 && (c->p[0] >> 4) != 6)
+		return DECODE_BAD_IP_VERSION;
 	if (!cur_pull(c, 40, &h))
 		return DECODE_TRUNC_IP;
-	if ((h[0] >> 4) != 6)
-		return DECODE_BAD_IP_VERSION;
 	plen = rd16(h + 4);
 	nh = h[6];
 	if (plen == 0 && nh == IPPROTO_HOPOPTS)
