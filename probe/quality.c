@@ -1,54 +1,273 @@
-/* quality.c: passive QoS: RTP jitter/loss, TCP handshake RTT and retransmissions, DNS latency. */
+/*
+ * quality.c: passive QoS: per-flow state, dispatch to the TCP, DNS and
+ * RTP/UDP analysers (quality_tcp.c, quality_dns.c, quality_rtp.c) and the
+ * per-customer interval summaries.
+ *
+ * Memory: struct qflow (about 200 bytes) per TCP/UDP flow with a customer,
+ * plus about 200 bytes per tracked RTP SSRC (at most 4 per flow), plus per
+ * customer one struct qcust (two 832-byte histograms). All per-flow memory
+ * is released in quality_flow_end().
+ */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "quality.h"
+#include "quality_int.h"
 
-struct quality {
-	size_t n_customers;
-};
-
+/* New context for n_customers customer indexes; NULL on allocation failure. */
 struct quality *quality_new(size_t n_customers)
 {
 	struct quality *q = calloc(1, sizeof(*q));
 
-	if (q != NULL)
-		q->n_customers = n_customers;
+	if (q == NULL)
+		return NULL;
+	q->n_customers = n_customers;
+	if (n_customers > 0) {
+		q->cust = calloc(n_customers, sizeof(*q->cust));
+		if (q->cust == NULL) {
+			free(q);
+			return NULL;
+		}
+	}
 	return q;
 }
 
+/*
+ * Frees the context. Flows still holding state must have been ended first
+ * (the flow table's flush does that); NULL is a no-op.
+ */
 void quality_free(struct quality *q)
 {
+	if (q == NULL)
+		return;
+	free(q->cust);
 	free(q);
 }
 
-void quality_packet(struct quality *q, struct flow *f, const struct pkt *p, int dir)
+/* Installs or removes the item observer; ctx is borrowed. */
+void quality_set_observer(struct quality *q, quality_obs_fn fn, void *ctx)
 {
-	(void)q;
-	(void)f;
-	(void)p;
-	(void)dir;
+	q->obs = fn;
+	q->obs_ctx = ctx;
 }
 
-void quality_flow_end(struct quality *q, struct flow *f, enum flow_end why,
-    struct gw_flow_record *rec)
+/* Copies the module counters. */
+void quality_counters_get(const struct quality *q, struct quality_counters *out)
 {
-	(void)q;
-	(void)rec;
-	if (why != FLOW_END_ACTIVE) {
-		free(f->quality);
-		f->quality = NULL;
+	*out = q->ctr;
+}
+
+/* The accumulator of the customer a flow state belongs to, or NULL. */
+struct qcust *quality_cust(struct quality *q, const struct qflow *qf)
+{
+	if (qf->customer < 0 || (size_t)qf->customer >= q->n_customers)
+		return NULL;
+	return &q->cust[qf->customer];
+}
+
+static void quality_link(struct quality *q, struct qflow *qf)
+{
+	struct qcust *c = quality_cust(q, qf);
+
+	if (c == NULL)
+		return;
+	qf->prev = NULL;
+	qf->next = c->flows;
+	if (c->flows != NULL)
+		c->flows->prev = qf;
+	c->flows = qf;
+}
+
+static void quality_unlink(struct quality *q, struct qflow *qf)
+{
+	struct qcust *c = quality_cust(q, qf);
+
+	if (c == NULL)
+		return;
+	if (qf->prev != NULL)
+		qf->prev->next = qf->next;
+	else
+		c->flows = qf->next;
+	if (qf->next != NULL)
+		qf->next->prev = qf->prev;
+	qf->prev = qf->next = NULL;
+}
+
+/* Kind of analysis for a flow: TCP, DNS over UDP port 53, other UDP; 0 none. */
+static uint8_t quality_kind(const struct flow *f)
+{
+	if (f->proto == IPPROTO_TCP)
+		return QF_TCP;
+	if (f->proto != IPPROTO_UDP)
+		return 0;
+	if (f->sport == 53 || f->dport == 53)
+		return QF_DNS;
+	return QF_UDP;
+}
+
+/* The flow's state, allocated on first use; NULL if none is kept or no memory. */
+static struct qflow *quality_state(struct quality *q, struct flow *f)
+{
+	struct qflow *qf = f->quality;
+	uint8_t kind;
+
+	if (qf != NULL)
+		return qf;
+	kind = quality_kind(f);
+	if (kind == 0)
+		return NULL;
+	qf = calloc(1, sizeof(*qf));
+	if (qf == NULL) {
+		q->ctr.alloc_failed++;
+		return NULL;
+	}
+	qf->kind = kind;
+	qf->customer = f->customer;
+	quality_link(q, qf);
+	f->quality = qf;
+	return qf;
+}
+
+/*
+ * Feeds one IP packet of flow f in direction dir. Non-first fragments and
+ * packets without an L4 header are ignored (no ports, no sequence numbers).
+ */
+void quality_packet(struct quality *q, struct flow *f, const struct pkt *p, int dir)
+{
+	struct qflow *qf;
+
+	if (q == NULL || f == NULL || p == NULL || !p->has_l4)
+		return;
+	if (p->frag && !p->frag_first)
+		return;
+	if (dir != FLOW_FWD && dir != FLOW_REV)
+		return;
+	qf = quality_state(q, f);
+	if (qf == NULL)
+		return;
+	switch (qf->kind) {
+	case QF_TCP:
+		quality_tcp_packet(q, f, qf, p, dir);
+		if (p->payload_caplen > 0 && (p->sport == 5060 || p->dport == 5060))
+			quality_sdp_packet(q, p);
+		break;
+	case QF_DNS:
+		quality_dns_packet(q, f, qf, p, dir);
+		break;
+	case QF_UDP:
+		quality_sdp_packet(q, p);
+		quality_rtp_packet(q, f, qf, p, dir);
+		break;
 	}
 }
 
+/*
+ * Flow f ends: fills rec's quality fields (when rec != NULL) and, unless
+ * why == FLOW_END_ACTIVE, adds the flow's unreported interval figures to its
+ * customer, reports streams to the observer, and frees f->quality.
+ */
+void quality_flow_end(struct quality *q, struct flow *f, enum flow_end why,
+    struct gw_flow_record *rec)
+{
+	struct qflow *qf;
+	struct qcust *c;
+	bool keep = why == FLOW_END_ACTIVE;
+
+	if (q == NULL || f == NULL || f->quality == NULL)
+		return;
+	qf = f->quality;
+	c = quality_cust(q, qf);
+	switch (qf->kind) {
+	case QF_TCP:
+		quality_tcp_record(qf, rec);
+		break;
+	case QF_DNS:
+		/*
+		 * Idle: nothing came for the idle timeout (longer than the DNS
+		 * timeout), so every pending query timed out. Eviction and end of
+		 * capture: only those already past the timeout; the fate of the
+		 * rest is unknown and they are not counted.
+		 */
+		if (!keep)
+			quality_dns_expire(q, f, qf, f->last_us, why == FLOW_END_IDLE);
+		break;
+	case QF_UDP:
+		if (!keep && c != NULL)
+			quality_rtp_collect(q, c, qf);
+		quality_rtp_end(q, f, qf, rec, keep);
+		break;
+	}
+	if (keep)
+		return;
+	quality_unlink(q, qf);
+	free(qf);
+	f->quality = NULL;
+}
+
+/* Averages and clamps of a customer's accumulators into the output summaries. */
+static void quality_summarise(const struct qcust *c, struct gw_customer_stats *out)
+{
+	out->rtp = c->rtp;
+	out->rtp.packets_lost = c->rtp_lost > 0 ? (uint64_t)c->rtp_lost : 0;
+	out->rtp.jitter_ms_avg = c->rtp_jitter_n > 0 ?
+	    c->rtp_jitter_sum_ms / c->rtp_jitter_n : 0;
+	out->rtp.jitter_ms_max = c->rtp_jitter_max_ms;
+
+	memset(&out->tcp, 0, sizeof(out->tcp));
+	out->tcp.handshakes = c->tcp_handshakes;
+	if (c->tcp_handshakes > 0) {
+		out->tcp.rtt_wan_ms_avg = c->tcp_wan_sum_ms / c->tcp_handshakes;
+		out->tcp.rtt_lan_ms_avg = c->tcp_lan_sum_ms / c->tcp_handshakes;
+	}
+	out->tcp.rtt_ms_p95 = quality_hist_quantile_ms(&c->tcp_rtt, 0.95);
+	out->tcp.retransmits = c->tcp_retransmits;
+	out->tcp.segments = c->tcp_segments;
+	out->tcp.out_of_order = c->tcp_ooo;
+
+	memset(&out->dns, 0, sizeof(out->dns));
+	out->dns.queries = c->dns_queries;
+	out->dns.responses = c->dns_responses;
+	out->dns.failures = c->dns_failures;
+	out->dns.timeouts = c->dns_timeouts;
+	if (c->dns_lat_n > 0)
+		out->dns.latency_ms_avg = c->dns_lat_sum_ms / (double)c->dns_lat_n;
+	out->dns.latency_ms_p95 = quality_hist_quantile_ms(&c->dns_lat, 0.95);
+
+	memset(&out->udp, 0, sizeof(out->udp));
+	out->udp.streams = c->udp_streams;
+	if (c->udp_streams > 0) {
+		out->udp.pps_avg = c->udp_pps_sum / c->udp_streams;
+		out->udp.iat_var_ms_avg = c->udp_iatv_sum_ms / c->udp_streams;
+	}
+}
+
+/*
+ * Interval end for customer c at packet time now_us: collects the live
+ * flows' interval figures, expires DNS queries older than the timeout,
+ * writes out->rtp/tcp/dns/udp and resets the customer's accumulators.
+ * An unknown c gives zeroed summaries.
+ */
 void quality_interval(struct quality *q, int c, uint64_t now_us,
     struct gw_customer_stats *out)
 {
-	(void)q;
-	(void)c;
-	(void)now_us;
+	struct qcust *acc, fresh;
+	struct qflow *qf;
+
 	memset(&out->rtp, 0, sizeof(out->rtp));
 	memset(&out->tcp, 0, sizeof(out->tcp));
 	memset(&out->dns, 0, sizeof(out->dns));
 	memset(&out->udp, 0, sizeof(out->udp));
+	if (q == NULL || c < 0 || (size_t)c >= q->n_customers)
+		return;
+	acc = &q->cust[c];
+	for (qf = acc->flows; qf != NULL; qf = qf->next) {
+		if (qf->kind == QF_UDP)
+			quality_rtp_collect(q, acc, qf);
+		else if (qf->kind == QF_DNS)
+			quality_dns_expire(q, NULL, qf, now_us, false);
+	}
+	quality_summarise(acc, out);
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.flows = acc->flows;
+	*acc = fresh;
 }

@@ -37,4 +37,58 @@ void quality_flow_end(struct quality *q, struct flow *f, enum flow_end why,
 void quality_interval(struct quality *q, int c, uint64_t now_us,
     struct gw_customer_stats *out);
 
+/*
+ * Item-by-item results, for oracle tests and debugging (gw-quality-dump):
+ * one call per confirmed RTP stream when its flow ends, per completed TCP
+ * handshake, and per answered or timed-out DNS query. o and o->flow are
+ * borrowed for the call only.
+ */
+enum quality_obs_kind {
+	QUALITY_OBS_RTP_STREAM = 1,
+	QUALITY_OBS_HANDSHAKE,
+	QUALITY_OBS_DNS,
+};
+
+struct quality_obs {
+	enum quality_obs_kind kind;
+	const struct flow *flow;      /* borrowed */
+	int      dir;                 /* FLOW_FWD/REV: stream, SYN or query direction */
+	uint64_t ts_us;               /* stream's first packet, ACK, or query time */
+	/* RTP stream */
+	uint32_t ssrc;
+	uint8_t  pt;                  /* last payload type */
+	uint32_t clock_rate;          /* 0: unknown, no jitter */
+	uint64_t packets;             /* every arrival, duplicates included */
+	uint64_t expected, duplicates, reordered;
+	int64_t  lost;                /* expected - unique packets received */
+	double   jitter_ms;           /* RFC 3550 estimate after the last packet */
+	double   jitter_max_ms, jitter_mean_ms; /* as tshark -z rtp,streams counts them */
+	double   pps;
+	uint64_t first_us, last_us;
+	/* TCP handshake: legs as seen at the gateway */
+	double   syn_synack_ms, synack_ack_ms, rtt_wan_ms, rtt_lan_ms;
+	/* DNS */
+	uint16_t dns_id;
+	uint8_t  rcode;
+	bool     timeout;
+	double   latency_ms;
+};
+
+typedef void (*quality_obs_fn)(const struct quality_obs *o, void *ctx);
+
+/* Installs (fn != NULL) or removes the observer; ctx is borrowed. */
+void quality_set_observer(struct quality *q, quality_obs_fn fn, void *ctx);
+
+/* Module health counters (not per customer). */
+struct quality_counters {
+	uint64_t alloc_failed;        /* per-flow or per-stream state not allocated */
+	uint64_t rtp_streams_full;    /* SSRC not tracked: flow's stream slots taken */
+	uint64_t dns_pending_full;    /* query not tracked: flow's pending table full */
+	uint64_t dns_unmatched;       /* responses without a pending query */
+	uint64_t sdp_parsed;          /* SDP media lines remembered */
+};
+
+/* Copies the module counters into out. */
+void quality_counters_get(const struct quality *q, struct quality_counters *out);
+
 #endif

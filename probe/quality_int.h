@@ -1,0 +1,202 @@
+/* quality_int.h: internals shared by the quality module's files (quality*.c); not a public contract. */
+#ifndef GW_QUALITY_INT_H
+#define GW_QUALITY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "flow.h"
+#include "quality.h"
+
+#define QUALITY_DNS_TIMEOUT_US  5000000ULL /* a query unanswered this long is a timeout */
+#define QUALITY_DNS_PENDING_MAX 8          /* outstanding queries tracked per flow */
+#define QUALITY_RTP_STREAMS_MAX 4          /* SSRCs tracked per flow, both directions */
+#define QUALITY_SDP_ENTRIES     64         /* media endpoints remembered from SDP */
+#define QUALITY_SDP_PTS         8          /* dynamic payload types per SDP media line */
+
+/*
+ * Log-bucket histogram of durations in microseconds: 8 linear sub-buckets
+ * per power of two, so a bucket is at most 1/8 of its value wide; 832 bytes.
+ */
+#define QHIST_SUB     8
+#define QHIST_OCTAVES 26    /* 0..2^28 us (268 s); larger values land in the last bucket */
+#define QHIST_BUCKETS (QHIST_SUB * QHIST_OCTAVES)
+
+struct qhist {
+	uint32_t n[QHIST_BUCKETS];
+	uint64_t count;
+	uint64_t min_us, max_us;
+};
+
+void quality_hist_reset(struct qhist *h);
+void quality_hist_add(struct qhist *h, uint64_t us);
+/* Nearest-rank quantile (0 < p <= 1) in ms, clamped to the exact min/max; 0 when empty. */
+double quality_hist_quantile_ms(const struct qhist *h, double p);
+
+/* Per-customer interval accumulators (events and streams that ended in the interval). */
+struct qcust {
+	struct qflow *flows;          /* live per-flow states of this customer (list head) */
+	struct gw_rtp_summary rtp;    /* streams, expected, packets from ended + collected streams */
+	int64_t  rtp_lost;            /* may go down with late packets; clamped when reported */
+	double   rtp_jitter_sum_ms;
+	uint32_t rtp_jitter_n;        /* streams with a known clock rate */
+	double   rtp_jitter_max_ms;
+	uint32_t tcp_handshakes;
+	double   tcp_wan_sum_ms, tcp_lan_sum_ms;
+	uint64_t tcp_retransmits, tcp_segments, tcp_ooo;
+	struct qhist tcp_rtt;         /* SYN -> ACK at the gateway (WAN + LAN legs) */
+	uint64_t dns_queries, dns_responses, dns_failures, dns_timeouts;
+	double   dns_lat_sum_ms;
+	uint64_t dns_lat_n;
+	struct qhist dns_lat;
+	uint32_t udp_streams;
+	double   udp_pps_sum, udp_iatv_sum_ms;
+};
+
+/* One media endpoint announced in SDP, with its dynamic payload type clock rates. */
+struct qsdp_entry {
+	struct gw_addr addr;
+	uint16_t port;
+	uint8_t  n;
+	uint8_t  pt[QUALITY_SDP_PTS];
+	uint32_t rate[QUALITY_SDP_PTS];  /* 0: no jitter (telephone-event, unknown) */
+	uint64_t ts_us;                  /* 0 = free slot */
+};
+
+struct quality {
+	size_t n_customers;
+	struct qcust *cust;
+	struct qsdp_entry sdp[QUALITY_SDP_ENTRIES];
+	unsigned sdp_next;
+	uint32_t sdp_gen;                /* bumped on every SDP change (stream caches) */
+	quality_obs_fn obs;
+	void *obs_ctx;                   /* borrowed */
+	struct quality_counters ctr;
+};
+
+/* --- TCP --- */
+struct qtcp_dir {
+	uint32_t next_seq;       /* highest seq + len (+SYN/FIN) seen; valid when have_seq */
+	uint64_t next_seq_us;    /* when next_seq last advanced */
+	bool     have_seq;
+};
+
+struct qtcp {
+	uint64_t syn_us, synack_us;
+	uint32_t syn_seq, synack_seq;
+	uint8_t  hs_state;       /* QTCP_HS_* */
+	uint8_t  syn_dir;
+	bool     hs_reported;    /* RTT given to a flow record already */
+	double   rtt_wan_ms, rtt_lan_ms, rtt_total_ms;
+	struct qtcp_dir d[2];
+	uint64_t retransmits, ooo, segments;
+	uint64_t rec_retransmits;   /* retransmits already put into flow records */
+};
+
+/* --- DNS --- */
+struct qdns_pending {
+	uint64_t ts_us;   /* 0 = free */
+	uint16_t id;
+	uint8_t  dir;
+};
+
+struct qdns {
+	struct qdns_pending p[QUALITY_DNS_PENDING_MAX];
+	uint32_t dropped;   /* queries not tracked: table full */
+};
+
+/* --- RTP and plain UDP --- */
+struct qrtp_stream {
+	uint32_t ssrc;
+	uint8_t  dir;
+	uint8_t  pt, prev_pt;
+	bool     confirmed;          /* two sequential packets seen: a real stream */
+	uint16_t max_seq;            /* RFC 3550 A.1 s->max_seq */
+	uint32_t cycles;             /* wraps << 16 */
+	uint32_t base_seq;
+	uint32_t bad_seq;
+	uint64_t window;             /* bit i set: seq (max_seq - i) received */
+	uint32_t received;           /* unique packets since base_seq */
+	uint32_t carry_expected, carry_received; /* from before a re-sync */
+	uint32_t packets;            /* every arrival, duplicates included */
+	uint32_t duplicates, reordered;
+	int64_t  last_ext_ts;        /* extended RTP timestamp of the previous packet */
+	int64_t  ref_ts;             /* extended timestamp of the last in-time-sequence packet */
+	uint64_t ref_us;             /* its arrival time */
+	uint64_t first_us, last_us;
+	double   jitter_ms;          /* RFC 3550 running estimate */
+	double   jitter_max_ms;      /* over "regular" packets, as tshark counts it */
+	double   jitter_mean_ms;     /* tshark's running mean */
+	uint32_t clock_rate;         /* of the current payload type; 0 unknown */
+	uint8_t  cached_pt;
+	uint32_t cached_rate, cached_gen;
+	bool     jitter_valid;       /* at least one packet had a known clock rate */
+	/* interval state */
+	uint64_t iv_expected0;
+	int64_t  iv_lost0;
+	uint32_t iv_packets;
+	uint64_t iv_first_us;
+	double   iv_jitter_max_ms;
+	/* flow record state */
+	int64_t  rec_lost0;
+};
+
+struct qudp_dir {
+	uint64_t last_us;
+	uint64_t last_iat_us;
+	uint64_t iv_sum_us;          /* sum of |IAT - previous IAT| in the interval */
+	uint32_t iv_n;
+	uint32_t iv_packets;
+	uint64_t iv_first_us, iv_last_us;
+	uint32_t packets;
+};
+
+struct qudp {
+	struct qrtp_stream *rtp[QUALITY_RTP_STREAMS_MAX];   /* owned */
+	struct qudp_dir d[2];
+	uint16_t not_rtp;            /* packets that failed the RTP header check */
+};
+
+enum qflow_kind { QF_TCP = 1, QF_UDP, QF_DNS };
+
+/* Per-flow state in flow->quality; linked into its customer's list. */
+struct qflow {
+	struct qflow *prev, *next;
+	int32_t customer;            /* list it is on, -1 = none */
+	uint8_t kind;
+	union {
+		struct qtcp tcp;
+		struct qudp udp;
+		struct qdns dns;
+	} u;
+};
+
+/* The customer accumulator of a flow state, or NULL. */
+struct qcust *quality_cust(struct quality *q, const struct qflow *qf);
+
+void quality_tcp_packet(struct quality *q, struct flow *f, struct qflow *qf,
+    const struct pkt *p, int dir);
+void quality_tcp_record(struct qflow *qf, struct gw_flow_record *rec);
+
+void quality_dns_packet(struct quality *q, struct flow *f, struct qflow *qf,
+    const struct pkt *p, int dir);
+/* Counts queries pending since before now_us - timeout (all when force) as timeouts. */
+void quality_dns_expire(struct quality *q, struct flow *f, struct qflow *qf,
+    uint64_t now_us, bool force);
+
+void quality_rtp_packet(struct quality *q, struct flow *f, struct qflow *qf,
+    const struct pkt *p, int dir);
+/* Adds the interval's RTP/UDP figures of a flow to acc and starts a new interval. */
+void quality_rtp_collect(struct quality *q, struct qcust *acc, struct qflow *qf);
+/* Reports each confirmed stream to the observer, fills rec, frees streams unless keep. */
+void quality_rtp_end(struct quality *q, struct flow *f, struct qflow *qf,
+    struct gw_flow_record *rec, bool keep);
+/* Looks for SDP in a SIP message and remembers its media endpoints. */
+void quality_sdp_packet(struct quality *q, const struct pkt *p);
+/* Clock rate of dynamic payload type pt for an endpoint from SDP; 0 unknown. */
+uint32_t quality_sdp_rate(const struct quality *q, const struct gw_addr *a,
+    uint16_t port, uint8_t pt, bool *found);
+
+#endif
