@@ -339,9 +339,22 @@ static int parse_vid(const char *s, uint16_t *out)
 	return 0;
 }
 
-static int add_vlan(struct customer_map *m, int c, const char *value,
+/* Creates customer id if needed, once its rule has been validated. */
+static int customer_commit(struct customer_map *m, const char *id, char *err,
+    size_t errlen)
+{
+	int c = customer_get(m, id);
+
+	if (c == CUSTOMER_NONE)
+		snprintf(err, errlen, "cannot add customer '%s': out of memory or "
+		    "more than %d customers", id, CUSTOMERS_MAX);
+	return c;
+}
+
+static int add_vlan(struct customer_map *m, const char *id, const char *value,
     char *err, size_t errlen)
 {
+	int c = customer_find(m, id);
 	char buf[32];
 	char *dot;
 	uint16_t outer, inner = 0;
@@ -366,13 +379,15 @@ static int add_vlan(struct customer_map *m, int c, const char *value,
 	} else {
 		owner = m->vlan[outer];
 	}
-	if (owner == c)
+	if (owner != CUSTOMER_NONE && owner == c)
 		return 0;                       /* repeated line: harmless */
 	if (owner != CUSTOMER_NONE) {
 		snprintf(err, errlen, "VLAN '%s' already belongs to customer '%s'",
 		    value, m->cust[owner].id);
 		return -1;
 	}
+	if (c == CUSTOMER_NONE && (c = customer_commit(m, id, err, errlen)) < 0)
+		return -1;
 	if (dot != NULL) {
 		if (pair_insert(m, key, c) != 0) {
 			snprintf(err, errlen, "out of memory adding VLAN '%s'", value);
@@ -433,9 +448,11 @@ bad:
 	return -1;
 }
 
-static int add_prefix(struct customer_map *m, int c, const char *value,
+static int add_prefix(struct customer_map *m, const char *id, const char *value,
     char *err, size_t errlen)
 {
+	int c = customer_find(m, id);
+	bool c_vlan = c != CUSTOMER_NONE && m->cust[c].has_vlan;
 	struct gw_addr a;
 	struct trie *t;
 	struct trie_node *nd;
@@ -455,13 +472,15 @@ static int add_prefix(struct customer_map *m, int c, const char *value,
 
 		if (o == c)
 			return 0;               /* repeated line */
-		if (!m->cust[o].has_vlan && !m->cust[c].has_vlan) {
+		if (!m->cust[o].has_vlan && !c_vlan) {
 			snprintf(err, errlen, "prefix '%s' already belongs to customer "
 			    "'%s' (only customers with VLAN lines may share a prefix)",
 			    value, m->cust[o].id);
 			return -1;
 		}
 	}
+	if (c == CUSTOMER_NONE && (c = customer_commit(m, id, err, errlen)) < 0)
+		return -1;
 	if (grow((void **)&m->links, &m->links_cap, sizeof(*m->links),
 	    m->links_n + 1, NODES_MAX) != 0)
 		goto nomem;
@@ -482,8 +501,6 @@ nomem:
 int customer_map_add(struct customer_map *m, const char *id, const char *kind,
     const char *value, char *err, size_t errlen)
 {
-	int c;
-
 	if (!gw_id_valid(id)) {
 		snprintf(err, errlen, "bad customer id '%.70s': expected 1-%d characters "
 		    "from A-Z a-z 0-9 _ . : -", id, GW_ID_MAX - 1);
@@ -497,14 +514,9 @@ int customer_map_add(struct customer_map *m, const char *id, const char *kind,
 		snprintf(err, errlen, "unknown rule '%.40s': expected 'vlan' or 'prefix'", kind);
 		return -1;
 	}
-	c = customer_get(m, id);
-	if (c == CUSTOMER_NONE) {
-		snprintf(err, errlen, "cannot add customer '%s': out of memory or too many", id);
-		return -1;
-	}
 	if (kind[0] == 'v')
-		return add_vlan(m, c, value, err, errlen);
-	return add_prefix(m, c, value, err, errlen);
+		return add_vlan(m, id, value, err, errlen);
+	return add_prefix(m, id, value, err, errlen);
 }
 
 static int load_line(const struct config_line *line, void *ctx, char *err,

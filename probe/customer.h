@@ -38,6 +38,22 @@ void customer_map_free(struct customer_map *m);
 int customer_map_add(struct customer_map *m, const char *id, const char *kind,
     const char *value, char *err, size_t errlen);
 
+/*
+ * Rules, in detail:
+ * - "vlan N" (1..4094) matches the outermost tag; "vlan OUTER.INNER" matches
+ *   a double-tagged frame and is tried first. A VLAN (or pair) belongs to one
+ *   customer: a second owner is an error; repeating a line is harmless.
+ * - A customer with VLAN lines is chosen by its tag alone; its prefixes only
+ *   decide direction (tx when the source is inside them; a VLAN-only
+ *   customer uses the home networks). Such customers may share prefixes.
+ * - Prefixes of customers without VLAN lines map untagged (or unmatched)
+ *   traffic by longest match; two such customers may not own the same
+ *   prefix. "ADDR" alone means a host prefix. Host bits set is an error
+ *   (the message suggests the network), never silently normalised.
+ * - The home networks are RFC 1918, 100.64/10, 169.254/16, fc00::/7,
+ *   fe80::/10, plus every configured prefix.
+ */
+
 /* Loads a map file (errors logged as file:line). 0 on success, -1 on error. */
 int customer_map_load(struct customer_map *m, const char *path);
 
