@@ -1,74 +1,1139 @@
-/* detect.c: per-customer anomaly detectors (minimal placeholder: no detection yet). */
+/* detect.c: per-customer anomaly detectors (floods, scans, sweeps, inter-customer, unusual ports, spikes) on fixed-size sketches. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "baseline.h"
 #include "detect.h"
 #include "log.h"
+#include "sketch.h"
 
-struct detect {
-	const struct customer_map *map; /* borrowed */
-	detect_emit_cb emit;            /* borrowed */
-	void *ctx;                      /* borrowed */
+#define BUCKET_US      100000ULL  /* rate sketch bucket: 100 ms */
+#define NBUCKETS       10         /* window: 1 s */
+#define SHORT_BUCKETS  3          /* short window for firing: 200-300 ms */
+#define SCAN_GEN_US    5000000ULL /* distinct counters: generations of 5 s */
+#define SECOND_US      1000000ULL
+#define ALLOW_MAX      32         /* unusual_port allowlist per customer */
+#define GLOBAL_ALLOW_MAX 64
+#define TOPK_REPORT    8
+#define FLAG_BUCKETS   256
+#define FLAG_WAYS      4
+#define ALARM_WAYS     4
+#define SPIKE_RING     3          /* 100 ms buckets per customer and direction */
+#define SPIKE_GAP_FILL 300        /* idle seconds fed to the baseline at most */
+
+enum det_dir { DIR_RX = 0, DIR_TX = 1 };
+enum det_class { CLS_SYN = 0, CLS_UDP, CLS_ICMP, CLS_MAX, CLS_NONE = CLS_MAX };
+enum det_kind {
+	K_SYN = 0, K_UDP, K_ICMP, K_PORTSCAN, K_SWEEP, K_INTER, K_UNUSUAL, K_SPIKE,
+	K_MAX
 };
 
-/* See detect.h. */
-struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
-    void *ctx)
-{
-	struct detect *d = calloc(1, sizeof(*d));
+static const char *const kind_names[K_MAX] = {
+	"syn_flood", "udp_flood", "icmp_flood", "port_scan", "host_sweep",
+	"inter_customer", "unusual_port", "traffic_spike",
+};
+static const char *const kind_severity[K_MAX] = {
+	"high", "high", "high", "medium", "medium", "medium", "low", "medium",
+};
+static const char *const dir_names[2] = { "rx", "tx" };
 
-	if (d == NULL)
-		return NULL;
-	d->map = map;
-	d->emit = emit;
-	d->ctx = ctx;
-	return d;
+struct det_thresholds {
+	double flood_pps[CLS_MAX][2];  /* [class][dir]; 0 disables */
+	double flood_bps[CLS_MAX][2];  /* bits per second; 0 disables */
+	double scan_ports;             /* distinct dst ports per source (5-10 s) */
+	double sweep_hosts;            /* distinct dst hosts per source (5-10 s) */
+	double inter_pps;              /* inter-customer connection attempts per s */
+	double unusual_pps;            /* SYNs per s to one non-allowlisted port */
+	double unusual_enabled;
+	double spike_factor;           /* rate / forecast */
+	double spike_min_bps;          /* spikes below this never count */
+	double spike_warmup_s;         /* seconds of baseline before judging */
+	double clear_fraction;         /* clear below this share of the threshold */
+	double clear_s;                /* ... for this long */
+	double holddown_s;             /* no re-fire sooner than this after a clear */
+};
+
+/* Identity of an alarm: one per (kind, customer, direction, extra, addr). */
+struct alarm_id {
+	uint8_t kind;
+	uint8_t dir;
+	uint16_t pad;
+	int32_t cust;
+	uint32_t extra;             /* port (unusual), source customer (inter) */
+	struct gw_addr addr;        /* source (scans, sweeps) */
+};
+
+struct alarm {
+	bool used;
+	bool active;
+	bool src_flagged;           /* alarm put src into the flagged set */
+	struct alarm_id id;
+	int cust;                   /* reported customer and direction */
+	int dir;
+	uint64_t rate_key;          /* sketch key whose level decides clearing */
+	struct gw_addr src, dst;
+	uint32_t ip_proto, dport;
+	uint64_t fired_us, below_since_us, cleared_us;
+	double peak_pps, peak_bps;
+	uint64_t packets;           /* attack packets seen while active */
+	struct hll sources;         /* distinct sources while active */
+};
+
+struct spike_state {
+	uint32_t ring_bytes[SPIKE_RING];
+	uint64_t ring_start_us;     /* start of the newest ring bucket; 0 = unset */
+	unsigned ring_cur;
+	uint64_t sec_start_us;      /* start of the second being summed */
+	uint64_t sec_bytes;
+	struct baseline bl;
+};
+
+struct cust_state {
+	struct spike_state spike[2];
+	uint16_t allow[ALLOW_MAX];
+	uint8_t n_allow;
+};
+
+struct flag_slot {
+	struct gw_addr addr;
+	uint32_t refs;
+};
+
+struct detect {
+	const struct customer_map *map;  /* borrowed */
+	detect_emit_cb emit;             /* borrowed */
+	void *ctx;                       /* borrowed */
+	size_t n_cust;
+	struct cust_state *cust;
+	struct det_thresholds th;
+	uint16_t global_allow[GLOBAL_ALLOW_MAX];
+	size_t n_global_allow;
+	struct swcms *rate;              /* floods, inter, unusual */
+	struct dcount *ports;            /* distinct (src -> dport) */
+	struct dcount *hosts;            /* distinct (src -> dst) */
+	struct topk *talkers;            /* top sources per (customer, dir, class) */
+	struct alarm *alarms;
+	size_t n_alarm_buckets;          /* ALARM_WAYS slots each */
+	struct flag_slot flags[FLAG_BUCKETS][FLAG_WAYS];
+	uint64_t now_us;
+	uint64_t last_eval_bucket;
+	uint64_t last_decay_s;
+	uint64_t alarms_dropped;
+	uint64_t flags_dropped;
+};
+
+/* ---------- thresholds ---------- */
+
+static void detect_defaults(struct det_thresholds *t)
+{
+	int dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		t->flood_pps[CLS_SYN][dir] = 2000;
+		t->flood_bps[CLS_SYN][dir] = 50e6;
+		t->flood_pps[CLS_UDP][dir] = 50000;
+		t->flood_bps[CLS_UDP][dir] = 500e6;
+		t->flood_pps[CLS_ICMP][dir] = 2000;
+		t->flood_bps[CLS_ICMP][dir] = 20e6;
+	}
+	t->scan_ports = 100;
+	t->sweep_hosts = 64;
+	t->inter_pps = 1;
+	t->unusual_pps = 3;
+	t->unusual_enabled = 1;
+	t->spike_factor = 5;
+	t->spike_min_bps = 20e6;
+	t->spike_warmup_s = 60;
+	t->clear_fraction = 0.5;
+	t->clear_s = 2;
+	t->holddown_s = 10;
+}
+
+struct key_def {
+	const char *name;
+	double min, max;
+};
+
+static const struct key_def scalar_keys[] = {
+	{ "port_scan.ports", 2, 65536 },
+	{ "host_sweep.hosts", 2, 1e9 },
+	{ "inter_customer.pps", 0, 1e9 },
+	{ "unusual_port.pps", 0, 1e9 },
+	{ "unusual_port.enabled", 0, 1 },
+	{ "spike.factor", 1.1, 1e6 },
+	{ "spike.min_bps", 0, 1e13 },
+	{ "spike.warmup_s", 2, 1e6 },
+	{ "hysteresis.clear_fraction", 0.01, 1 },
+	{ "hysteresis.clear_s", 0.1, 3600 },
+	{ "hysteresis.holddown_s", 0, 86400 },
+};
+
+static double *scalar_ptr(struct det_thresholds *t, size_t i)
+{
+	double *p[] = {
+		&t->scan_ports, &t->sweep_hosts, &t->inter_pps, &t->unusual_pps,
+		&t->unusual_enabled, &t->spike_factor, &t->spike_min_bps,
+		&t->spike_warmup_s, &t->clear_fraction, &t->clear_s, &t->holddown_s,
+	};
+
+	return p[i];
+}
+
+/* "syn_flood.rx.pps" and friends; NULL if key is not a flood key. */
+static double *flood_key(struct det_thresholds *t, const char *key)
+{
+	static const char *const cls[CLS_MAX] = { "syn_flood", "udp_flood", "icmp_flood" };
+	char buf[64];
+	int c, dir;
+
+	for (c = 0; c < CLS_MAX; c++)
+		for (dir = 0; dir < 2; dir++) {
+			snprintf(buf, sizeof(buf), "%s.%s.pps", cls[c], dir_names[dir]);
+			if (strcmp(key, buf) == 0)
+				return &t->flood_pps[c][dir];
+			snprintf(buf, sizeof(buf), "%s.%s.bps", cls[c], dir_names[dir]);
+			if (strcmp(key, buf) == 0)
+				return &t->flood_bps[c][dir];
+		}
+	return NULL;
 }
 
 /* See detect.h. */
-void detect_free(struct detect *d)
+int detect_set_threshold(struct detect *d, const char *key, double value)
 {
-	free(d);
+	double *p;
+	size_t i;
+
+	if (d == NULL || key == NULL || !isfinite(value))
+		return -1;
+	if ((p = flood_key(&d->th, key)) != NULL) {
+		if (value < 0 || value > 1e13)
+			return -1;
+		*p = value;
+		return 0;
+	}
+	for (i = 0; i < sizeof(scalar_keys) / sizeof(scalar_keys[0]); i++) {
+		if (strcmp(key, scalar_keys[i].name) != 0)
+			continue;
+		if (value < scalar_keys[i].min || value > scalar_keys[i].max)
+			return -1;
+		*scalar_ptr(&d->th, i) = value;
+		return 0;
+	}
+	return -1;
+}
+
+/* See detect.h. */
+int detect_allow_port(struct detect *d, const char *customer, uint16_t port)
+{
+	struct cust_state *c;
+	int idx;
+
+	if (customer == NULL) {
+		if (d->n_global_allow >= GLOBAL_ALLOW_MAX)
+			return -1;
+		d->global_allow[d->n_global_allow++] = port;
+		return 0;
+	}
+	idx = customer_find(d->map, customer);
+	if (idx < 0 || (size_t)idx >= d->n_cust)
+		return -1;
+	c = &d->cust[idx];
+	if (c->n_allow >= ALLOW_MAX)
+		return -1;
+	c->allow[c->n_allow++] = port;
+	return 0;
+}
+
+/* Parses "22,80,443" into the allowlist of customer (NULL = all). */
+static int detect_parse_allow(struct detect *d, const char *customer,
+    const char *list)
+{
+	const char *s = list;
+
+	while (*s != '\0') {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (end == s || errno != 0 || v > 65535 || (*end != ',' && *end != '\0'))
+			return -1;
+		if (detect_allow_port(d, customer, (uint16_t)v) != 0)
+			return -1;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* Applies one "key value" line; -1 on error. */
+static int detect_apply_line(struct detect *d, const char *key, const char *val)
+{
+	char *end;
+	double v;
+
+	if (strcmp(key, "unusual_port.allow") == 0)
+		return detect_parse_allow(d, NULL, val);
+	if (strncmp(key, "unusual_port.allow.", 19) == 0)
+		return detect_parse_allow(d, key + 19, val);
+	errno = 0;
+	v = strtod(val, &end);
+	if (end == val || *end != '\0' || errno != 0)
+		return -1;
+	return detect_set_threshold(d, key, v);
+}
+
+/* See detect.h. */
+int detect_load_thresholds(struct detect *d, const char *path)
+{
+	char line[512], key[128], val[384];
+	unsigned lineno = 0;
+	int rc = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		log_err("detect: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *hash = strchr(line, '#');
+		int n;
+
+		lineno++;
+		if (hash != NULL)
+			*hash = '\0';
+		n = sscanf(line, "%127s %383s", key, val);
+		if (n <= 0)
+			continue;
+		if (n != 2 || detect_apply_line(d, key, val) != 0) {
+			log_err("detect: %s:%u: bad threshold line \"%s%s%s\": expected "
+			    "a known key and a number in range (or a port list)", path,
+			    lineno, key, n == 2 ? " " : "", n == 2 ? val : "");
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/* ---------- flagged sources ---------- */
+
+static uint64_t addr_hash(const struct gw_addr *a, uint64_t seed)
+{
+	return sketch_hash(a->a, a->family == 6 ? 16 : 4, seed + a->family);
+}
+
+static struct flag_slot *flag_bucket(struct detect *d, const struct gw_addr *a)
+{
+	return d->flags[addr_hash(a, 77) % FLAG_BUCKETS];
+}
+
+static bool flag_find(const struct detect *d, const struct gw_addr *a)
+{
+	const struct flag_slot *b = d->flags[addr_hash(a, 77) % FLAG_BUCKETS];
+	int i;
+
+	for (i = 0; i < FLAG_WAYS; i++)
+		if (b[i].refs > 0 && gw_addr_cmp(&b[i].addr, a) == 0)
+			return true;
+	return false;
+}
+
+/* Adds a reference to a flagged source; false if its bucket is full. */
+static bool flag_add(struct detect *d, const struct gw_addr *a)
+{
+	struct flag_slot *b = flag_bucket(d, a), *free_slot = NULL;
+	int i;
+
+	for (i = 0; i < FLAG_WAYS; i++) {
+		if (b[i].refs > 0 && gw_addr_cmp(&b[i].addr, a) == 0) {
+			b[i].refs++;
+			return true;
+		}
+		if (b[i].refs == 0 && free_slot == NULL)
+			free_slot = &b[i];
+	}
+	if (free_slot == NULL) {
+		d->flags_dropped++;
+		return false;
+	}
+	free_slot->addr = *a;
+	free_slot->refs = 1;
+	return true;
+}
+
+static void flag_del(struct detect *d, const struct gw_addr *a)
+{
+	struct flag_slot *b = flag_bucket(d, a);
+	int i;
+
+	for (i = 0; i < FLAG_WAYS; i++)
+		if (b[i].refs > 0 && gw_addr_cmp(&b[i].addr, a) == 0) {
+			b[i].refs--;
+			return;
+		}
+}
+
+/* ---------- alarms ---------- */
+
+static struct alarm_id alarm_id_make(enum det_kind kind, int dir, int cust,
+    uint32_t extra, const struct gw_addr *addr)
+{
+	struct alarm_id id;
+
+	memset(&id, 0, sizeof(id));
+	id.kind = (uint8_t)kind;
+	id.dir = (uint8_t)dir;
+	id.cust = cust;
+	id.extra = extra;
+	if (addr != NULL)
+		id.addr = *addr;
+	return id;
+}
+
+/*
+ * Finds the alarm with identity id; with create, takes a free (or long
+ * cleared) slot of its bucket. NULL when absent (or the bucket is full).
+ */
+static struct alarm *alarm_get(struct detect *d, const struct alarm_id *id,
+    bool create)
+{
+	uint64_t h = sketch_hash(id, sizeof(*id), 5);
+	struct alarm *b = &d->alarms[(h % d->n_alarm_buckets) * ALARM_WAYS];
+	struct alarm *spare = NULL;
+	uint64_t hold_us = (uint64_t)(d->th.holddown_s * 1e6);
+	int i;
+
+	for (i = 0; i < ALARM_WAYS; i++) {
+		if (b[i].used && memcmp(&b[i].id, id, sizeof(*id)) == 0)
+			return &b[i];
+		if (spare == NULL && (!b[i].used || (!b[i].active &&
+		    d->now_us >= b[i].cleared_us + hold_us)))
+			spare = &b[i];
+	}
+	if (!create)
+		return NULL;
+	if (spare == NULL) {
+		d->alarms_dropped++;
+		return NULL;
+	}
+	memset(spare, 0, sizeof(*spare));
+	spare->used = true;
+	spare->id = *id;
+	spare->cust = id->cust;
+	spare->dir = id->dir;
+	return spare;
+}
+
+/* True when the alarm may fire now (not active, hold-down over). */
+static bool alarm_may_fire(const struct detect *d, const struct alarm *a)
+{
+	if (a->active)
+		return false;
+	if (a->cleared_us == 0)
+		return true;
+	return d->now_us >= a->cleared_us + (uint64_t)(d->th.holddown_s * 1e6);
+}
+
+static void event_base(const struct detect *d, const struct alarm *a,
+    struct gw_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->ts = (double)d->now_us / 1e6;
+	snprintf(ev->customer, sizeof(ev->customer), "%s",
+	    customer_id(d->map, a->cust));
+	snprintf(ev->kind, sizeof(ev->kind), "%s", kind_names[a->id.kind]);
+	snprintf(ev->severity, sizeof(ev->severity), "%s", kind_severity[a->id.kind]);
+	snprintf(ev->direction, sizeof(ev->direction), "%s", dir_names[a->dir]);
+	if (a->src.family != 0)
+		gw_addr_str(&a->src, ev->src, sizeof(ev->src));
+	else
+		snprintf(ev->src, sizeof(ev->src), "many");
+	if (a->dst.family != 0)
+		gw_addr_str(&a->dst, ev->dst, sizeof(ev->dst));
+	ev->ip_proto = a->ip_proto;
+	ev->dport = a->dport;
+}
+
+static void detect_emit(struct detect *d, const struct gw_event *ev)
+{
+	if (d->emit != NULL)
+		d->emit(ev, d->ctx);
+}
+
+/* Marks a as active and fills the common fields; caller completes and emits. */
+static void alarm_fire(struct detect *d, struct alarm *a, const struct pkt *p,
+    uint64_t rate_key)
+{
+	a->active = true;
+	a->fired_us = d->now_us;
+	a->below_since_us = 0;
+	a->rate_key = rate_key;
+	a->dst = p->dst;
+	a->ip_proto = p->l4_proto;
+	a->dport = p->dport;
+	a->packets = 0;
+	a->peak_pps = a->peak_bps = 0;
+	hll_clear(&a->sources);
+	if (a->src.family != 0)
+		a->src_flagged = flag_add(d, &a->src);
+}
+
+static void alarm_clear(struct detect *d, struct alarm *a, double level)
+{
+	struct gw_event ev;
+
+	event_base(d, a, &ev);
+	ev.cleared = true;
+	ev.rate_pps = a->peak_pps;
+	ev.rate_bps = a->peak_bps;
+	snprintf(ev.detail, sizeof(ev.detail),
+	    "cleared after %.1f s; peak %.0f pps %.0f bps; %llu packets from ~%.0f "
+	    "sources; level now %.2f of threshold",
+	    (double)(d->now_us - a->fired_us) / 1e6, a->peak_pps, a->peak_bps,
+	    (unsigned long long)a->packets, hll_count(&a->sources), level);
+	detect_emit(d, &ev);
+	if (a->src_flagged)
+		flag_del(d, &a->src);
+	a->src_flagged = false;
+	a->active = false;
+	a->cleared_us = d->now_us;
+}
+
+/* ---------- per-alarm level (1.0 = at threshold) ---------- */
+
+static double ratio(double v, double thr)
+{
+	return thr > 0 ? v / thr : 0;
+}
+
+static double spike_rate_bps(struct detect *d, int cust, int dir);
+
+static double alarm_level(struct detect *d, struct alarm *a)
+{
+	struct swcms_est est;
+	double pps, bps, l1, l2;
+	struct spike_state *s;
+
+	switch (a->id.kind) {
+	case K_SYN:
+	case K_UDP:
+	case K_ICMP:
+		swcms_estimate(d->rate, a->rate_key, &est);
+		pps = est.win_pkts;
+		bps = est.win_bytes * 8.0;
+		l1 = ratio(pps, d->th.flood_pps[a->id.kind][a->id.dir]);
+		l2 = ratio(bps, d->th.flood_bps[a->id.kind][a->id.dir]);
+		return l1 > l2 ? l1 : l2;
+	case K_PORTSCAN:
+		return ratio(dcount_estimate(d->ports, a->rate_key), d->th.scan_ports);
+	case K_SWEEP:
+		return ratio(dcount_estimate(d->hosts, a->rate_key), d->th.sweep_hosts);
+	case K_INTER:
+	case K_UNUSUAL:
+		swcms_estimate(d->rate, a->rate_key, &est);
+		return ratio(est.win_pkts, a->id.kind == K_INTER ? d->th.inter_pps :
+		    d->th.unusual_pps);
+	case K_SPIKE:
+		/* Both conditions must hold: the lower ratio is the level. */
+		s = &d->cust[a->id.cust].spike[a->id.dir];
+		bps = spike_rate_bps(d, a->id.cust, a->id.dir);
+		l1 = s->bl.forecast > 0 ?
+		    bps / (d->th.spike_factor * s->bl.forecast) : INFINITY;
+		l2 = d->th.spike_min_bps > 0 ? bps / d->th.spike_min_bps : INFINITY;
+		return l1 < l2 ? l1 : l2;
+	default:
+		return 0;
+	}
+}
+
+/* Every 100 ms of packet time: clears alarms that stayed low long enough. */
+static void detect_evaluate(struct detect *d)
+{
+	uint64_t clear_us = (uint64_t)(d->th.clear_s * 1e6);
+	size_t i, n = d->n_alarm_buckets * ALARM_WAYS;
+
+	for (i = 0; i < n; i++) {
+		struct alarm *a = &d->alarms[i];
+		double level;
+
+		if (!a->used || !a->active)
+			continue;
+		level = alarm_level(d, a);
+		if (level >= d->th.clear_fraction) {
+			a->below_since_us = 0;
+			continue;
+		}
+		if (a->below_since_us == 0)
+			a->below_since_us = d->now_us;
+		else if (d->now_us - a->below_since_us >= clear_us)
+			alarm_clear(d, a, level);
+	}
+}
+
+/* Moves every window to now_us; time never goes backwards. */
+static void detect_advance(struct detect *d, uint64_t now_us)
+{
+	uint64_t bucket, sec;
+
+	if (now_us <= d->now_us)
+		return;
+	d->now_us = now_us;
+	swcms_advance(d->rate, now_us);
+	dcount_advance(d->ports, now_us);
+	dcount_advance(d->hosts, now_us);
+	bucket = now_us / BUCKET_US;
+	if (bucket != d->last_eval_bucket) {
+		d->last_eval_bucket = bucket;
+		detect_evaluate(d);
+	}
+	sec = now_us / SECOND_US;
+	if (sec != d->last_decay_s) {
+		d->last_decay_s = sec;
+		topk_decay(d->talkers);
+	}
+}
+
+/* ---------- traffic spike ---------- */
+
+/* Rotates the customer's 100 ms ring and per-second baseline to d->now_us. */
+static void spike_roll(struct detect *d, struct cust_state *c, int dir)
+{
+	struct spike_state *s = &c->spike[dir];
+	uint64_t now = d->now_us, steps, i;
+
+	if (s->ring_start_us == 0) {
+		s->ring_start_us = now - now % BUCKET_US;
+		s->sec_start_us = now - now % SECOND_US;
+		return;
+	}
+	if (now >= s->ring_start_us + BUCKET_US) {
+		steps = (now - s->ring_start_us) / BUCKET_US;
+		for (i = 0; i < steps && i < SPIKE_RING; i++) {
+			s->ring_cur = (s->ring_cur + 1) % SPIKE_RING;
+			s->ring_bytes[s->ring_cur] = 0;
+		}
+		s->ring_start_us += steps * BUCKET_US;
+	}
+	if (now >= s->sec_start_us + SECOND_US) {
+		struct alarm_id id = alarm_id_make(K_SPIKE, dir, (int)(c - d->cust), 0, NULL);
+		struct alarm *a = alarm_get(d, &id, false);
+		uint64_t secs = (now - s->sec_start_us) / SECOND_US;
+
+		/* An ongoing spike is not learnt as normal traffic. */
+		if (a == NULL || !a->active) {
+			baseline_add(&s->bl, s->sec_bytes * 8);
+			for (i = 1; i < secs && i <= SPIKE_GAP_FILL; i++)
+				baseline_add(&s->bl, 0);
+		}
+		s->sec_bytes = 0;
+		s->sec_start_us += secs * SECOND_US;
+	}
+}
+
+/* The customer's rate over the last 200-300 ms, in bits per second. */
+static double spike_rate_bps(struct detect *d, int cust, int dir)
+{
+	struct spike_state *s = &d->cust[cust].spike[dir];
+	uint64_t sum = 0, span;
+	unsigned i;
+
+	spike_roll(d, &d->cust[cust], dir);
+	for (i = 0; i < SPIKE_RING; i++)
+		sum += s->ring_bytes[i];
+	span = (SPIKE_RING - 1) * BUCKET_US + (d->now_us - s->ring_start_us);
+	return (double)sum * 8.0 * 1e6 / (double)span;
+}
+
+static void spike_packet(struct detect *d, int cust, int dir, const struct pkt *p)
+{
+	struct cust_state *c = &d->cust[cust];
+	struct spike_state *s = &c->spike[dir];
+	struct alarm_id id;
+	struct alarm *a;
+	struct gw_event ev;
+	double bps;
+
+	spike_roll(d, c, dir);
+	s->ring_bytes[s->ring_cur] += p->ip_bytes;
+	s->sec_bytes += p->ip_bytes;
+	if (s->bl.samples < d->th.spike_warmup_s || !s->bl.has_forecast)
+		return;
+	bps = spike_rate_bps(d, cust, dir);
+	if (bps < d->th.spike_min_bps || bps < d->th.spike_factor * s->bl.forecast ||
+	    bps < s->bl.forecast + s->bl.band)
+		return;
+	id = alarm_id_make(K_SPIKE, dir, cust, 0, NULL);
+	if ((a = alarm_get(d, &id, true)) == NULL || !alarm_may_fire(d, a))
+		return;
+	alarm_fire(d, a, p, 0);
+	a->dst.family = 0;
+	a->peak_bps = bps;
+	event_base(d, a, &ev);
+	ev.rate_bps = bps;
+	snprintf(ev.detail, sizeof(ev.detail),
+	    "%s rate %.0f bps vs baseline %.0f bps (band %.0f, factor %.1f)",
+	    dir_names[dir], bps, s->bl.forecast, s->bl.band, d->th.spike_factor);
+	detect_emit(d, &ev);
+}
+
+/* ---------- floods ---------- */
+
+static enum det_class flood_class(const struct pkt *p)
+{
+	if (p->l4_proto == 6)
+		return p->has_l4 && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN ?
+		    CLS_SYN : CLS_NONE;
+	if (p->l4_proto == 17)
+		return CLS_UDP;
+	if (p->l4_proto == 1 || p->l4_proto == 58)
+		return CLS_ICMP;
+	return CLS_NONE;
+}
+
+static uint32_t talker_tag(int cust, int dir, int cls)
+{
+	return ((uint32_t)cust * 2 + (uint32_t)dir) * CLS_MAX + (uint32_t)cls + 1;
+}
+
+/*
+ * Names the source of a flood: the top talker if it sent at least half of
+ * what the sketch saw for this target, else "many" (distributed or spoofed).
+ * Fills the event's top talkers.
+ */
+static void flood_sources(struct detect *d, struct alarm *a, uint32_t tag,
+    struct gw_event *ev)
+{
+	struct topk_entry top[TOPK_REPORT];
+	uint64_t total = topk_tag_total(d->talkers, tag);
+	size_t n = topk_top(d->talkers, tag, top, TOPK_REPORT), i;
+	char addr[GW_ADDR_MAX];
+
+	a->src.family = 0;
+	if (n > 0 && total > 0 && (top[0].count - top[0].err) * 2 >= total)
+		a->src = top[0].addr;
+	for (i = 0; i < n && i < GW_LIST_MAX; i++) {
+		gw_addr_str(&top[i].addr, addr, sizeof(addr));
+		snprintf(ev->top_talkers[i], sizeof(ev->top_talkers[i]), "%s %llu",
+		    addr, (unsigned long long)top[i].count);
+	}
+	ev->n_top_talkers = i;
+}
+
+static void flood_fire(struct detect *d, struct alarm *a, const struct pkt *p,
+    uint64_t key, double pps, double bps)
+{
+	uint32_t tag = talker_tag(a->id.cust, a->id.dir, a->id.kind);
+	struct gw_event ev;
+	size_t n_talkers;
+	char talkers[GW_LIST_MAX][GW_ADDR_MAX + 32];
+
+	memset(&ev, 0, sizeof(ev));
+	flood_sources(d, a, tag, &ev);
+	n_talkers = ev.n_top_talkers;
+	memcpy(talkers, ev.top_talkers, sizeof(talkers));
+	alarm_fire(d, a, p, key);
+	a->peak_pps = pps;
+	a->peak_bps = bps;
+	event_base(d, a, &ev);
+	ev.n_top_talkers = n_talkers;
+	memcpy(ev.top_talkers, talkers, sizeof(talkers));
+	ev.rate_pps = pps;
+	ev.rate_bps = bps;
+	snprintf(ev.detail, sizeof(ev.detail),
+	    "%s %s to %s: %.0f pps %.0f bps (thresholds %.0f pps %.0f bps)",
+	    dir_names[a->id.dir], kind_names[a->id.kind], ev.dst, pps, bps,
+	    d->th.flood_pps[a->id.kind][a->id.dir],
+	    d->th.flood_bps[a->id.kind][a->id.dir]);
+	detect_emit(d, &ev);
+}
+
+/* Accounts a flood-class packet; true if it belongs to an active flood. */
+static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls,
+    const struct pkt *p)
+{
+	uint64_t key = sketch_mix(addr_hash(&p->dst, 11),
+	    ((uint64_t)(uint32_t)cust << 8) | ((uint64_t)dir << 4) | (uint64_t)cls);
+	double thr_pps = d->th.flood_pps[cls][dir], thr_bps = d->th.flood_bps[cls][dir];
+	struct alarm_id id = alarm_id_make((enum det_kind)cls, dir, cust, 0, NULL);
+	struct swcms_est est;
+	struct alarm *a;
+	double pps, bps;
+
+	swcms_add(d->rate, key, 1, p->ip_bytes, &est);
+	topk_add(d->talkers, sketch_mix(addr_hash(&p->src, 13), talker_tag(cust, dir, cls)),
+	    &p->src, talker_tag(cust, dir, cls), 1);
+	pps = (double)est.short_pkts * 1e6 / (double)est.short_us;
+	bps = (double)est.short_bytes * 8e6 / (double)est.short_us;
+	a = alarm_get(d, &id, false);
+	if (a != NULL && a->active) {
+		if (gw_addr_cmp(&a->dst, &p->dst) != 0)
+			return false;
+		a->packets++;
+		hll_add(&a->sources, addr_hash(&p->src, 17));
+		if (pps > a->peak_pps)
+			a->peak_pps = pps;
+		if (bps > a->peak_bps)
+			a->peak_bps = bps;
+		return true;
+	}
+	if (!((thr_pps > 0 && pps >= thr_pps) || (thr_bps > 0 && bps >= thr_bps)))
+		return false;
+	if ((a = alarm_get(d, &id, true)) == NULL || !alarm_may_fire(d, a))
+		return false;
+	flood_fire(d, a, p, key, pps, bps);
+	a->packets = 1;
+	hll_add(&a->sources, addr_hash(&p->src, 17));
+	return true;
+}
+
+/* ---------- scans, sweeps, inter-customer, unusual ports ---------- */
+
+static bool addr_is_multicast(const struct gw_addr *a)
+{
+	if (a->family == 4)
+		return a->a[0] >= 224 || (a->a[0] == 255);
+	return a->family == 6 && a->a[0] == 0xff;
+}
+
+/*
+ * True for packets that open something: a TCP SYN, an ICMP echo request, or
+ * a UDP datagram that does not look like a server's answer (well-known source
+ * port toward an ephemeral port).
+ */
+static bool is_attempt(const struct pkt *p)
+{
+	if (!p->has_l4 || addr_is_multicast(&p->dst))
+		return false;
+	switch (p->l4_proto) {
+	case 6:
+		return (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+	case 17:
+		return !(p->sport < 1024 && p->dport >= 1024);
+	case 1:
+		return p->icmp_type == 8;
+	case 58:
+		return p->icmp_type == 128;
+	default:
+		return false;
+	}
+}
+
+static void simple_fire(struct detect *d, struct alarm *a, const struct pkt *p,
+    uint64_t key, double rate, const char *detail)
+{
+	struct gw_event ev;
+
+	alarm_fire(d, a, p, key);
+	a->peak_pps = rate;
+	event_base(d, a, &ev);
+	ev.rate_pps = rate;
+	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
+	detect_emit(d, &ev);
+}
+
+/* Distinct ports (port_scan) or hosts (host_sweep) from one source. */
+static void scan_packet(struct detect *d, int cust, int dir, const struct pkt *p,
+    enum det_kind kind)
+{
+	struct dcount *dc = kind == K_PORTSCAN ? d->ports : d->hosts;
+	double thr = kind == K_PORTSCAN ? d->th.scan_ports : d->th.sweep_hosts;
+	uint64_t kh = addr_hash(&p->src, 23), ih;
+	struct alarm_id id;
+	struct alarm *a;
+	uint32_t n;
+	char detail[GW_TEXT_MAX];
+
+	if (kind == K_PORTSCAN)
+		ih = sketch_mix(addr_hash(&p->dst, 29), ((uint64_t)p->l4_proto << 16) | p->dport);
+	else
+		ih = addr_hash(&p->dst, 31);
+	n = dcount_add(dc, kh, ih);
+	if (n < thr)
+		return;
+	id = alarm_id_make(kind, 0, 0, 0, &p->src);
+	if ((a = alarm_get(d, &id, true)) == NULL) /* keyed by source only */
+		return;
+	if (a->active) {
+		a->packets++;
+		return;
+	}
+	if (!alarm_may_fire(d, a))
+		return;
+	a->cust = cust;          /* reported customer/direction; not part of the key */
+	a->dir = dir;
+	a->src = p->src;
+	snprintf(detail, sizeof(detail), "%u distinct %s from one source in %.0f-%.0f s",
+	    n, kind == K_PORTSCAN ? "destination ports" : "destination hosts",
+	    SCAN_GEN_US / 1e6, 2 * SCAN_GEN_US / 1e6);
+	simple_fire(d, a, p, kh, n, detail);
+}
+
+/* One customer's connection attempts toward another customer's LAN. */
+static bool inter_packet(struct detect *d, const struct customer_match *m,
+    const struct pkt *p)
+{
+	uint64_t key = sketch_mix(0x1e7e4, ((uint64_t)(uint32_t)m->tx << 32) |
+	    (uint32_t)m->rx);
+	struct alarm_id id = alarm_id_make(K_INTER, DIR_RX, m->rx, (uint32_t)m->tx, NULL);
+	struct swcms_est est;
+	struct alarm *a;
+	char detail[GW_TEXT_MAX];
+
+	swcms_add(d->rate, key, 1, p->ip_bytes, &est);
+	if (d->th.inter_pps <= 0 || est.win_pkts < d->th.inter_pps)
+		return false;
+	if ((a = alarm_get(d, &id, true)) == NULL)
+		return false;
+	if (a->active) {
+		a->packets++;
+		return false;
+	}
+	if (!alarm_may_fire(d, a))
+		return false;
+	a->src = p->src;
+	snprintf(detail, sizeof(detail), "customer %s -> customer %s",
+	    customer_id(d->map, m->tx), customer_id(d->map, m->rx));
+	simple_fire(d, a, p, key, est.win_pkts, detail);
+	/* The source is a customer's host: report it, but do not flag it. */
+	if (a->src_flagged)
+		flag_del(d, &a->src);
+	a->src_flagged = false;
+	return false;
+}
+
+static bool port_allowed(const struct detect *d, int cust, uint16_t port)
+{
+	const struct cust_state *c = &d->cust[cust];
+	size_t i;
+
+	for (i = 0; i < d->n_global_allow; i++)
+		if (d->global_allow[i] == port)
+			return true;
+	for (i = 0; i < c->n_allow; i++)
+		if (c->allow[i] == port)
+			return true;
+	return false;
+}
+
+/* Inbound SYNs to a port outside the customer's allowlist. */
+static void unusual_packet(struct detect *d, int cust, const struct pkt *p)
+{
+	uint64_t key = sketch_mix(0x0b5e, ((uint64_t)(uint32_t)cust << 16) | p->dport);
+	struct alarm_id id = alarm_id_make(K_UNUSUAL, DIR_RX, cust, p->dport, NULL);
+	struct swcms_est est;
+	struct alarm *a;
+	char detail[GW_TEXT_MAX];
+
+	if (port_allowed(d, cust, p->dport))
+		return;
+	swcms_add(d->rate, key, 1, p->ip_bytes, &est);
+	if (d->th.unusual_pps <= 0 || est.win_pkts < d->th.unusual_pps)
+		return;
+	if ((a = alarm_get(d, &id, true)) == NULL)
+		return;
+	if (a->active) {
+		a->packets++;
+		return;
+	}
+	if (!alarm_may_fire(d, a))
+		return;
+	a->src = p->src;
+	snprintf(detail, sizeof(detail), "%u inbound SYNs/s to port %u (not allowlisted)",
+	    est.win_pkts, p->dport);
+	simple_fire(d, a, p, key, est.win_pkts, detail);
+	if (a->src_flagged)
+		flag_del(d, &a->src);
+	a->src_flagged = false;
+}
+
+/* ---------- packet entry point ---------- */
+
+static bool cust_valid(const struct detect *d, int c)
+{
+	return c > CUSTOMER_UNMAPPED && (size_t)c < d->n_cust;
+}
+
+/* Scan/sweep accounting for an attempt, reported for the customer involved. */
+static void scans_packet(struct detect *d, const struct customer_match *m,
+    const struct pkt *p)
+{
+	int cust = cust_valid(d, m->rx) ? m->rx : m->tx;
+	int dir = cust_valid(d, m->rx) ? DIR_RX : DIR_TX;
+
+	if (!cust_valid(d, cust))
+		return;
+	if (p->l4_proto == 6 || p->l4_proto == 17)
+		scan_packet(d, cust, dir, p, K_PORTSCAN);
+	scan_packet(d, cust, dir, p, K_SWEEP);
 }
 
 /* See detect.h. */
 bool detect_packet(struct detect *d, const struct pkt *p,
     const struct customer_match *m)
 {
-	(void)d;
-	(void)p;
-	(void)m;
-	return false;
+	enum det_class cls;
+	bool flagged = false, attempt;
+	int dir;
+
+	if (d == NULL || p == NULL || m == NULL || (p->ip_ver != 4 && p->ip_ver != 6))
+		return false;
+	detect_advance(d, p->ts_us);
+	if (m->tx == m->rx)
+		return flag_find(d, &p->src);  /* inside one customer: not ours to judge */
+	cls = flood_class(p);
+	attempt = is_attempt(p);
+	for (dir = DIR_RX; dir <= DIR_TX; dir++) {
+		int cust = dir == DIR_RX ? m->rx : m->tx;
+
+		if (!cust_valid(d, cust))
+			continue;
+		spike_packet(d, cust, dir, p);
+		if (cls != CLS_NONE && flood_packet(d, cust, dir, cls, p))
+			flagged = true;
+	}
+	if (attempt) {
+		scans_packet(d, m, p);
+		if (m->inter && cust_valid(d, m->tx) && cust_valid(d, m->rx))
+			inter_packet(d, m, p);
+		if (cls == CLS_SYN && cust_valid(d, m->rx) && d->th.unusual_enabled > 0)
+			unusual_packet(d, m->rx, p);
+	}
+	return flagged || flag_find(d, &p->src);
 }
 
 /* See detect.h. */
 void detect_tick(struct detect *d, uint64_t now_us)
 {
-	(void)d;
-	(void)now_us;
+	if (d != NULL)
+		detect_advance(d, now_us);
 }
 
-/* See detect.h. */
-int detect_set_threshold(struct detect *d, const char *key, double value)
+/* ---------- life cycle ---------- */
+
+static uint32_t pow2_at_least(size_t n, uint32_t lo, uint32_t hi)
 {
-	(void)d;
-	(void)key;
-	(void)value;
-	return -1;
+	uint32_t w = lo;
+
+	while (w < n && w < hi)
+		w <<= 1;
+	return w;
 }
 
-/* See detect.h. */
-int detect_load_thresholds(struct detect *d, const char *path)
+static int detect_init_spikes(struct detect *d)
 {
-	(void)d;
-	log_warn("detect: thresholds file %s ignored (not implemented yet)", path);
+	size_t i;
+	int dir;
+
+	for (i = 0; i < d->n_cust; i++)
+		for (dir = 0; dir < 2; dir++)
+			if (baseline_init(&d->cust[i].spike[dir].bl, 0.3, 0.1, 0.05) != 0)
+				return -1;
 	return 0;
+}
+
+/* See detect.h. */
+struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
+    void *ctx)
+{
+	struct detect *d;
+	size_t n = map != NULL ? customer_count(map) : 0;
+	uint32_t width = pow2_at_least(n * 4, 4096, 16384);
+
+	if (n == 0 || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->map = map;
+	d->emit = emit;
+	d->ctx = ctx;
+	d->n_cust = n;
+	detect_defaults(&d->th);
+	d->n_alarm_buckets = pow2_at_least(64 + n, 64, 1u << 16);
+	d->cust = calloc(n, sizeof(*d->cust));
+	d->alarms = calloc(d->n_alarm_buckets * ALARM_WAYS, sizeof(*d->alarms));
+	d->rate = swcms_new(2, width, NBUCKETS, BUCKET_US, SHORT_BUCKETS);
+	d->ports = dcount_new(17, 2, 1u << 15, SCAN_GEN_US);
+	d->hosts = dcount_new(17, 2, 1u << 15, SCAN_GEN_US);
+	d->talkers = topk_new(64);
+	if (d->cust == NULL || d->alarms == NULL || d->rate == NULL ||
+	    d->ports == NULL || d->hosts == NULL || d->talkers == NULL ||
+	    detect_init_spikes(d) != 0) {
+		detect_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* See detect.h. */
+void detect_free(struct detect *d)
+{
+	if (d == NULL)
+		return;
+	if (d->alarms_dropped > 0 || d->flags_dropped > 0)
+		log_info("detect: %llu alarms and %llu flagged sources dropped (tables full)",
+		    (unsigned long long)d->alarms_dropped,
+		    (unsigned long long)d->flags_dropped);
+	swcms_free(d->rate);
+	dcount_free(d->ports);
+	dcount_free(d->hosts);
+	topk_free(d->talkers);
+	free(d->alarms);
+	free(d->cust);
+	free(d);
+}
+
+/* See detect.h. */
+size_t detect_memory(const struct detect *d)
+{
+	if (d == NULL)
+		return 0;
+	return sizeof(*d) + d->n_cust * sizeof(*d->cust) +
+	    d->n_alarm_buckets * ALARM_WAYS * sizeof(*d->alarms) +
+	    swcms_memory(d->rate) + dcount_memory(d->ports) +
+	    dcount_memory(d->hosts) + topk_memory(d->talkers);
 }
 
 /* See detect.h. */
 size_t detect_inspect(const struct detect *d, char lines[][GW_TEXT_MAX], size_t max)
 {
-	(void)d;
-	(void)lines;
-	(void)max;
-	return 0;
+	struct topk_entry top[GW_LIST_MAX];
+	size_t i, n = 0, nt, na = d != NULL ? d->n_alarm_buckets * ALARM_WAYS : 0;
+	char src[GW_ADDR_MAX], dst[GW_ADDR_MAX];
+
+	for (i = 0; i < na && n < max; i++) {
+		const struct alarm *a = &d->alarms[i];
+
+		if (!a->used || !a->active)
+			continue;
+		if (a->src.family != 0)
+			gw_addr_str(&a->src, src, sizeof(src));
+		else
+			snprintf(src, sizeof(src), "many");
+		if (a->dst.family != 0)
+			gw_addr_str(&a->dst, dst, sizeof(dst));
+		else
+			snprintf(dst, sizeof(dst), "-");
+		snprintf(lines[n++], GW_TEXT_MAX,
+		    "alarm %s customer=%s dir=%s src=%s dst=%s since=%.3f peak_pps=%.0f "
+		    "peak_bps=%.0f packets=%llu", kind_names[a->id.kind],
+		    customer_id(d->map, a->cust), dir_names[a->dir], src, dst,
+		    (double)a->fired_us / 1e6, a->peak_pps, a->peak_bps,
+		    (unsigned long long)a->packets);
+	}
+	if (d == NULL)
+		return 0;
+	nt = topk_top(d->talkers, 0, top, GW_LIST_MAX);
+	for (i = 0; i < nt && n < max; i++) {
+		uint32_t tag = top[i].tag - 1;
+
+		gw_addr_str(&top[i].addr, src, sizeof(src));
+		snprintf(lines[n++], GW_TEXT_MAX,
+		    "talker %s customer=%s dir=%s class=%s count~%llu", src,
+		    customer_id(d->map, (int)(tag / (2 * CLS_MAX))),
+		    dir_names[(tag / CLS_MAX) % 2], kind_names[tag % CLS_MAX],
+		    (unsigned long long)top[i].count);
+	}
+	return n;
 }

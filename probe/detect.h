@@ -50,4 +50,16 @@ int detect_load_thresholds(struct detect *d, const char *path);
  */
 size_t detect_inspect(const struct detect *d, char lines[][GW_TEXT_MAX], size_t max);
 
+/*
+ * Adds port to the unusual_port allowlist of customer id (NULL = every
+ * customer). Inbound connection attempts (TCP SYN) to other ports count as
+ * unusual. Returns 0, or -1 when the customer is unknown or its list is full.
+ * Thresholds files accept "unusual_port.allow 22,80,443" and
+ * "unusual_port.allow.CUSTOMER 22,80".
+ */
+int detect_allow_port(struct detect *d, const char *customer, uint16_t port);
+
+/* Bytes of memory held by d (fixed at detect_new). */
+size_t detect_memory(const struct detect *d);
+
 #endif

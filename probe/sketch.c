@@ -1,0 +1,515 @@
+/* sketch.c: fixed-memory stream sketches (count-min, distinct counter, HyperLogLog, space-saving top-k). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sketch.h"
+
+static uint64_t sketch_fmix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/* See sketch.h. */
+uint64_t sketch_hash(const void *key, size_t len, uint64_t seed)
+{
+	const uint8_t *p = key;
+	uint64_t h = 0xcbf29ce484222325ULL ^ sketch_fmix(seed + 1);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return sketch_fmix(h);
+}
+
+/* See sketch.h. */
+uint64_t sketch_mix(uint64_t a, uint64_t b)
+{
+	return sketch_fmix(a ^ (b * 0x9e3779b97f4a7c15ULL + 0x7f4a7c15ULL));
+}
+
+/* Cell index of row r for hash h (Kirsch-Mitzenmacher double hashing). */
+static inline uint32_t sketch_index(uint64_t h, unsigned r, uint32_t mask)
+{
+	uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1u;
+
+	return (h1 + r * h2) & mask;
+}
+
+static inline uint32_t sat_add32(uint32_t a, uint32_t b)
+{
+	uint32_t s = a + b;
+
+	return s < a ? UINT32_MAX : s;
+}
+
+static bool is_pow2(uint32_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* ---------- sliding-window count-min ---------- */
+
+struct swcell {
+	uint32_t pkts;
+	uint32_t bytes;
+};
+
+struct swcms {
+	unsigned depth;
+	uint32_t width;
+	unsigned nbuckets;
+	unsigned short_buckets;
+	uint64_t bucket_us;
+	unsigned cur;            /* index of the newest bucket */
+	uint64_t cur_start_us;   /* start time of the newest bucket; 0 = unset */
+	uint64_t last_us;        /* latest time given to swcms_advance */
+	struct swcell *buckets;  /* nbuckets * depth * width */
+	struct swcell *window;   /* depth * width: sum of all buckets */
+};
+
+/* See sketch.h. */
+struct swcms *swcms_new(unsigned depth, uint32_t width, unsigned nbuckets,
+    uint64_t bucket_us, unsigned short_buckets)
+{
+	struct swcms *s;
+	size_t cells = (size_t)depth * width;
+
+	if (depth == 0 || depth > 8 || !is_pow2(width) || nbuckets < 2 ||
+	    bucket_us == 0 || short_buckets == 0 || short_buckets > nbuckets)
+		return NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->buckets = calloc(cells * nbuckets, sizeof(struct swcell));
+	s->window = calloc(cells, sizeof(struct swcell));
+	if (s->buckets == NULL || s->window == NULL) {
+		swcms_free(s);
+		return NULL;
+	}
+	s->depth = depth;
+	s->width = width;
+	s->nbuckets = nbuckets;
+	s->short_buckets = short_buckets;
+	s->bucket_us = bucket_us;
+	return s;
+}
+
+/* See sketch.h. */
+void swcms_free(struct swcms *s)
+{
+	if (s == NULL)
+		return;
+	free(s->buckets);
+	free(s->window);
+	free(s);
+}
+
+static struct swcell *swcms_bucket(const struct swcms *s, unsigned b)
+{
+	return s->buckets + (size_t)b * s->depth * s->width;
+}
+
+/* Starts a new, empty bucket, removing the oldest one from the window. */
+static void swcms_rotate(struct swcms *s)
+{
+	size_t cells = (size_t)s->depth * s->width, i;
+	struct swcell *old;
+
+	s->cur = (s->cur + 1) % s->nbuckets;
+	old = swcms_bucket(s, s->cur);
+	for (i = 0; i < cells; i++) {
+		s->window[i].pkts -= old[i].pkts;
+		s->window[i].bytes -= old[i].bytes;
+	}
+	memset(old, 0, cells * sizeof(*old));
+}
+
+/* See sketch.h. */
+void swcms_advance(struct swcms *s, uint64_t now_us)
+{
+	size_t cells = (size_t)s->depth * s->width;
+	uint64_t steps;
+
+	if (now_us > s->last_us)
+		s->last_us = now_us;
+	if (s->cur_start_us == 0) {
+		s->cur_start_us = now_us - now_us % s->bucket_us;
+		return;
+	}
+	if (now_us < s->cur_start_us + s->bucket_us)
+		return;
+	steps = (now_us - s->cur_start_us) / s->bucket_us;
+	if (steps >= s->nbuckets) {
+		/* A gap longer than the window: start again from empty. */
+		memset(s->buckets, 0, cells * s->nbuckets * sizeof(struct swcell));
+		memset(s->window, 0, cells * sizeof(struct swcell));
+	} else {
+		uint64_t i;
+
+		for (i = 0; i < steps; i++)
+			swcms_rotate(s);
+	}
+	s->cur_start_us += steps * s->bucket_us;
+}
+
+/* See sketch.h. */
+void swcms_add(struct swcms *s, uint64_t h, uint32_t pkts, uint32_t bytes,
+    struct swcms_est *est)
+{
+	struct swcell *b = swcms_bucket(s, s->cur);
+	unsigned r;
+
+	for (r = 0; r < s->depth; r++) {
+		size_t i = (size_t)r * s->width + sketch_index(h, r, s->width - 1);
+
+		/*
+		 * Saturation would break the window subtraction, so a bucket
+		 * cell stops counting at 2^28, so the sum of the buckets never wraps (the window undercounts
+		 * only beyond 2^28 per bucket, far above any threshold).
+		 */
+		if (b[i].pkts < (1u << 28) - pkts && b[i].bytes < (1u << 28) - bytes) {
+			b[i].pkts += pkts;
+			b[i].bytes += bytes;
+			s->window[i].pkts += pkts;
+			s->window[i].bytes += bytes;
+		}
+	}
+	if (est != NULL)
+		swcms_estimate(s, h, est);
+}
+
+/* See sketch.h. */
+void swcms_estimate(const struct swcms *s, uint64_t h, struct swcms_est *est)
+{
+	unsigned r, k;
+
+	est->win_pkts = est->win_bytes = UINT32_MAX;
+	est->short_pkts = est->short_bytes = UINT32_MAX;
+	for (r = 0; r < s->depth; r++) {
+		size_t i = (size_t)r * s->width + sketch_index(h, r, s->width - 1);
+		uint32_t sp = 0, sb = 0;
+
+		if (s->window[i].pkts < est->win_pkts)
+			est->win_pkts = s->window[i].pkts;
+		if (s->window[i].bytes < est->win_bytes)
+			est->win_bytes = s->window[i].bytes;
+		for (k = 0; k < s->short_buckets; k++) {
+			unsigned b = (s->cur + s->nbuckets - k) % s->nbuckets;
+			const struct swcell *c = swcms_bucket(s, b) + i;
+
+			sp = sat_add32(sp, c->pkts);
+			sb = sat_add32(sb, c->bytes);
+		}
+		if (sp < est->short_pkts)
+			est->short_pkts = sp;
+		if (sb < est->short_bytes)
+			est->short_bytes = sb;
+	}
+	/* The newest bucket is partly filled: count only its elapsed part. */
+	est->short_us = (uint64_t)(s->short_buckets - 1) * s->bucket_us;
+	if (s->last_us > s->cur_start_us)
+		est->short_us += s->last_us - s->cur_start_us;
+	if (est->short_us < s->bucket_us)
+		est->short_us = s->bucket_us;
+}
+
+/* See sketch.h. */
+size_t swcms_memory(const struct swcms *s)
+{
+	return sizeof(*s) + (size_t)(s->nbuckets + 1) * s->depth * s->width *
+	    sizeof(struct swcell);
+}
+
+/* ---------- distinct counter ---------- */
+
+struct dcount {
+	unsigned bits_log2;
+	unsigned depth;
+	uint32_t width;
+	uint64_t gen_us;
+	uint64_t gen_start_us;   /* 0 = unset */
+	unsigned cur;            /* 0 or 1 */
+	uint64_t *bitmap[2];
+	uint16_t *cms[2];        /* depth * width each */
+};
+
+/* See sketch.h. */
+struct dcount *dcount_new(unsigned bits_log2, unsigned depth, uint32_t width,
+    uint64_t gen_us)
+{
+	struct dcount *c;
+	size_t words, cells = (size_t)depth * width;
+	int g;
+
+	if (bits_log2 < 6 || bits_log2 > 30 || depth == 0 || depth > 8 ||
+	    !is_pow2(width) || gen_us == 0)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	words = ((size_t)1 << bits_log2) / 64;
+	for (g = 0; g < 2; g++) {
+		c->bitmap[g] = calloc(words, sizeof(uint64_t));
+		c->cms[g] = calloc(cells, sizeof(uint16_t));
+		if (c->bitmap[g] == NULL || c->cms[g] == NULL) {
+			dcount_free(c);
+			return NULL;
+		}
+	}
+	c->bits_log2 = bits_log2;
+	c->depth = depth;
+	c->width = width;
+	c->gen_us = gen_us;
+	return c;
+}
+
+/* See sketch.h. */
+void dcount_free(struct dcount *c)
+{
+	int g;
+
+	if (c == NULL)
+		return;
+	for (g = 0; g < 2; g++) {
+		free(c->bitmap[g]);
+		free(c->cms[g]);
+	}
+	free(c);
+}
+
+static void dcount_clear_gen(struct dcount *c, unsigned g)
+{
+	memset(c->bitmap[g], 0, (((size_t)1 << c->bits_log2) / 64) * sizeof(uint64_t));
+	memset(c->cms[g], 0, (size_t)c->depth * c->width * sizeof(uint16_t));
+}
+
+/* See sketch.h. */
+void dcount_advance(struct dcount *c, uint64_t now_us)
+{
+	uint64_t steps;
+
+	if (c->gen_start_us == 0) {
+		c->gen_start_us = now_us;
+		return;
+	}
+	if (now_us < c->gen_start_us + c->gen_us)
+		return;
+	steps = (now_us - c->gen_start_us) / c->gen_us;
+	if (steps >= 2) {
+		dcount_clear_gen(c, 0);
+		dcount_clear_gen(c, 1);
+	} else {
+		c->cur ^= 1;
+		dcount_clear_gen(c, c->cur);
+	}
+	c->gen_start_us += steps * c->gen_us;
+}
+
+static uint32_t dcount_gen_est(const struct dcount *c, unsigned g, uint64_t kh)
+{
+	uint32_t m = UINT16_MAX;
+	unsigned r;
+
+	for (r = 0; r < c->depth; r++) {
+		uint16_t v = c->cms[g][(size_t)r * c->width +
+		    sketch_index(kh, r, c->width - 1)];
+
+		if (v < m)
+			m = v;
+	}
+	return m;
+}
+
+/* See sketch.h. */
+uint32_t dcount_add(struct dcount *c, uint64_t kh, uint64_t ih)
+{
+	uint64_t bit = sketch_mix(kh, ih) & (((uint64_t)1 << c->bits_log2) - 1);
+	uint64_t *w = &c->bitmap[c->cur][bit / 64];
+	uint64_t mask = (uint64_t)1 << (bit % 64);
+	unsigned r;
+
+	if ((*w & mask) == 0) {
+		uint32_t m = dcount_gen_est(c, c->cur, kh);
+
+		*w |= mask;
+		/* Conservative update: raise only the cells at the minimum. */
+		for (r = 0; r < c->depth && m < UINT16_MAX; r++) {
+			uint16_t *v = &c->cms[c->cur][(size_t)r * c->width +
+			    sketch_index(kh, r, c->width - 1)];
+
+			if (*v == m)
+				(*v)++;
+		}
+	}
+	return dcount_estimate(c, kh);
+}
+
+/* See sketch.h. */
+uint32_t dcount_estimate(const struct dcount *c, uint64_t kh)
+{
+	return dcount_gen_est(c, 0, kh) + dcount_gen_est(c, 1, kh);
+}
+
+/* See sketch.h. */
+size_t dcount_memory(const struct dcount *c)
+{
+	return sizeof(*c) + 2 * ((((size_t)1 << c->bits_log2) / 8) +
+	    (size_t)c->depth * c->width * sizeof(uint16_t));
+}
+
+/* ---------- HyperLogLog ---------- */
+
+/* See sketch.h. */
+void hll_clear(struct hll *h)
+{
+	memset(h->reg, 0, sizeof(h->reg));
+}
+
+/* See sketch.h. */
+void hll_add(struct hll *h, uint64_t hash)
+{
+	unsigned idx = (unsigned)(hash >> (64 - HLL_P));
+	uint64_t rest = (hash << HLL_P) | ((uint64_t)1 << (HLL_P - 1));
+	uint8_t rank = (uint8_t)(__builtin_clzll(rest) + 1);
+
+	if (rank > h->reg[idx])
+		h->reg[idx] = rank;
+}
+
+/* See sketch.h. */
+double hll_count(const struct hll *h)
+{
+	double m = HLL_REGS, sum = 0, est;
+	unsigned i, zeros = 0;
+
+	for (i = 0; i < HLL_REGS; i++) {
+		sum += ldexp(1.0, -(int)h->reg[i]);
+		if (h->reg[i] == 0)
+			zeros++;
+	}
+	est = (0.7213 / (1 + 1.079 / m)) * m * m / sum;
+	if (est <= 2.5 * m && zeros > 0)
+		est = m * log(m / zeros);   /* linear counting for small sets */
+	return est;
+}
+
+/* ---------- space-saving top-k ---------- */
+
+struct topk {
+	size_t k;
+	struct topk_entry *e;
+};
+
+/* See sketch.h. */
+struct topk *topk_new(size_t k)
+{
+	struct topk *t;
+
+	if (k == 0 || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->e = calloc(k, sizeof(*t->e))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->k = k;
+	return t;
+}
+
+/* See sketch.h. */
+void topk_free(struct topk *t)
+{
+	if (t == NULL)
+		return;
+	free(t->e);
+	free(t);
+}
+
+/* See sketch.h. */
+void topk_add(struct topk *t, uint64_t key, const struct gw_addr *addr,
+    uint32_t tag, uint64_t n)
+{
+	struct topk_entry *min = &t->e[0];
+	size_t i;
+
+	for (i = 0; i < t->k; i++) {
+		struct topk_entry *x = &t->e[i];
+
+		if (x->key == key) {
+			x->count += n;
+			return;
+		}
+		if (x->key == 0 || (min->key != 0 && x->count < min->count))
+			min = x;
+		if (x->key == 0)
+			break;
+	}
+	min->err = min->key != 0 ? min->count : 0;
+	min->count = min->err + n;
+	min->key = key;
+	min->addr = *addr;
+	min->tag = tag;
+}
+
+/* See sketch.h. */
+void topk_decay(struct topk *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->k; i++) {
+		t->e[i].count /= 2;
+		t->e[i].err /= 2;
+	}
+}
+
+static int topk_cmp(const void *a, const void *b)
+{
+	const struct topk_entry *x = a, *y = b;
+
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/* See sketch.h. */
+size_t topk_top(const struct topk *t, uint32_t tag, struct topk_entry *out,
+    size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->k; i++) {
+		const struct topk_entry *x = &t->e[i];
+
+		if (x->key == 0 || (tag != 0 && x->tag != tag) || x->count == 0)
+			continue;
+		if (n < max) {
+			out[n++] = *x;
+			qsort(out, n, sizeof(*out), topk_cmp);
+		} else if (max > 0 && x->count > out[max - 1].count) {
+			out[max - 1] = *x;
+			qsort(out, n, sizeof(*out), topk_cmp);
+		}
+	}
+	return n;
+}
+
+/* See sketch.h. */
+uint64_t topk_tag_total(const struct topk *t, uint32_t tag)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < t->k; i++)
+		if (t->e[i].key != 0 && t->e[i].tag == tag)
+			sum += t->e[i].count;
+	return sum;
+}
+
+/* See sketch.h. */
+size_t topk_memory(const struct topk *t)
+{
+	return sizeof(*t) + t->k * sizeof(*t->e);
+}
