@@ -23,6 +23,7 @@
 #define ALARM_WAYS     4
 #define SPIKE_RING     3          /* 100 ms buckets per customer and direction */
 #define SPIKE_GAP_FILL 300        /* idle seconds fed to the baseline at most */
+#define UNUSUAL_WAIT_US 300000ULL /* unusual_port waits this long for a flood alarm */
 
 enum det_dir { DIR_RX = 0, DIR_TX = 1 };
 enum det_class { CLS_SYN = 0, CLS_UDP, CLS_ICMP, CLS_MAX, CLS_NONE = CLS_MAX };
@@ -69,6 +70,7 @@ struct alarm_id {
 struct alarm {
 	bool used;
 	bool active;
+	bool pending;               /* unusual_port: crossed, waiting to see if a flood explains it */
 	bool src_flagged;           /* alarm put src into the flagged set */
 	struct alarm_id id;
 	int cust;                   /* reported customer and direction */
@@ -76,7 +78,7 @@ struct alarm {
 	uint64_t rate_key;          /* sketch key whose level decides clearing */
 	struct gw_addr src, dst;
 	uint32_t ip_proto, dport;
-	uint64_t fired_us, below_since_us, cleared_us;
+	uint64_t fired_us, below_since_us, cleared_us, pending_us;
 	double peak_pps, peak_bps;
 	uint64_t packets;           /* attack packets seen while active */
 	struct hll sources;         /* distinct sources while active */
@@ -410,7 +412,7 @@ static struct alarm *alarm_get(struct detect *d, const struct alarm_id *id,
 	for (i = 0; i < ALARM_WAYS; i++) {
 		if (b[i].used && memcmp(&b[i].id, id, sizeof(*id)) == 0)
 			return &b[i];
-		if (spare == NULL && (!b[i].used || (!b[i].active &&
+		if (spare == NULL && (!b[i].used || (!b[i].active && !b[i].pending &&
 		    d->now_us >= b[i].cleared_us + hold_us)))
 			spare = &b[i];
 	}
@@ -511,6 +513,7 @@ static double ratio(double v, double thr)
 }
 
 static double spike_rate_bps(struct detect *d, int cust, int dir);
+static void unusual_settle(struct detect *d, struct alarm *a);
 
 static double alarm_level(struct detect *d, struct alarm *a)
 {
@@ -560,6 +563,8 @@ static void detect_evaluate(struct detect *d)
 		struct alarm *a = &d->alarms[i];
 		double level;
 
+		if (a->used && a->pending)
+			unusual_settle(d, a);
 		if (!a->used || !a->active)
 			continue;
 		level = alarm_level(d, a);
@@ -671,6 +676,8 @@ static void spike_packet(struct detect *d, int cust, int dir, const struct pkt *
 		return;
 	alarm_fire(d, a, p, 0);
 	a->dst.family = 0;
+	a->dport = 0;
+	a->ip_proto = 0;
 	a->peak_bps = bps;
 	event_base(d, a, &ev);
 	ev.rate_bps = bps;
@@ -926,7 +933,6 @@ static void unusual_packet(struct detect *d, int cust, const struct pkt *p)
 	struct alarm_id id = alarm_id_make(K_UNUSUAL, DIR_RX, cust, p->dport, NULL);
 	struct swcms_est est;
 	struct alarm *a;
-	char detail[GW_TEXT_MAX];
 
 	if (port_allowed(d, cust, p->dport))
 		return;
@@ -935,19 +941,49 @@ static void unusual_packet(struct detect *d, int cust, const struct pkt *p)
 		return;
 	if ((a = alarm_get(d, &id, true)) == NULL)
 		return;
-	if (a->active) {
+	if (a->active || a->pending) {
 		a->packets++;
 		return;
 	}
 	if (!alarm_may_fire(d, a))
 		return;
+	/*
+	 * The first SYNs of a SYN flood also hit a port outside the allowlist;
+	 * wait briefly so that a flood is reported as a flood only.
+	 */
+	a->pending = true;
+	a->pending_us = d->now_us;
+	a->rate_key = key;
 	a->src = p->src;
-	snprintf(detail, sizeof(detail), "%u inbound SYNs/s to port %u (not allowlisted)",
-	    est.win_pkts, p->dport);
-	simple_fire(d, a, p, key, est.win_pkts, detail);
-	if (a->src_flagged)
-		flag_del(d, &a->src);
-	a->src_flagged = false;
+	a->dst = p->dst;
+	a->dport = p->dport;
+	a->ip_proto = p->l4_proto;
+	a->peak_pps = est.win_pkts;
+}
+
+/* Fires or drops a pending unusual_port alarm once its wait is over. */
+static void unusual_settle(struct detect *d, struct alarm *a)
+{
+	struct alarm_id fid = alarm_id_make(K_SYN, DIR_RX, a->cust, 0, NULL);
+	struct alarm *flood = alarm_get(d, &fid, false);
+	struct gw_event ev;
+
+	if (d->now_us < a->pending_us + UNUSUAL_WAIT_US)
+		return;
+	a->pending = false;
+	if (flood != NULL && flood->active && gw_addr_cmp(&flood->dst, &a->dst) == 0) {
+		a->used = false;
+		return;
+	}
+	a->active = true;
+	a->fired_us = d->now_us;
+	a->below_since_us = 0;
+	hll_clear(&a->sources);
+	event_base(d, a, &ev);
+	ev.rate_pps = a->peak_pps;
+	snprintf(ev.detail, sizeof(ev.detail),
+	    "%.0f inbound SYNs/s to port %u (not allowlisted)", a->peak_pps, a->dport);
+	detect_emit(d, &ev);
 }
 
 /* ---------- packet entry point ---------- */
