@@ -1,0 +1,567 @@
+/* api.c: JSON routes of /tmp/gw-api.md and /metrics, built from live and store snapshots. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "api.h"
+
+#define API_SERIES_MAX_POINTS 100000
+#define API_EVENTS_MAX        1000
+
+static double
+api_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Takes ownership of j (NULL -> 500) and sets it as the body. */
+static int
+api_json(struct api_response *r, int status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	r->content_type = "application/json";
+	if (s == NULL) {
+		r->status = 500;
+		r->body = strdup("{\"error\":\"out of memory\"}");
+		r->body_len = r->body ? strlen(r->body) : 0;
+		return r->body ? 0 : -1;
+	}
+	r->status = status;
+	r->body = s;
+	r->body_len = strlen(s);
+	return 0;
+}
+
+static int
+api_error(struct api_response *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+api_error(struct api_response *r, int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return api_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+static json_t *
+api_u64(uint64_t v)
+{
+	return json_integer((json_int_t)v);
+}
+
+static json_t *
+api_customer_json(const struct live_customer_view *c)
+{
+	const struct gw_customer_stats *s = &c->stats;
+	double iv = c->interval > 0 ? c->interval : 1.0;
+	json_t *apps = json_object();
+
+	for (size_t i = 0; i < s->n_apps; i++)
+		json_object_set_new(apps, s->apps[i].app, json_pack(
+		    "{s:o,s:o,s:s}", "rx_bytes", api_u64(s->apps[i].rx_bytes),
+		    "tx_bytes", api_u64(s->apps[i].tx_bytes),
+		    "category", s->apps[i].category));
+	return json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,s:o,s:f,s:f,s:I,s:I,"
+	    "s:o,s:{s:I,s:o,s:o,s:f,s:f,s:o},s:{s:I,s:f,s:f,s:f,s:o,s:o,s:o},"
+	    "s:{s:o,s:o,s:o,s:f,s:f,s:o},s:{s:I,s:f,s:f},s:o}",
+	    "id", c->id, "probe", c->probe, "ts", c->ts, "interval", c->interval,
+	    "rx_bytes", api_u64(s->rx_bytes), "tx_bytes", api_u64(s->tx_bytes),
+	    "rx_packets", api_u64(s->rx_packets),
+	    "tx_packets", api_u64(s->tx_packets),
+	    "rx_bps", (double)s->rx_bytes * 8.0 / iv,
+	    "tx_bps", (double)s->tx_bytes * 8.0 / iv,
+	    "flows_active", (json_int_t)s->flows_active,
+	    "flows_new", (json_int_t)s->flows_new, "apps", apps,
+	    "rtp", "streams", (json_int_t)s->rtp.streams,
+	    "packets_expected", api_u64(s->rtp.packets_expected),
+	    "packets_lost", api_u64(s->rtp.packets_lost),
+	    "jitter_ms_avg", s->rtp.jitter_ms_avg,
+	    "jitter_ms_max", s->rtp.jitter_ms_max,
+	    "packets", api_u64(s->rtp.packets),
+	    "tcp", "handshakes", (json_int_t)s->tcp.handshakes,
+	    "rtt_wan_ms_avg", s->tcp.rtt_wan_ms_avg,
+	    "rtt_lan_ms_avg", s->tcp.rtt_lan_ms_avg,
+	    "rtt_ms_p95", s->tcp.rtt_ms_p95,
+	    "retransmits", api_u64(s->tcp.retransmits),
+	    "segments", api_u64(s->tcp.segments),
+	    "out_of_order", api_u64(s->tcp.out_of_order),
+	    "dns", "queries", api_u64(s->dns.queries),
+	    "responses", api_u64(s->dns.responses),
+	    "failures", api_u64(s->dns.failures),
+	    "latency_ms_avg", s->dns.latency_ms_avg,
+	    "latency_ms_p95", s->dns.latency_ms_p95,
+	    "timeouts", api_u64(s->dns.timeouts),
+	    "udp", "streams", (json_int_t)s->udp.streams,
+	    "pps_avg", s->udp.pps_avg, "iat_var_ms_avg", s->udp.iat_var_ms_avg,
+	    "reports", api_u64(c->reports));
+}
+
+static int
+api_customers(const struct api_ctx *ctx, struct api_response *r)
+{
+	struct live_customer_view *v;
+	size_t n;
+	json_t *arr;
+
+	if (live_customers_list(ctx->live, &v, &n) == -1)
+		return api_error(r, 500, "out of memory");
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, api_customer_json(&v[i]));
+	free(v);
+	return api_json(r, 200, json_pack("{s:o}", "customers", arr));
+}
+
+static int
+api_customer(const struct api_ctx *ctx, const char *id, struct api_response *r)
+{
+	struct live_customer_view *v = malloc(sizeof(*v));
+	struct live_point *h = NULL;
+	size_t n = 0;
+	json_t *obj, *hist;
+
+	if (v == NULL)
+		return api_error(r, 500, "out of memory");
+	if (live_customer_get(ctx->live, id, v, &h, &n) == -1) {
+		free(v);
+		return api_error(r, 404, "unknown customer %s", id);
+	}
+	obj = api_customer_json(v);
+	hist = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(hist, json_pack("{s:f,s:f,s:o,s:o,s:o,s:o}",
+		    "ts", h[i].ts, "interval", h[i].interval,
+		    "rx_bytes", api_u64(h[i].rx_bytes),
+		    "tx_bytes", api_u64(h[i].tx_bytes),
+		    "rx_packets", api_u64(h[i].rx_packets),
+		    "tx_packets", api_u64(h[i].tx_packets)));
+	json_object_set_new(obj, "history", hist);
+	free(h);
+	free(v);
+	return api_json(r, 200, obj);
+}
+
+int
+api_parse_time(const char *s, double now, double *out)
+{
+	char *end;
+	double v, mult = 1;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	if (strcmp(s, "now") == 0) {
+		*out = now;
+		return 0;
+	}
+	v = strtod(s, &end);
+	if (end == s || !isfinite(v))
+		return -1;
+	if (s[0] != '-') {
+		if (*end != '\0' || v < 0 || v > 1e11)
+			return -1;
+		*out = v;
+		return 0;
+	}
+	switch (*end) {
+	case '\0': case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (-v * mult > 20.0 * 365 * 86400)
+		return -1;
+	*out = now + v * mult;
+	return 0;
+}
+
+static const char *
+api_arg(const struct api_request *q, const char *key, const char *dflt)
+{
+	const char *v = q->query ? q->query(q->qctx, key) : NULL;
+
+	return v != NULL ? v : dflt;
+}
+
+static int
+api_series(const struct api_ctx *ctx, const char *id,
+    const struct api_request *req, struct api_response *r)
+{
+	const char *metric = api_arg(req, "metric", NULL);
+	const char *cf = api_arg(req, "cf", "AVERAGE");
+	const char *res = api_arg(req, "resolution", "0");
+	struct store_query q = { .customer = id, .metric = metric, .cf = cf };
+	struct store_series s;
+	double now = api_now(), from, to;
+	char err[256], *end;
+	unsigned long resol;
+	bool missing;
+	json_t *pts;
+
+	if (metric == NULL || store_ds_index(metric) < 0)
+		return api_error(r, 400, "unknown metric \"%.64s\"",
+		    metric ? metric : "(none)");
+	if (strcmp(cf, "AVERAGE") != 0 && strcmp(cf, "MAX") != 0)
+		return api_error(r, 400, "cf must be AVERAGE or MAX");
+	if (api_parse_time(api_arg(req, "from", "-1h"), now, &from) == -1 ||
+	    api_parse_time(api_arg(req, "to", "now"), now, &to) == -1 || from >= to)
+		return api_error(r, 400, "bad time range (from/to: epoch seconds, "
+		    "\"now\" or \"-30m\", \"-1h\", \"-7d\"; from < to)");
+	resol = strtoul(res, &end, 10);
+	if (*res == '\0' || *end != '\0' || resol > 86400 * 366UL)
+		return api_error(r, 400, "bad resolution \"%.32s\"", res);
+	if (!live_customer_known(ctx->live, id) && !gw_id_valid(id))
+		return api_error(r, 404, "unknown customer");
+	q.from = (time_t)from;
+	q.to = (time_t)to;
+	q.resolution = resol;
+	if (store_series_read(ctx->store, &q, &s, &missing, err, sizeof(err)) == -1)
+		return api_error(r, missing ? 404 : 500, "%s", missing ?
+		    "unknown customer" : err);
+	pts = json_array();
+	for (size_t i = 0; i < s.n && i < API_SERIES_MAX_POINTS; i++) {
+		double t = (double)s.start + (double)s.step * (double)(i + 1);
+		json_array_append_new(pts, json_pack("[f,o]", t, isnan(s.values[i]) ?
+		    json_null() : json_real(s.values[i])));
+	}
+	r->status = 200;
+	api_json(r, 200, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "customer", id,
+	    "metric", metric, "cf", cf, "step", (json_int_t)s.step,
+	    "from", (json_int_t)s.start, "to", (json_int_t)s.end, "points", pts));
+	store_series_clear(&s);
+	return 0;
+}
+
+static json_t *
+api_health_json(const struct live_probe_info *p)
+{
+	const struct gw_health *h = &p->health;
+
+	if (!p->has_health)
+		return json_object();
+	return json_pack("{s:f,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:f,s:o,s:o}",
+	    "cpu_pct", h->cpu_pct, "rss_bytes", api_u64(h->rss_bytes),
+	    "pcap_received", api_u64(h->pcap_received),
+	    "pcap_dropped", api_u64(h->pcap_dropped),
+	    "pcap_if_dropped", api_u64(h->pcap_if_dropped),
+	    "queue_dropped", api_u64(h->queue_dropped),
+	    "decode_errors", api_u64(h->decode_errors),
+	    "non_ip", api_u64(h->non_ip),
+	    "flows_evicted", api_u64(h->flows_evicted),
+	    "cgroup_cpu_pct", h->cgroup_cpu_pct,
+	    "cgroup_mem_bytes", api_u64(h->cgroup_mem_bytes),
+	    "flows_active", api_u64(h->flows_active));
+}
+
+static int
+api_probes(const struct api_ctx *ctx, struct api_response *r)
+{
+	struct live_probe_info *v;
+	size_t n;
+	json_t *arr;
+
+	if (live_probes_list(ctx->live, &v, &n) == -1)
+		return api_error(r, 500, "out of memory");
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct live_probe_info *p = &v[i];
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,"
+		    "s:o,s:o,s:o,s:I,s:o,s:f,s:s,s:s,s:o}",
+		    "id", p->id, "address", p->address, "first_seen", p->first_seen,
+		    "last_seen", p->last_seen, "messages", api_u64(p->messages),
+		    "lost", api_u64(p->lost), "duplicates", api_u64(p->duplicates),
+		    "reordered", api_u64(p->reordered),
+		    "rejected", api_u64(p->rejected),
+		    "restarts", api_u64(p->restarts),
+		    "customers", (json_int_t)p->customers, "seq", api_u64(p->seq),
+		    "last_report_ts", p->last_report_ts,
+		    "software", p->has_hello ? p->hello.software : "",
+		    "hostname", p->has_hello ? p->hello.hostname : "",
+		    "health", api_health_json(p)));
+	}
+	free(v);
+	return api_json(r, 200, json_pack("{s:o}", "probes", arr));
+}
+
+static int
+api_stats(const struct api_ctx *ctx, struct api_response *r)
+{
+	struct live_counters c;
+	struct store_counters s;
+	json_t *types = json_object();
+
+	live_counters_get(ctx->live, &c);
+	store_counters_get(ctx->store, &s);
+	for (int i = 1; i < 8; i++)
+		json_object_set_new(types, gw_body_name((enum gw_body)i),
+		    api_u64(c.by_type[i]));
+	return api_json(r, 200, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+	    "s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:I,"
+	    "s:f}",
+	    "envelopes", api_u64(c.envelopes), "accepted", api_u64(c.accepted),
+	    "rejected", api_u64(c.rejected), "garbage", api_u64(c.garbage),
+	    "bad_frames", api_u64(c.bad_frames),
+	    "unknown_probe", api_u64(c.unknown_probe),
+	    "key_mismatch", api_u64(c.key_mismatch),
+	    "zap_denied", api_u64(c.zap_denied), "lost", api_u64(c.lost),
+	    "duplicates", api_u64(c.duplicates), "reordered", api_u64(c.reordered),
+	    "restarts", api_u64(c.restarts), "by_type", types,
+	    "rrd_updates", api_u64(s.rrd_updates), "rrd_errors", api_u64(s.rrd_errors),
+	    "rrd_creates", api_u64(s.rrd_creates),
+	    "rrd_out_of_order", api_u64(s.out_of_order),
+	    "rrd_queue_dropped", api_u64(s.queue_dropped),
+	    "rrd_queue_len", api_u64(s.queue_len),
+	    "rrd_steps", api_u64(s.steps), "rrd_reconnects", api_u64(s.reconnects),
+	    "store_reports", api_u64(s.reports),
+	    "rrdcached_connected", s.connected,
+	    "rrd_file_bytes", api_u64(s.file_bytes),
+	    "customers", (json_int_t)live_customer_count(ctx->live),
+	    "uptime_s", api_now() - ctx->start_wall));
+}
+
+static int
+api_events(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *r)
+{
+	const char *after_s = api_arg(req, "after", "0");
+	const char *limit_s = api_arg(req, "limit", "100");
+	unsigned long long after, limit;
+	char *e1, *e2;
+	struct live_event *v;
+	size_t n;
+	json_t *arr;
+
+	after = strtoull(after_s, &e1, 10);
+	limit = strtoull(limit_s, &e2, 10);
+	if (*after_s == '\0' || *e1 != '\0' || *limit_s == '\0' || *e2 != '\0' ||
+	    limit < 1 || limit > API_EVENTS_MAX)
+		return api_error(r, 400, "after must be an event id, limit 1..%d",
+		    API_EVENTS_MAX);
+	if (live_events_list(ctx->live, after, limit, &v, &n) == -1)
+		return api_error(r, 500, "out of memory");
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct gw_event *e = &v[i].ev;
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:f,s:f,s:s,s:s,s:s,"
+		    "s:s,s:s,s:f,s:f,s:s,s:b,s:I,s:I,s:s}",
+		    "id", (json_int_t)v[i].id, "probe", v[i].probe,
+		    "received", v[i].received, "ts", e->ts, "customer", e->customer,
+		    "kind", e->kind, "severity", e->severity, "src", e->src,
+		    "dst", e->dst, "rate_pps", e->rate_pps, "rate_bps", e->rate_bps,
+		    "direction", e->direction, "cleared", e->cleared,
+		    "ip_proto", (json_int_t)e->ip_proto, "dport", (json_int_t)e->dport,
+		    "detail", e->detail));
+	}
+	free(v);
+	return api_json(r, 200, json_pack("{s:o}", "events", arr));
+}
+
+static void
+api_metrics_customers(FILE *f, const struct live_customer_view *v, size_t n)
+{
+	static const char *const names[4] = { "rx_bytes", "tx_bytes",
+	    "rx_packets", "tx_packets" };
+
+	for (int k = 0; k < 4; k++) {
+		fprintf(f, "# TYPE gatewatch_customer_%s_total counter\n", names[k]);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = k == 0 ? v[i].total_rx_bytes : k == 1 ?
+			    v[i].total_tx_bytes : k == 2 ? v[i].total_rx_packets :
+			    v[i].total_tx_packets;
+			fprintf(f, "gatewatch_customer_%s_total{customer=\"%s\"} %llu\n",
+			    names[k], v[i].id, (unsigned long long)x);
+		}
+	}
+	fprintf(f, "# TYPE gatewatch_customer_flows_active gauge\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "gatewatch_customer_flows_active{customer=\"%s\"} %u\n",
+		    v[i].id, v[i].stats.flows_active);
+	fprintf(f, "# TYPE gatewatch_customer_last_report_timestamp_seconds gauge\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "gatewatch_customer_last_report_timestamp_seconds"
+		    "{customer=\"%s\"} %.3f\n", v[i].id, v[i].ts);
+}
+
+static void
+api_metrics_probes(FILE *f, const struct live_probe_info *p, size_t n)
+{
+	static const char *const names[4] = { "messages", "lost", "duplicates",
+	    "rejected" };
+
+	for (int k = 0; k < 4; k++) {
+		fprintf(f, "# TYPE gatewatch_probe_%s_total counter\n", names[k]);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = k == 0 ? p[i].messages : k == 1 ? p[i].lost :
+			    k == 2 ? p[i].duplicates : p[i].rejected;
+			fprintf(f, "gatewatch_probe_%s_total{probe=\"%s\"} %llu\n",
+			    names[k], p[i].id, (unsigned long long)x);
+		}
+	}
+	fprintf(f, "# TYPE gatewatch_probe_last_seen_timestamp_seconds gauge\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "gatewatch_probe_last_seen_timestamp_seconds{probe=\"%s\"} "
+		    "%.3f\n", p[i].id, p[i].last_seen);
+}
+
+static void
+api_metrics_operator(FILE *f, const struct api_ctx *ctx)
+{
+	struct live_counters c;
+	struct store_counters s;
+
+	live_counters_get(ctx->live, &c);
+	store_counters_get(ctx->store, &s);
+	fprintf(f, "# TYPE gatewatch_envelopes_total counter\n"
+	    "gatewatch_envelopes_total %llu\n"
+	    "# TYPE gatewatch_rejected_total counter\n"
+	    "gatewatch_rejected_total{reason=\"garbage\"} %llu\n"
+	    "gatewatch_rejected_total{reason=\"bad_frames\"} %llu\n"
+	    "gatewatch_rejected_total{reason=\"unknown_probe\"} %llu\n"
+	    "gatewatch_rejected_total{reason=\"key_mismatch\"} %llu\n"
+	    "# TYPE gatewatch_lost_total counter\ngatewatch_lost_total %llu\n"
+	    "# TYPE gatewatch_rrd_updates_total counter\n"
+	    "gatewatch_rrd_updates_total %llu\n"
+	    "# TYPE gatewatch_rrd_errors_total counter\n"
+	    "gatewatch_rrd_errors_total %llu\n"
+	    "# TYPE gatewatch_rrd_queue_dropped_total counter\n"
+	    "gatewatch_rrd_queue_dropped_total %llu\n"
+	    "# TYPE gatewatch_rrd_queue_length gauge\n"
+	    "gatewatch_rrd_queue_length %llu\n"
+	    "# TYPE gatewatch_rrdcached_up gauge\ngatewatch_rrdcached_up %d\n"
+	    "# TYPE gatewatch_uptime_seconds gauge\ngatewatch_uptime_seconds %.0f\n",
+	    (unsigned long long)c.envelopes, (unsigned long long)c.garbage,
+	    (unsigned long long)c.bad_frames, (unsigned long long)c.unknown_probe,
+	    (unsigned long long)c.key_mismatch, (unsigned long long)c.lost,
+	    (unsigned long long)s.rrd_updates, (unsigned long long)s.rrd_errors,
+	    (unsigned long long)s.queue_dropped, (unsigned long long)s.queue_len,
+	    s.connected ? 1 : 0, api_now() - ctx->start_wall);
+}
+
+static int
+api_metrics(const struct api_ctx *ctx, struct api_response *r)
+{
+	struct live_customer_view *cv = NULL;
+	struct live_probe_info *pv = NULL;
+	size_t nc = 0, np = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (live_customers_list(ctx->live, &cv, &nc) == -1 ||
+	    live_probes_list(ctx->live, &pv, &np) == -1 ||
+	    (f = open_memstream(&buf, &len)) == NULL) {
+		free(cv);
+		free(pv);
+		return api_error(r, 500, "out of memory");
+	}
+	api_metrics_operator(f, ctx);
+	api_metrics_customers(f, cv, nc);
+	api_metrics_probes(f, pv, np);
+	free(cv);
+	free(pv);
+	if (fclose(f) != 0 || buf == NULL) {
+		free(buf);
+		return api_error(r, 500, "out of memory");
+	}
+	r->status = 200;
+	r->body = buf;
+	r->body_len = len;
+	r->content_type = "text/plain; version=0.0.4";
+	return 0;
+}
+
+static int
+api_healthz(const struct api_ctx *ctx, struct api_response *r)
+{
+	return api_json(r, 200, json_pack("{s:b,s:s,s:f}", "ok", 1,
+	    "version", GW_VERSION, "uptime_s", api_now() - ctx->start_wall));
+}
+
+/* Splits "/api/v1/customers/ID[/series]"; returns 1 (one), 2 (series), 0 (other). */
+static int
+api_customer_path(const char *path, char *id, size_t idlen)
+{
+	const char *prefix = "/api/v1/customers/", *p, *slash;
+	size_t n;
+
+	if (strncmp(path, prefix, strlen(prefix)) != 0)
+		return 0;
+	p = path + strlen(prefix);
+	slash = strchr(p, '/');
+	n = slash ? (size_t)(slash - p) : strlen(p);
+	if (n == 0 || n >= idlen)
+		return n == 0 ? 0 : -1;
+	memcpy(id, p, n);
+	id[n] = '\0';
+	if (slash == NULL)
+		return 1;
+	return strcmp(slash, "/series") == 0 ? 2 : 0;
+}
+
+int
+api_handle(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *r)
+{
+	char id[GW_ID_MAX];
+	bool get = strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0;
+	int kind;
+
+	memset(r, 0, sizeof(*r));
+	kind = api_customer_path(req->path, id, sizeof(id));
+	if (kind == -1)
+		return api_error(r, 404, "unknown customer");
+	if (kind == 0 && strcmp(req->path, "/healthz") != 0 &&
+	    strcmp(req->path, "/metrics") != 0 &&
+	    strcmp(req->path, "/api/v1/customers") != 0 &&
+	    strcmp(req->path, "/api/v1/probes") != 0 &&
+	    strcmp(req->path, "/api/v1/stats") != 0 &&
+	    strcmp(req->path, "/api/v1/events") != 0)
+		return api_error(r, 404, "no such route");
+	if (!get) {
+		r->allow = "GET, HEAD";
+		return api_error(r, 405, "method %s not allowed here", req->method);
+	}
+	if (kind == 1)
+		return api_customer(ctx, id, r);
+	if (kind == 2)
+		return api_series(ctx, id, req, r);
+	if (strcmp(req->path, "/healthz") == 0)
+		return api_healthz(ctx, r);
+	if (strcmp(req->path, "/metrics") == 0)
+		return api_metrics(ctx, r);
+	if (strcmp(req->path, "/api/v1/customers") == 0)
+		return api_customers(ctx, r);
+	if (strcmp(req->path, "/api/v1/probes") == 0)
+		return api_probes(ctx, r);
+	if (strcmp(req->path, "/api/v1/stats") == 0)
+		return api_stats(ctx, r);
+	return api_events(ctx, req, r);
+}
+
+void
+api_response_clear(struct api_response *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	r->body = NULL;
+}

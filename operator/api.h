@@ -1,0 +1,55 @@
+/* api.h: the HTTP API routes (JSON via jansson, Prometheus text); independent of the HTTP library. */
+#ifndef GW_API_H
+#define GW_API_H
+
+#include <stddef.h>
+
+#include "live.h"
+#include "store.h"
+
+#define GW_VERSION "0.1.0"
+
+/* What the routes read; all borrowed, thread-safe modules. */
+struct api_ctx {
+	struct live  *live;
+	struct store *store;
+	double        start_wall;   /* operator start, s since the epoch */
+};
+
+struct api_request {
+	const char *method;         /* "GET", ... */
+	const char *path;           /* decoded path without the query string */
+	/* Returns the value of query argument key, or NULL (borrowed). */
+	const char *(*query)(void *qctx, const char *key);
+	void       *qctx;
+	const char *body;           /* may be NULL */
+	size_t      body_len;
+};
+
+struct api_response {
+	int         status;         /* HTTP status */
+	char       *body;           /* owned by the response: free with api_response_clear */
+	size_t      body_len;
+	const char *content_type;   /* static string */
+	const char *allow;          /* for 405: the allowed methods (static), else NULL */
+};
+
+/*
+ * Serves one request (any thread). Always fills *resp (errors are JSON
+ * bodies {"error":"..."} with 400/404/405/413/500/503). Returns 0, or -1
+ * when even the error body could not be built (resp->body NULL, status 500).
+ */
+int api_handle(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *resp);
+
+/* Frees the body. NULL is a no-op. */
+void api_response_clear(struct api_response *resp);
+
+/*
+ * Parses a time argument: epoch seconds ("1700000000", "1700000000.5"),
+ * "now", or relative to now "-90", "-30s", "-30m", "-1h", "-7d", "-2w".
+ * Returns 0 and *out, or -1.
+ */
+int api_parse_time(const char *s, double now, double *out);
+
+#endif

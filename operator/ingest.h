@@ -1,0 +1,74 @@
+/* ingest.h: the ZeroMQ ROUTER that receives probe envelopes (CURVE + ZAP), validates and dispatches them. */
+#ifndef GW_INGEST_H
+#define GW_INGEST_H
+
+#include <stdint.h>
+
+#include "gwmsg.h"
+#include "live.h"
+#include "store.h"
+
+/*
+ * The only libzmq user of the operator. Every message is decoded with
+ * envelope_decode(); garbage and refused envelopes are counted and logged
+ * (rate-limited) and ingest goes on. Per-probe sequence tracking counts
+ * lost (gaps), duplicates and reordered envelopes; a Hello whose seq goes
+ * back (or a seq of 1 after a higher one) starts a new run (restart).
+ * Not thread-safe: one thread calls ingest_poll() and ingest_send_command().
+ */
+struct ingest;
+
+struct ingest_config {
+	const char *listen;            /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:7700 */
+	const char *curve_secret_file; /* NULL = no CURVE; z85 secret + public */
+	const char *probe_keys_file;   /* with CURVE: "probe_id z85_public_key" lines */
+	const char *probes_file;       /* without CURVE, optional: allowed probe ids */
+};
+
+/* Hooks for later modules (events store, correlation); all optional. */
+struct ingest_hooks {
+	void *ctx; /* borrowed */
+	void (*on_event)(void *ctx, const char *probe_id, const struct gw_event *ev);
+	void (*on_result)(void *ctx, const char *probe_id,
+	    const struct gw_command_result *res);
+	void (*on_flow)(void *ctx, const char *probe_id,
+	    const struct gw_flow_record *flow);
+};
+
+/*
+ * Loads keys/allowlists, binds the ROUTER (and the ZAP handler with CURVE).
+ * live and st are borrowed and must outlive the ingest; hooks may be NULL.
+ * Returns NULL on error (logged: file:line for bad key files).
+ */
+struct ingest *ingest_new(const struct ingest_config *cfg, struct live *live,
+    struct store *st, const struct ingest_hooks *hooks);
+
+/* Closes the sockets and frees (secret keys are zeroed). NULL is a no-op. */
+void ingest_free(struct ingest *in);
+
+/*
+ * Waits up to timeout_ms for messages and processes everything available
+ * (bounded batch). Returns 0, or -1 when interrupted by a signal (EINTR) or
+ * on a socket error (logged).
+ */
+int ingest_poll(struct ingest *in, int timeout_ms);
+
+/* Publishes the counters to live (call about once a second and at exit). */
+void ingest_publish(struct ingest *in);
+
+/*
+ * Sends cmd to the probe whose envelopes carried probe_id (routed by its
+ * ZeroMQ routing id). Returns 0 when queued, -1 when the probe is unknown,
+ * not connected, or the send would block (counted).
+ */
+int ingest_send_command(struct ingest *in, const char *probe_id,
+    const struct gw_command *cmd);
+
+/*
+ * Writes DIR/NAME.key (z85 public and secret key, mode 0600) and
+ * DIR/NAME.pub (public key) from a fresh zmq_curve_keypair(). Returns 0 or
+ * -1 (logged). Refuses to overwrite existing files.
+ */
+int ingest_keygen(const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,772 @@
+/* store.c: per-step aggregation of customer intervals and RRD writes via rrdcached (writer thread). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rrd.h>
+#include <rrd_client.h>
+
+#include "idmap.h"
+#include "log.h"
+#include "store.h"
+
+#define STORE_HEARTBEAT_S 30
+#define STORE_BATCH       256
+#define STORE_BACKOFF_MAX 30
+
+static const char *const store_ds_names[STORE_DS_COUNT] = {
+	"rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "flows_active",
+	"flows_new", "rtt_wan_ms", "rtt_lan_ms", "rtt_p95_ms", "jitter_ms",
+	"rtp_loss_pct", "retrans_pct", "dns_ms",
+};
+
+/* RRAs: 10 s x 1 day; 5 min x 35 days, 1 h x 400 days, 1 day x 5 years (AVERAGE and MAX). */
+static const char *const store_rras[] = {
+	"RRA:AVERAGE:0.5:1:8640",
+	"RRA:AVERAGE:0.5:30:10080", "RRA:MAX:0.5:30:10080",
+	"RRA:AVERAGE:0.5:360:9600", "RRA:MAX:0.5:360:9600",
+	"RRA:AVERAGE:0.5:8640:1827", "RRA:MAX:0.5:8640:1827",
+};
+#define STORE_NRRAS (sizeof(store_rras) / sizeof(store_rras[0]))
+
+/* One customer's step being accumulated (ingest thread only). */
+struct store_agg {
+	char     customer[GW_ID_MAX];
+	time_t   step_end;        /* pending step; 0 = nothing pending */
+	time_t   last_written;    /* end of the last step queued */
+	double   last_arrival;    /* wall clock of the last report */
+	double   secs;            /* sum of interval lengths */
+	double   counts[4];       /* rx/tx bytes, rx/tx packets */
+	double   flows_new;
+	double   flows_active_ws; /* flows_active * interval */
+	double   rtt_wan_ws, rtt_lan_ws, hs;   /* weight: handshakes */
+	double   rtt_p95_max;
+	bool     has_p95;
+	double   jitter_ws, jitter_w;
+	double   rtp_expected, rtp_lost;
+	double   retrans, segments;
+	double   dns_ws, dns_w;
+};
+
+/* One step to write. */
+struct store_update {
+	char     customer[GW_ID_MAX];
+	time_t   t;               /* step end */
+	bool     gap_before;      /* the step before had no report: write U first */
+	double   v[STORE_DS_COUNT]; /* NAN = unknown */
+};
+
+struct store {
+	char     dir[PATH_MAX / 2];
+	char    *daemon;          /* owned; NULL = direct file writes */
+	bool     remote;          /* TCP daemon: paths relative to its base dir */
+	unsigned idle_flush_s;
+	/* ingest thread only */
+	struct idmap *aggs;
+	struct store_agg **avec;
+	size_t   naggs, capaggs;
+	/* queue */
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;       /* queue not empty / stop */
+	pthread_cond_t  drained;  /* queue empty */
+	struct store_update *q;
+	size_t   qcap, qhead, qlen;
+	bool     stop;
+	bool     busy;            /* writer is writing a batch */
+	pthread_t thread;
+	bool     thread_started;
+	struct store_counters c;  /* under mu */
+	/* writer thread only (the rrdc_* client is librrd's global one, locked inside) */
+	struct idmap *known;      /* customer -> time_t * last update (owned) */
+	unsigned backoff_s;
+	time_t   next_try;
+	struct log_ratelimit rl;
+};
+
+int
+store_ds_index(const char *name)
+{
+	for (int i = 0; i < STORE_DS_COUNT; i++)
+		if (strcmp(store_ds_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+store_ds_name(int i)
+{
+	return (i >= 0 && i < STORE_DS_COUNT) ? store_ds_names[i] : NULL;
+}
+
+static void
+store_count(struct store *st, uint64_t *field, uint64_t n)
+{
+	pthread_mutex_lock(&st->mu);
+	*field += n;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* File name for customer: absolute for local/unix daemons, relative for TCP ones. */
+static void
+store_path(const struct store *st, const char *customer, char *out, size_t len)
+{
+	if (st->remote)
+		snprintf(out, len, "%s.rrd", customer);
+	else
+		snprintf(out, len, "%s/%s.rrd", st->dir, customer);
+}
+
+/* ---- aggregation (ingest thread) ---- */
+
+static struct store_agg *
+store_agg_get(struct store *st, const char *customer)
+{
+	struct store_agg *a = idmap_get(st->aggs, customer);
+
+	if (a != NULL)
+		return a;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	snprintf(a->customer, sizeof(a->customer), "%s", customer);
+	if (st->naggs == st->capaggs) {
+		size_t ncap = st->capaggs ? st->capaggs * 2 : 256;
+		struct store_agg **nv = realloc(st->avec, ncap * sizeof(*nv));
+		if (nv == NULL) {
+			free(a);
+			return NULL;
+		}
+		st->avec = nv;
+		st->capaggs = ncap;
+	}
+	if (idmap_put(st->aggs, customer, a) == -1) {
+		free(a);
+		return NULL;
+	}
+	st->avec[st->naggs++] = a;
+	store_count(st, &st->c.files, 1);
+	return a;
+}
+
+/* Weighted mean, or NAN without weight. */
+static double
+store_wmean(double wsum, double w)
+{
+	return w > 0 ? wsum / w : NAN;
+}
+
+/* Turns a finished aggregate into a step update. */
+static void
+store_agg_finish(const struct store_agg *a, struct store_update *u)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->customer, sizeof(u->customer), "%s", a->customer);
+	u->t = a->step_end;
+	u->gap_before = a->last_written != 0 &&
+	    a->step_end - a->last_written > STORE_STEP_S;
+	for (int i = 0; i < 4; i++)
+		u->v[STORE_DS_RX_BYTES + i] = store_wmean(a->counts[i], a->secs);
+	u->v[STORE_DS_FLOWS_ACTIVE] = store_wmean(a->flows_active_ws, a->secs);
+	u->v[STORE_DS_FLOWS_NEW] = store_wmean(a->flows_new, a->secs);
+	u->v[STORE_DS_RTT_WAN_MS] = store_wmean(a->rtt_wan_ws, a->hs);
+	u->v[STORE_DS_RTT_LAN_MS] = store_wmean(a->rtt_lan_ws, a->hs);
+	u->v[STORE_DS_RTT_P95_MS] = a->has_p95 ? a->rtt_p95_max : NAN;
+	u->v[STORE_DS_JITTER_MS] = store_wmean(a->jitter_ws, a->jitter_w);
+	u->v[STORE_DS_RTP_LOSS_PCT] = store_wmean(a->rtp_lost * 100.0,
+	    a->rtp_expected);
+	u->v[STORE_DS_RETRANS_PCT] = store_wmean(a->retrans * 100.0, a->segments);
+	u->v[STORE_DS_DNS_MS] = store_wmean(a->dns_ws, a->dns_w);
+}
+
+/* Queues the pending step of a and resets it. */
+static void
+store_agg_flush(struct store *st, struct store_agg *a)
+{
+	struct store_update u;
+
+	if (a->step_end == 0)
+		return;
+	store_agg_finish(a, &u);
+	memset(&a->step_end, 0, sizeof(*a) - offsetof(struct store_agg, step_end));
+	a->last_written = u.t;
+	pthread_mutex_lock(&st->mu);
+	if (st->qlen == st->qcap) {
+		st->c.queue_dropped++;
+	} else {
+		st->q[(st->qhead + st->qlen) % st->qcap] = u;
+		st->qlen++;
+		st->c.steps++;
+		pthread_cond_signal(&st->cv);
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+static void
+store_agg_add(struct store_agg *a, double interval,
+    const struct gw_customer_stats *cs)
+{
+	double w;
+
+	a->secs += interval;
+	a->counts[0] += (double)cs->rx_bytes;
+	a->counts[1] += (double)cs->tx_bytes;
+	a->counts[2] += (double)cs->rx_packets;
+	a->counts[3] += (double)cs->tx_packets;
+	a->flows_new += cs->flows_new;
+	a->flows_active_ws += (double)cs->flows_active * interval;
+	if (cs->tcp.handshakes > 0) {
+		a->hs += cs->tcp.handshakes;
+		a->rtt_wan_ws += cs->tcp.rtt_wan_ms_avg * cs->tcp.handshakes;
+		a->rtt_lan_ws += cs->tcp.rtt_lan_ms_avg * cs->tcp.handshakes;
+		if (!a->has_p95 || cs->tcp.rtt_ms_p95 > a->rtt_p95_max)
+			a->rtt_p95_max = cs->tcp.rtt_ms_p95;
+		a->has_p95 = true;
+	}
+	w = cs->rtp.packets > 0 ? (double)cs->rtp.packets : cs->rtp.streams;
+	if (w > 0) {
+		a->jitter_ws += cs->rtp.jitter_ms_avg * w;
+		a->jitter_w += w;
+	}
+	a->rtp_expected += (double)cs->rtp.packets_expected;
+	a->rtp_lost += (double)cs->rtp.packets_lost;
+	a->retrans += (double)cs->tcp.retransmits;
+	a->segments += (double)cs->tcp.segments;
+	if (cs->dns.responses > 0) {
+		a->dns_ws += cs->dns.latency_ms_avg * (double)cs->dns.responses;
+		a->dns_w += (double)cs->dns.responses;
+	}
+}
+
+static double
+store_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int
+store_submit(struct store *st, double ts, double interval,
+    const struct gw_customer_stats *cs)
+{
+	struct store_agg *a;
+	time_t se;
+
+	store_count(st, &st->c.reports, 1);
+	if (!isfinite(ts) || ts <= STORE_STEP_S || ts > 4e9 ||
+	    !isfinite(interval) || interval <= 0 || interval > 3600) {
+		store_count(st, &st->c.out_of_order, 1);
+		return -1;
+	}
+	if ((a = store_agg_get(st, cs->customer)) == NULL) {
+		store_count(st, &st->c.rrd_errors, 1);
+		return -1;
+	}
+	/* The step (se - STEP, se] holds the interval end ts. */
+	se = (time_t)ceil(ts / STORE_STEP_S) * STORE_STEP_S;
+	if (se <= a->last_written || (a->step_end != 0 && se < a->step_end)) {
+		store_count(st, &st->c.out_of_order, 1);
+		return -1;
+	}
+	if (a->step_end != 0 && se > a->step_end)
+		store_agg_flush(st, a);
+	a->step_end = se;
+	a->last_arrival = store_now();
+	store_agg_add(a, interval, cs);
+	return 0;
+}
+
+void
+store_tick(struct store *st, double now_wall)
+{
+	for (size_t i = 0; i < st->naggs; i++) {
+		struct store_agg *a = st->avec[i];
+		if (a->step_end != 0 &&
+		    now_wall - a->last_arrival >= st->idle_flush_s)
+			store_agg_flush(st, a);
+	}
+}
+
+void
+store_flush_pending(struct store *st)
+{
+	for (size_t i = 0; i < st->naggs; i++)
+		store_agg_flush(st, st->avec[i]);
+}
+
+/* ---- writer thread ---- */
+
+/* Connects the writer's client when due. Returns 0 when writes can proceed. */
+static int
+store_writer_connect(struct store *st)
+{
+	time_t now = time(NULL);
+
+	if (st->daemon == NULL)
+		return 0;
+	if (rrdc_is_connected(st->daemon))
+		return 0;
+	if (now < st->next_try)
+		return -1;
+	store_count(st, &st->c.reconnects, 1);
+	rrd_clear_error();
+	if (rrdc_connect(st->daemon) == 0 && rrdc_is_connected(st->daemon)) {
+		log_info("store: connected to rrdcached %s", st->daemon);
+		st->backoff_s = 0;
+		pthread_mutex_lock(&st->mu);
+		st->c.connected = true;
+		pthread_mutex_unlock(&st->mu);
+		return 0;
+	}
+	st->backoff_s = st->backoff_s ? st->backoff_s * 2 : 1;
+	if (st->backoff_s > STORE_BACKOFF_MAX)
+		st->backoff_s = STORE_BACKOFF_MAX;
+	st->next_try = now + st->backoff_s;
+	log_warn_rl(&st->rl, "store: cannot connect to rrdcached %s: %s "
+	    "(retry in %us)", st->daemon, rrd_get_error(), st->backoff_s);
+	return -1;
+}
+
+static void
+store_writer_disconnected(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->c.connected = false;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Creates the file of customer with its first update at t. 0 or -1. */
+static int
+store_create(struct store *st, const char *path, time_t t)
+{
+	char ds[STORE_DS_COUNT][64];
+	const char *argv[STORE_DS_COUNT + STORE_NRRAS];
+	int argc = 0, rc;
+	struct stat sb;
+
+	for (int i = 0; i < STORE_DS_COUNT; i++) {
+		snprintf(ds[i], sizeof(ds[i]), "DS:%s:GAUGE:%d:0:U",
+		    store_ds_names[i], STORE_HEARTBEAT_S);
+		argv[argc++] = ds[i];
+	}
+	for (size_t i = 0; i < STORE_NRRAS; i++)
+		argv[argc++] = store_rras[i];
+	rrd_clear_error();
+	if (st->remote)
+		rc = rrdc_create(path, STORE_STEP_S, t - 2 * STORE_STEP_S, 1,
+		    argc, argv);
+	else
+		rc = rrd_create_r(path, STORE_STEP_S, t - 2 * STORE_STEP_S,
+		    argc, argv);
+	if (rc != 0) {
+		log_warn_rl(&st->rl, "store: cannot create %s: %s", path,
+		    rrd_get_error());
+		return -1;
+	}
+	pthread_mutex_lock(&st->mu);
+	st->c.rrd_creates++;
+	if (st->c.file_bytes == 0 && !st->remote && stat(path, &sb) == 0) {
+		st->c.file_bytes = (uint64_t)sb.st_size;
+		log_info("store: RRD file size per customer: %lld bytes",
+		    (long long)sb.st_size);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+/* Last update time of an existing file, or 0 when unknown. */
+static time_t
+store_last(struct store *st, const char *path)
+{
+	time_t last;
+
+	rrd_clear_error();
+	if (st->daemon != NULL && rrdc_is_connected(st->daemon))
+		last = rrdc_last(path);
+	else
+		last = rrd_last_r(path);
+	return last > 0 ? last : 0;
+}
+
+/* Returns the writer's record of the last update time of u's file, creating the file. */
+static time_t *
+store_file(struct store *st, const char *path, const struct store_update *u)
+{
+	time_t *last = idmap_get(st->known, u->customer);
+	struct stat sb;
+	time_t l = 0;
+
+	if (last != NULL)
+		return last;
+	if (st->remote) {
+		/* No shared file system: ask the daemon; create when absent. */
+		if ((l = store_last(st, path)) == 0 &&
+		    store_create(st, path, u->t) == -1)
+			return NULL;
+	} else if (stat(path, &sb) == 0) {
+		l = store_last(st, path);
+	} else if (store_create(st, path, u->t) == -1) {
+		return NULL;
+	}
+	if (l == 0)
+		l = u->t - 2 * STORE_STEP_S;
+	if ((last = malloc(sizeof(*last))) == NULL)
+		return NULL;
+	*last = l;
+	if (idmap_put(st->known, u->customer, last) == -1) {
+		free(last);
+		return NULL;
+	}
+	return last;
+}
+
+/* Sends one "t:v:v..." update. 0 or -1. */
+static int
+store_update_send(struct store *st, const char *path, time_t t, const double *v)
+{
+	char line[STORE_DS_COUNT * 26 + 32];
+	const char *vals[1] = { line };
+	size_t off;
+	int rc;
+
+	off = (size_t)snprintf(line, sizeof(line), "%lld", (long long)t);
+	for (int i = 0; i < STORE_DS_COUNT; i++) {
+		if (v == NULL || isnan(v[i]))
+			off += (size_t)snprintf(line + off, sizeof(line) - off, ":U");
+		else
+			off += (size_t)snprintf(line + off, sizeof(line) - off,
+			    ":%.17g", v[i]);
+	}
+	rrd_clear_error();
+	if (st->daemon != NULL)
+		rc = rrdc_update(path, 1, vals);
+	else
+		rc = rrd_update_r(path, NULL, 1, vals);
+	if (rc != 0) {
+		log_warn_rl(&st->rl, "store: update %s failed: %s", path,
+		    rrd_get_error());
+		if (st->daemon != NULL && !rrdc_is_connected(st->daemon))
+			store_writer_disconnected(st);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+store_write_one(struct store *st, const struct store_update *u)
+{
+	char path[PATH_MAX];
+	time_t *last;
+
+	store_path(st, u->customer, path, sizeof(path));
+	if ((last = store_file(st, path, u)) == NULL) {
+		store_count(st, &st->c.rrd_errors, 1);
+		return;
+	}
+	if (u->t <= *last) {
+		store_count(st, &st->c.out_of_order, 1);
+		return;
+	}
+	if (u->gap_before && u->t - STORE_STEP_S > *last) {
+		if (store_update_send(st, path, u->t - STORE_STEP_S, NULL) == 0)
+			*last = u->t - STORE_STEP_S;
+	}
+	if (store_update_send(st, path, u->t, u->v) == -1) {
+		store_count(st, &st->c.rrd_errors, 1);
+		return;
+	}
+	*last = u->t;
+	store_count(st, &st->c.rrd_updates, 1);
+}
+
+/* Waits (at most until the next reconnect attempt) for work. Returns false to quit. */
+static bool
+store_writer_wait(struct store *st, bool connected)
+{
+	struct timespec until;
+	bool go_on = true;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&st->mu);
+	if (st->qlen == 0 || !connected) {
+		if (st->qlen == 0)
+			pthread_cond_broadcast(&st->drained);
+		if (!st->stop)
+			pthread_cond_timedwait(&st->cv, &st->mu, &until);
+	}
+	if (st->stop && (st->qlen == 0 || !connected))
+		go_on = false;
+	pthread_mutex_unlock(&st->mu);
+	return go_on;
+}
+
+static void *
+store_writer(void *arg)
+{
+	struct store *st = arg;
+	struct store_update *batch = malloc(STORE_BATCH * sizeof(*batch));
+	size_t n;
+
+	if (batch == NULL)
+		return NULL;
+	for (;;) {
+		bool connected = store_writer_connect(st) == 0;
+		if (!store_writer_wait(st, connected))
+			break;
+		if (!connected)
+			continue;
+		pthread_mutex_lock(&st->mu);
+		for (n = 0; n < STORE_BATCH && st->qlen > 0; n++) {
+			batch[n] = st->q[st->qhead];
+			st->qhead = (st->qhead + 1) % st->qcap;
+			st->qlen--;
+		}
+		st->busy = n > 0;
+		pthread_mutex_unlock(&st->mu);
+		for (size_t i = 0; i < n; i++)
+			store_write_one(st, &batch[i]);
+		pthread_mutex_lock(&st->mu);
+		st->busy = false;
+		if (st->qlen == 0)
+			pthread_cond_broadcast(&st->drained);
+		pthread_mutex_unlock(&st->mu);
+	}
+	free(batch);
+	return NULL;
+}
+
+/* Asks rrdcached to write every file this store updated (shutdown). */
+static void
+store_flush_one(const char *key, void *value, void *ctx)
+{
+	struct store *st = ctx;
+	char path[PATH_MAX];
+
+	(void)value;
+	store_path(st, key, path, sizeof(path));
+	rrd_clear_error();
+	if (rrdc_is_connected(st->daemon) && rrdc_flush(path) != 0)
+		log_warn_rl(&st->rl, "store: flush %s: %s", path, rrd_get_error());
+}
+
+static void
+store_flush_known(struct store *st)
+{
+	if (st->daemon != NULL && rrdc_is_connected(st->daemon))
+		idmap_foreach(st->known, store_flush_one, st);
+}
+
+/* ---- life cycle ---- */
+
+static void
+store_free_known(const char *key, void *value, void *ctx)
+{
+	(void)key;
+	(void)ctx;
+	free(value);
+}
+
+struct store *
+store_new(const struct store_config *cfg)
+{
+	struct store *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 5);
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	pthread_cond_init(&st->drained, NULL);
+	st->idle_flush_s = cfg->idle_flush_s ? cfg->idle_flush_s : STORE_IDLE_FLUSH_S;
+	st->qcap = cfg->queue_max ? cfg->queue_max : STORE_QUEUE_MAX;
+	st->aggs = idmap_new();
+	st->known = idmap_new();
+	st->q = calloc(st->qcap, sizeof(*st->q));
+	if (st->aggs == NULL || st->known == NULL || st->q == NULL)
+		goto fail;
+	if (mkdir(cfg->dir, 0755) == -1 && errno != EEXIST) {
+		log_err("store: mkdir %s: %s", cfg->dir, strerror(errno));
+		goto fail;
+	}
+	if (realpath(cfg->dir, st->dir) == NULL) {
+		log_err("store: %s: %s", cfg->dir, strerror(errno));
+		goto fail;
+	}
+	if (cfg->rrdcached != NULL && cfg->rrdcached[0] != '\0') {
+		if ((st->daemon = strdup(cfg->rrdcached)) == NULL)
+			goto fail;
+		st->remote = strncmp(st->daemon, "unix:", 5) != 0 &&
+		    st->daemon[0] != '/';
+	}
+	if (pthread_create(&st->thread, NULL, store_writer, st) != 0) {
+		log_err("store: cannot start the writer thread");
+		goto fail;
+	}
+	st->thread_started = true;
+	log_info("store: RRD files in %s via %s (step %ds)", st->dir,
+	    st->daemon ? st->daemon : "direct writes", STORE_STEP_S);
+	return st;
+fail:
+	store_free(st, 0);
+	return NULL;
+}
+
+void
+store_free(struct store *st, int timeout_ms)
+{
+	struct timespec until;
+
+	if (st == NULL)
+		return;
+	if (st->thread_started) {
+		store_flush_pending(st);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&st->mu);
+		while ((st->qlen > 0 || st->busy) && st->c.connected &&
+		    pthread_cond_timedwait(&st->drained, &st->mu, &until) == 0)
+			;
+		st->stop = true;
+		st->c.rrd_errors += st->qlen;   /* could not be written */
+		pthread_cond_broadcast(&st->cv);
+		pthread_mutex_unlock(&st->mu);
+		pthread_join(st->thread, NULL);
+		store_flush_known(st);
+		log_info("store: %llu updates, %llu errors, %llu dropped",
+		    (unsigned long long)st->c.rrd_updates,
+		    (unsigned long long)st->c.rrd_errors,
+		    (unsigned long long)st->c.queue_dropped);
+	}
+	if (st->daemon != NULL && rrdc_is_connected(st->daemon))
+		rrdc_disconnect();
+	for (size_t i = 0; i < st->naggs; i++)
+		free(st->avec[i]);
+	free(st->avec);
+	idmap_free(st->aggs);
+	if (st->known != NULL)
+		idmap_foreach(st->known, store_free_known, NULL);
+	idmap_free(st->known);
+	free(st->q);
+	free(st->daemon);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	pthread_cond_destroy(&st->drained);
+	free(st);
+}
+
+void
+store_counters_get(struct store *st, struct store_counters *out)
+{
+	pthread_mutex_lock(&st->mu);
+	*out = st->c;
+	out->queue_len = st->qlen;
+	out->connected = st->daemon == NULL || st->c.connected;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- readers (HTTP threads) ---- */
+
+/* Asks rrdcached to write its cached updates of path (best effort). */
+static void
+store_reader_flush(struct store *st, const char *path)
+{
+	if (st->daemon == NULL)
+		return;
+	rrd_clear_error();
+	if (rrdc_is_connected(st->daemon) && rrdc_flush(path) != 0)
+		log_debug("store: flush %s: %s", path, rrd_get_error());
+}
+
+static int
+store_fetch(struct store *st, const char *path, const struct store_query *q,
+    struct store_series *out, unsigned long *ds_cnt, char ***names,
+    rrd_value_t **data)
+{
+	int rc;
+
+	out->start = q->from;
+	out->end = q->to;
+	out->step = q->resolution ? q->resolution : STORE_STEP_S;
+	rrd_clear_error();
+	if (st->remote) {
+		rc = !rrdc_is_connected(st->daemon) ? -1 : rrdc_fetch(path, q->cf,
+		    &out->start, &out->end, &out->step, ds_cnt, names, data);
+	} else {
+		rc = rrd_fetch_r(path, q->cf, &out->start, &out->end, &out->step,
+		    ds_cnt, names, data);
+	}
+	return rc;
+}
+
+int
+store_series_read(struct store *st, const struct store_query *q,
+    struct store_series *out, bool *missing, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	unsigned long ds_cnt = 0;
+	char **names = NULL;
+	rrd_value_t *data = NULL;
+	struct stat sb;
+	int col = -1, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	*missing = false;
+	store_path(st, q->customer, path, sizeof(path));
+	if (!st->remote && stat(path, &sb) == -1) {
+		*missing = true;
+		snprintf(err, errlen, "no data stored for customer %s", q->customer);
+		return -1;
+	}
+	store_reader_flush(st, path);
+	if (store_fetch(st, path, q, out, &ds_cnt, &names, &data) != 0) {
+		snprintf(err, errlen, "fetch failed: %s", rrd_get_error());
+		return -1;
+	}
+	for (unsigned long i = 0; i < ds_cnt; i++)
+		if (strcmp(names[i], q->metric) == 0)
+			col = (int)i;
+	if (col < 0 || out->step == 0) {
+		snprintf(err, errlen, "metric %s not in the file", q->metric);
+		goto out;
+	}
+	out->n = (size_t)((out->end - out->start) / (time_t)out->step);
+	out->values = malloc((out->n ? out->n : 1) * sizeof(double));
+	if (out->values == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < out->n; i++)
+		out->values[i] = data[i * ds_cnt + (size_t)col];
+	rc = 0;
+out:
+	for (unsigned long i = 0; i < ds_cnt; i++)
+		rrd_freemem(names[i]);
+	rrd_freemem(names);
+	rrd_freemem(data);
+	if (rc == -1)
+		store_series_clear(out);
+	return rc;
+}
+
+void
+store_series_clear(struct store_series *s)
+{
+	if (s == NULL)
+		return;
+	free(s->values);
+	s->values = NULL;
+	s->n = 0;
+}

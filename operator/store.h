@@ -1,0 +1,135 @@
+/* store.h: per-customer RRD files written through rrdcached; the only librrd user. */
+#ifndef GW_STORE_H
+#define GW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "gwmsg.h"
+
+/*
+ * One file DIR/<customer>.rrd per customer, base step STORE_STEP_S. Every
+ * data source is a GAUGE holding a per-second rate or a level, so that a
+ * fetch returns exactly what the probes measured:
+ *   rx_bytes tx_bytes rx_packets tx_packets flows_new: sum of the counts of
+ *     the intervals in the step / sum of their lengths (per second);
+ *   flows_active: time-weighted mean level;
+ *   rtt_wan_ms rtt_lan_ms (weight: handshakes), jitter_ms (weight: RTP
+ *     packets), dns_ms (weight: responses): weighted means; rtt_p95_ms: the
+ *     largest p95 reported in the step; rtp_loss_pct: lost/expected*100;
+ *     retrans_pct: retransmits/segments*100. U when the step had no sample.
+ * Reports are aggregated per customer and step in memory (ingest thread);
+ * a step is written when a report for a later step arrives, when the
+ * customer has been idle STORE_IDLE_FLUSH_S (wall clock), or at shutdown.
+ * A step without any report is written as U. Reports for a step already
+ * written are dropped and counted (out_of_order).
+ * Writing happens in the store's own thread through a bounded queue, so a
+ * slow or absent rrdcached never blocks ingest: when the queue is full,
+ * steps are dropped and counted; when rrdcached is down the writer
+ * reconnects with exponential backoff (1 s .. 30 s).
+ */
+#define STORE_STEP_S       10
+#define STORE_IDLE_FLUSH_S 15
+#define STORE_QUEUE_MAX    65536
+
+enum store_ds {
+	STORE_DS_RX_BYTES = 0, STORE_DS_TX_BYTES, STORE_DS_RX_PACKETS,
+	STORE_DS_TX_PACKETS, STORE_DS_FLOWS_ACTIVE, STORE_DS_FLOWS_NEW,
+	STORE_DS_RTT_WAN_MS, STORE_DS_RTT_LAN_MS, STORE_DS_RTT_P95_MS,
+	STORE_DS_JITTER_MS, STORE_DS_RTP_LOSS_PCT, STORE_DS_RETRANS_PCT,
+	STORE_DS_DNS_MS,
+	STORE_DS_COUNT
+};
+
+struct store_config {
+	const char *dir;        /* RRD directory (created if missing) */
+	const char *rrdcached;  /* "unix:/path", "/path" or "host:port"; NULL = write files directly */
+	size_t      queue_max;  /* 0 = STORE_QUEUE_MAX */
+	unsigned    idle_flush_s; /* 0 = STORE_IDLE_FLUSH_S */
+};
+
+struct store_counters {
+	uint64_t reports;        /* customer intervals submitted */
+	uint64_t steps;          /* steps queued for writing */
+	uint64_t rrd_updates;    /* successful update commands */
+	uint64_t rrd_errors;     /* failed update/create commands */
+	uint64_t rrd_creates;    /* files created */
+	uint64_t out_of_order;   /* reports/steps dropped: time not increasing */
+	uint64_t queue_dropped;  /* steps dropped: queue full */
+	uint64_t queue_len;      /* steps waiting now */
+	uint64_t reconnects;     /* connection attempts to rrdcached */
+	bool     connected;      /* writer connected to rrdcached now */
+	uint64_t file_bytes;     /* size of one customer file */
+	uint64_t files;          /* customers known to the store */
+};
+
+struct store;
+
+/*
+ * Creates the directory if needed, computes the file size and starts the
+ * writer thread. Connecting to rrdcached is retried in the background, so a
+ * missing daemon is not an error here. Returns NULL on error (logged).
+ */
+struct store *store_new(const struct store_config *cfg);
+
+/*
+ * Flushes every pending step, waits up to timeout_ms for the writer to
+ * drain the queue, asks rrdcached to flush, stops the thread and frees. NULL
+ * is a no-op.
+ */
+void store_free(struct store *st, int timeout_ms);
+
+/*
+ * Adds one customer interval (ts = interval end, packet time; interval in
+ * s). Ingest thread only. Returns 0, or -1 when dropped (out of order, bad
+ * time, out of memory; counted).
+ */
+int store_submit(struct store *st, double ts, double interval,
+    const struct gw_customer_stats *cs);
+
+/* Writes steps idle for idle_flush_s. Ingest thread only; call about once a second. */
+void store_tick(struct store *st, double now_wall);
+
+/* Writes every pending step now (e.g. before shutdown). Ingest thread only. */
+void store_flush_pending(struct store *st);
+
+/* Copies the counters (any thread). */
+void store_counters_get(struct store *st, struct store_counters *out);
+
+/* Returns the DS index of name, or -1 when it is not a data source. */
+int store_ds_index(const char *name);
+
+/* Name of data source i (NULL when out of range). */
+const char *store_ds_name(int i);
+
+/* A series read (any thread). */
+struct store_query {
+	const char *customer;
+	const char *metric;     /* DS name */
+	const char *cf;         /* "AVERAGE" or "MAX" */
+	time_t      from, to;
+	unsigned long resolution; /* s; 0 = finest */
+};
+
+struct store_series {
+	time_t   start;         /* time of values[0] is start + step */
+	time_t   end;
+	unsigned long step;
+	size_t   n;
+	double  *values;        /* owned, NAN = unknown; free with store_series_clear */
+};
+
+/*
+ * Reads one data source (after asking rrdcached to flush the file). Returns
+ * 0 on success, -1 on error with a reason in err; *missing is set when the
+ * customer has no file.
+ */
+int store_series_read(struct store *st, const struct store_query *q,
+    struct store_series *out, bool *missing, char *err, size_t errlen);
+
+/* Frees what store_series_read() allocated. */
+void store_series_clear(struct store_series *s);
+
+#endif
