@@ -1,0 +1,241 @@
+/* dpi.c: nDPI on the first packets of each flow, with a cap on live nDPI states. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <ndpi_api.h>
+
+#include "dpi.h"
+#include "log.h"
+
+/*
+ * One nDPI flow state. Live states sit on the pending list in creation
+ * order, so the oldest can be forced to a verdict when the cap is reached;
+ * released states go to a free list and are reused (no malloc churn).
+ */
+struct dpi_state {
+	struct dpi_state *prev, *next;
+	struct flow *owner;                /* borrowed: the flow this state serves */
+	struct ndpi_flow_struct nf;
+};
+
+struct dpi {
+	struct ndpi_detection_module_struct *ndpi;
+	unsigned max_pkts;
+	size_t max_states;
+	size_t n_states;                   /* allocated (pending + free) */
+	struct dpi_state *head, *tail;     /* pending, oldest first */
+	struct dpi_state *free_list;       /* linked through next */
+	struct dpi_stats stats;
+};
+
+struct dpi *
+dpi_new(const struct dpi_config *cfg)
+{
+	NDPI_PROTOCOL_BITMASK all;
+	struct dpi *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->max_pkts = (cfg != NULL && cfg->max_pkts > 0) ? cfg->max_pkts :
+	    DPI_DEFAULT_MAX_PKTS;
+	if (d->max_pkts > 250)
+		d->max_pkts = 250;         /* fits f->dpi_pkts (uint8_t) */
+	d->max_states = (cfg != NULL && cfg->max_states > 0) ? cfg->max_states :
+	    DPI_DEFAULT_MAX_STATES;
+	d->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+	if (d->ndpi == NULL) {
+		log_err("dpi: nDPI initialisation failed");
+		free(d);
+		return NULL;
+	}
+	NDPI_BITMASK_SET_ALL(all);
+	ndpi_set_protocol_detection_bitmask2(d->ndpi, &all);
+	ndpi_finalize_initialization(d->ndpi);
+	return d;
+}
+
+static void
+dpi_state_release_mem(struct dpi_state *s)
+{
+	ndpi_free_flow_data(&s->nf);
+	free(s);
+}
+
+void
+dpi_free(struct dpi *d)
+{
+	struct dpi_state *s, *next;
+
+	if (d == NULL)
+		return;
+	for (s = d->head; s != NULL; s = next) {
+		next = s->next;
+		if (s->owner != NULL) {
+			s->owner->dpi = NULL;
+			s->owner->dpi_state = DPI_SKIPPED;
+		}
+		dpi_state_release_mem(s);
+	}
+	for (s = d->free_list; s != NULL; s = next) {
+		next = s->next;
+		free(s);
+	}
+	if (d->ndpi != NULL)
+		ndpi_exit_detection_module(d->ndpi);
+	free(d);
+}
+
+static void
+dpi_unlink(struct dpi *d, struct dpi_state *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		d->head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	else
+		d->tail = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* Stores the verdict in the owner flow and returns the state to the free list. */
+static void
+dpi_finish(struct dpi *d, struct dpi_state *s, ndpi_protocol proto)
+{
+	struct flow *f = s->owner;
+	uint16_t app = proto.app_protocol != NDPI_PROTOCOL_UNKNOWN ?
+	    proto.app_protocol : proto.master_protocol;
+	ndpi_protocol_category_t cat = proto.category;
+
+	if (cat == NDPI_PROTOCOL_CATEGORY_UNSPECIFIED && app != NDPI_PROTOCOL_UNKNOWN)
+		cat = ndpi_get_proto_category(d->ndpi, proto);
+	f->app = app;
+	f->category = (uint16_t)cat;
+	f->dpi_state = DPI_DONE;
+	f->dpi = NULL;
+	dpi_unlink(d, s);
+	ndpi_free_flow_data(&s->nf);
+	s->owner = NULL;
+	s->next = d->free_list;
+	d->free_list = s;
+	d->stats.states_live--;
+}
+
+static void
+dpi_give_up(struct dpi *d, struct dpi_state *s)
+{
+	uint8_t guessed = 0;
+	ndpi_protocol proto = ndpi_detection_giveup(d->ndpi, &s->nf, 1, &guessed);
+
+	d->stats.given_up++;
+	dpi_finish(d, s, proto);
+}
+
+/* A zeroed state for flow f, or NULL when memory is exhausted. */
+static struct dpi_state *
+dpi_state_get(struct dpi *d, struct flow *f)
+{
+	struct dpi_state *s = d->free_list;
+
+	if (s != NULL) {
+		d->free_list = s->next;
+	} else if (d->n_states < d->max_states) {
+		s = malloc(sizeof(*s));
+		if (s == NULL)
+			return NULL;
+		d->n_states++;
+	} else {
+		/* Cap reached: the oldest pending flow gets its verdict now. */
+		d->stats.states_forced++;
+		dpi_give_up(d, d->head);
+		s = d->free_list;
+		d->free_list = s->next;
+	}
+	memset(s, 0, sizeof(*s));
+	s->owner = f;
+	s->prev = d->tail;
+	if (d->tail != NULL)
+		d->tail->next = s;
+	else
+		d->head = s;
+	d->tail = s;
+	d->stats.states_live++;
+	return s;
+}
+
+bool
+dpi_packet(struct dpi *d, struct flow *f, const struct pkt *p, int dir)
+{
+	struct dpi_state *s = f->dpi;
+	ndpi_protocol proto;
+	uint32_t len = p->l3_caplen;
+
+	(void)dir;   /* nDPI works out direction from the addresses itself */
+	if (f->dpi_state != DPI_PENDING)
+		return false;
+	if (p->l3 == NULL || len == 0 || (p->frag && !p->frag_first))
+		return false;
+	if (s == NULL) {
+		s = dpi_state_get(d, f);
+		if (s == NULL) {
+			f->dpi_state = DPI_SKIPPED;
+			return false;
+		}
+		f->dpi = s;
+	}
+	if (len > 65535)
+		len = 65535;
+	proto = ndpi_detection_process_packet(d->ndpi, &s->nf, p->l3,
+	    (unsigned short)len, p->ts_us / 1000);
+	d->stats.packets++;
+	f->dpi_pkts++;
+	/*
+	 * A protocol without a sub-application (plain "TLS", "DNS") may still
+	 * learn one from later packets; keep going while nDPI says so.
+	 */
+	if (proto.app_protocol != NDPI_PROTOCOL_UNKNOWN &&
+	    (proto.master_protocol != NDPI_PROTOCOL_UNKNOWN ||
+	     !ndpi_extra_dissection_possible(d->ndpi, &s->nf))) {
+		d->stats.classified++;
+		dpi_finish(d, s, proto);
+		return true;
+	}
+	if (f->dpi_pkts >= d->max_pkts) {
+		dpi_give_up(d, s);
+		return true;
+	}
+	return false;
+}
+
+void
+dpi_flow_end(struct dpi *d, struct flow *f)
+{
+	if (f->dpi != NULL)
+		dpi_give_up(d, f->dpi);
+	else if (f->dpi_state == DPI_PENDING)
+		f->dpi_state = DPI_SKIPPED;
+}
+
+const char *
+dpi_app_name(const struct dpi *d, uint16_t app)
+{
+	const char *n = ndpi_get_proto_name(d->ndpi, app);
+
+	return n != NULL ? n : "Unknown";
+}
+
+const char *
+dpi_category_name(const struct dpi *d, uint16_t category)
+{
+	const char *n = ndpi_category_get_name(d->ndpi,
+	    (ndpi_protocol_category_t)category);
+
+	return n != NULL ? n : "Unspecified";
+}
+
+void
+dpi_get_stats(const struct dpi *d, struct dpi_stats *out)
+{
+	*out = d->stats;
+}

@@ -1,0 +1,260 @@
+/* publish.c: ZeroMQ DEALER to the operator: bounded queue, counted drops, CURVE, commands in. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "publish.h"
+
+#define PUBLISH_Z85_LEN       40
+#define PUBLISH_DEFAULT_HWM   10000
+#define PUBLISH_PATIENT_MS    1000
+
+struct publish {
+	void *zctx;
+	void *sock;
+	char probe_id[GW_ID_MAX];
+	bool patient;                 /* blocking sends with a timeout, until one times out */
+	struct publish_stats st;
+	uint8_t *rbuf;                /* GW_ENVELOPE_MAX receive buffer */
+};
+
+static double
+publish_wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool
+publish_is_z85_key(const char *tok)
+{
+	uint8_t bin[32];
+
+	return strlen(tok) == PUBLISH_Z85_LEN && zmq_z85_decode(bin, tok) != NULL;
+}
+
+/* Finds a labelled or bare key on one line; returns 's', 'p', 'k' (bare) or 0. */
+static int
+publish_key_line(char *line, char *key)
+{
+	char *save = NULL, *tok;
+	int kind = 'k';
+
+	for (tok = strtok_r(line, " \t\r\n\"", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t\r\n\"", &save)) {
+		if (tok[0] == '#')
+			break;
+		if (strncmp(tok, "secret", 6) == 0 && !publish_is_z85_key(tok))
+			kind = 's';
+		else if (strncmp(tok, "public", 6) == 0 && !publish_is_z85_key(tok))
+			kind = 'p';
+		else if (publish_is_z85_key(tok)) {
+			memcpy(key, tok, PUBLISH_Z85_LEN + 1);
+			explicit_bzero(tok, PUBLISH_Z85_LEN);
+			return kind;
+		}
+	}
+	return 0;
+}
+
+int
+publish_read_keys(const char *path, char *public_z85, char *secret_z85)
+{
+	char line[512], key[PUBLISH_Z85_LEN + 1];
+	FILE *fp = fopen(path, "r");
+	int kind, n_bare = 0, rc = 0;
+
+	public_z85[0] = secret_z85[0] = '\0';
+	if (fp == NULL) {
+		log_err("publish: cannot read key file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		kind = publish_key_line(line, key);
+		if (kind == 'k')
+			kind = n_bare++ == 0 ? 'p' : 's';
+		if (kind == 'p')
+			memcpy(public_z85, key, sizeof(key));
+		else if (kind == 's')
+			memcpy(secret_z85, key, sizeof(key));
+	}
+	explicit_bzero(line, sizeof(line));
+	explicit_bzero(key, sizeof(key));
+	fclose(fp);
+	if (public_z85[0] == '\0') {
+		log_err("publish: %s: no z85 public key (expected \"public KEY\")", path);
+		rc = -1;
+	}
+	return rc;
+}
+
+static int
+publish_setup_curve(struct publish *p, const struct publish_config *cfg)
+{
+	char server_pub[PUBLISH_Z85_LEN + 1], pub[PUBLISH_Z85_LEN + 1];
+	char sec[PUBLISH_Z85_LEN + 1], unused[PUBLISH_Z85_LEN + 1];
+	int rc = -1;
+
+	if (publish_read_keys(cfg->server_key_path, server_pub, unused) != 0 ||
+	    publish_read_keys(cfg->client_key_path, pub, sec) != 0)
+		goto out;
+	if (sec[0] == '\0') {
+		log_err("publish: %s: no secret key (expected \"secret KEY\")",
+		    cfg->client_key_path);
+		goto out;
+	}
+	if (zmq_setsockopt(p->sock, ZMQ_CURVE_SERVERKEY, server_pub,
+	    PUBLISH_Z85_LEN) != 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_CURVE_PUBLICKEY, pub, PUBLISH_Z85_LEN) != 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_CURVE_SECRETKEY, sec, PUBLISH_Z85_LEN) != 0) {
+		log_err("publish: CURVE setup: %s", zmq_strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	explicit_bzero(sec, sizeof(sec));
+	explicit_bzero(unused, sizeof(unused));
+	return rc;
+}
+
+static int
+publish_setup(struct publish *p, const struct publish_config *cfg)
+{
+	int hwm = cfg->sndhwm > 0 ? cfg->sndhwm : PUBLISH_DEFAULT_HWM;
+	int zero = 0, timeout = PUBLISH_PATIENT_MS;
+
+	if (zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, p->probe_id,
+	    strlen(p->probe_id)) != 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_SNDTIMEO, &timeout, sizeof(timeout)) != 0) {
+		log_err("publish: socket options: %s", zmq_strerror(errno));
+		return -1;
+	}
+	if ((cfg->server_key_path != NULL) != (cfg->client_key_path != NULL)) {
+		log_err("publish: CURVE needs both the operator's public key and our key pair");
+		return -1;
+	}
+	if (cfg->server_key_path != NULL && publish_setup_curve(p, cfg) != 0)
+		return -1;
+	if (zmq_connect(p->sock, cfg->endpoint) != 0) {
+		log_err("publish: cannot connect to %s: %s", cfg->endpoint,
+		    zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct publish *
+publish_new(const struct publish_config *cfg)
+{
+	struct publish *p;
+
+	if (cfg->endpoint == NULL || cfg->probe_id == NULL ||
+	    !gw_id_valid(cfg->probe_id)) {
+		log_err("publish: an endpoint and a valid probe id are needed");
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	snprintf(p->probe_id, sizeof(p->probe_id), "%s", cfg->probe_id);
+	p->patient = cfg->patient;
+	p->zctx = zmq_ctx_new();
+	p->sock = p->zctx != NULL ? zmq_socket(p->zctx, ZMQ_DEALER) : NULL;
+	p->rbuf = malloc(GW_ENVELOPE_MAX);
+	if (p->sock == NULL || p->rbuf == NULL) {
+		log_err("publish: cannot create the socket: %s", zmq_strerror(errno));
+		publish_free(p, 0);
+		return NULL;
+	}
+	if (publish_setup(p, cfg) != 0) {
+		publish_free(p, 0);
+		return NULL;
+	}
+	return p;
+}
+
+void
+publish_free(struct publish *p, int linger_ms)
+{
+	if (p == NULL)
+		return;
+	if (p->sock != NULL) {
+		zmq_setsockopt(p->sock, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+		zmq_close(p->sock);
+	}
+	if (p->zctx != NULL)
+		zmq_ctx_term(p->zctx);
+	free(p->rbuf);
+	free(p);
+}
+
+int
+publish_send(struct publish *p, struct gw_msg *m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	m->version = GW_PROTO_VERSION;
+	snprintf(m->probe_id, sizeof(m->probe_id), "%s", p->probe_id);
+	m->seq = p->st.next_seq++;
+	m->sent_ts = publish_wall_now();
+	if (envelope_encode(m, &buf, &len) != 0) {
+		p->st.encode_failed++;
+		return -1;
+	}
+	rc = zmq_send(p->sock, buf, len, p->patient ? 0 : ZMQ_DONTWAIT);
+	free(buf);
+	if (rc < 0) {
+		if (errno == EAGAIN && p->patient) {
+			log_warn("publish: operator not taking envelopes; dropping from now on");
+			p->patient = false;
+		}
+		p->st.dropped++;
+		return -1;
+	}
+	p->st.sent++;
+	return 0;
+}
+
+int
+publish_recv(struct publish *p, struct gw_msg *m)
+{
+	char err[128];
+	int more = 0, n, last = -1;
+	size_t optlen;
+
+	/* Multipart ([""][payload] from a REQ-style peer): keep the last part. */
+	do {
+		n = zmq_recv(p->sock, p->rbuf, GW_ENVELOPE_MAX, ZMQ_DONTWAIT);
+		if (n < 0)
+			return last < 0 ? 0 : -1;
+		last = n;
+		optlen = sizeof(more);
+		if (zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &optlen) != 0)
+			more = 0;
+	} while (more);
+	p->st.received++;
+	if (last > GW_ENVELOPE_MAX ||
+	    envelope_decode(p->rbuf, (size_t)last, m, err, sizeof(err)) != 0) {
+		p->st.bad_received++;
+		return -1;
+	}
+	return 1;
+}
+
+void
+publish_get_stats(const struct publish *p, struct publish_stats *out)
+{
+	*out = p->st;
+}
