@@ -125,6 +125,9 @@ struct qrtp_stream {
 	int64_t  last_ext_ts;        /* extended RTP timestamp of the previous packet */
 	int64_t  ref_ts;             /* extended timestamp of the last in-time-sequence packet */
 	uint64_t ref_us;             /* its arrival time */
+	int64_t  jref_ts;            /* jitter reference: as ref_ts, but re-based */
+	uint64_t jref_us;            /*   after a timestamp discontinuity */
+	uint32_t ts_jumps;           /* timestamp discontinuities (|D| > 3 s) */
 	uint64_t first_us, last_us;
 	double   jitter_ms;          /* RFC 3550 running estimate */
 	double   jitter_max_ms;      /* over "regular" packets, as tshark counts it */

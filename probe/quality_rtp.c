@@ -11,7 +11,10 @@
  *
  * Jitter: RFC 3550 6.4.1 estimator J += (|D| - J) / 16 in milliseconds, D =
  * arrival difference minus RTP timestamp difference / clock rate, against
- * the previous packet that was in timestamp order (tshark's reference).
+ * the previous packet that was in timestamp order (tshark's reference). A
+ * |D| over 3 s is a timestamp discontinuity (the sender restarted its
+ * clock): the reference moves there without a jitter sample, where tshark
+ * would carry a seconds-large estimate for the rest of the stream.
  * Clock rates: the static payload types of RFC 3551 (tshark's table), SDP
  * a=rtpmap for dynamic ones; a payload type with no known rate (dynamic
  * without SDP, telephone-event) gets no jitter update, like tshark.
@@ -37,6 +40,7 @@
 #define QRTP_SEQ_MOD      65536u
 #define QRTP_PT_CN        13
 #define QRTP_PT_CN_OLD    19
+#define QRTP_TS_JUMP_MS   3000.0  /* |D| above this: a timestamp discontinuity */
 
 struct qrtp_hdr {
 	uint8_t  pt;
@@ -149,6 +153,8 @@ static void quality_rtp_start(struct qrtp_stream *s, const struct qrtp_hdr *h,
 	s->packets = 1;
 	s->last_ext_ts = s->ref_ts = h->ts;
 	s->ref_us = p->ts_us;
+	s->jref_ts = s->ref_ts;
+	s->jref_us = p->ts_us;
 	s->first_us = s->last_us = p->ts_us;
 	s->iv_packets = 1;
 	s->iv_first_us = p->ts_us;
@@ -216,11 +222,22 @@ static void quality_rtp_jitter(const struct quality *q, struct qrtp_stream *s,
 	bool regular = !h->marker && in_order && h->pt != QRTP_PT_CN &&
 	    h->pt != QRTP_PT_CN_OLD && s->pt != QRTP_PT_CN && s->pt != QRTP_PT_CN_OLD;
 
-	if (rate != 0) {
-		double d_ms = (double)(int64_t)(p->ts_us - s->ref_us) / 1000.0 -
-		    (double)(ext - s->ref_ts) * 1000.0 / rate;
+	bool jitter_in_order = ext >= s->jref_ts;
 
-		s->jitter_ms += (fabs(d_ms) - s->jitter_ms) / 16.0;
+	if (rate != 0) {
+		double d_ms = (double)(int64_t)(p->ts_us - s->jref_us) / 1000.0 -
+		    (double)(ext - s->jref_ts) * 1000.0 / rate;
+
+		if (fabs(d_ms) > QRTP_TS_JUMP_MS) {
+			/* sender restarted its timestamps: re-base, no jitter sample */
+			s->ts_jumps++;
+			s->jref_ts = ext;
+			s->jref_us = p->ts_us;
+			jitter_in_order = false;
+			regular = false;
+		} else {
+			s->jitter_ms += (fabs(d_ms) - s->jitter_ms) / 16.0;
+		}
 		s->clock_rate = rate;
 		s->jitter_valid = true;
 		if (regular) {
@@ -236,6 +253,10 @@ static void quality_rtp_jitter(const struct quality *q, struct qrtp_stream *s,
 	if (in_order) {
 		s->ref_ts = ext;
 		s->ref_us = p->ts_us;
+	}
+	if (jitter_in_order) {
+		s->jref_ts = ext;
+		s->jref_us = p->ts_us;
 	}
 	s->last_ext_ts = ext;
 	s->prev_pt = s->pt;
@@ -263,9 +284,9 @@ static struct qrtp_stream *quality_rtp_find(struct quality *q, struct qudp *u,
 		}
 	}
 	*is_new = true;
-	if (victim != NULL)
-		return victim;   /* an unconfirmed candidate gives way */
 	if (free_i == QUALITY_RTP_STREAMS_MAX) {
+		if (victim != NULL)
+			return victim;   /* the stalest unconfirmed candidate gives way */
 		q->ctr.rtp_streams_full++;
 		return NULL;
 	}
@@ -322,11 +343,13 @@ void quality_rtp_packet(struct quality *q, struct flow *f, struct qflow *qf,
 		return;
 	}
 	if (!s->confirmed) {
-		if (h.seq != (uint16_t)(s->max_seq + 1) || h.pt != s->pt) {
+		if (h.pt != s->pt || (h.seq != (uint16_t)(s->max_seq + 1) &&
+		    h.seq != s->max_seq)) {
 			quality_rtp_start(s, &h, p, dir);   /* not sequential: start over */
 			return;
 		}
-		s->confirmed = true;
+		/* a duplicate of the first packet counts but does not confirm */
+		s->confirmed = h.seq != s->max_seq;
 	}
 	quality_rtp_seq(s, h.seq);
 	quality_rtp_jitter(q, s, &h, p);   /* uses packets before this one */
