@@ -353,12 +353,14 @@ static enum decode_result decode_ipv6(struct cur *c, struct pkt *p)
 }
 
 /*
- * Like Wireshark, an IPv6 header behind an IPv4 ethertype is decoded as IPv6
- * (the version nibble wins); the reverse is a bad version.
+ * The link layer's protocol field decides; only link types without one
+ * (raw IP, MPLS) guess by the version nibble. An IPv6 header behind an IPv4
+ * ethertype is a bad version: Wireshark lists such a frame as "ip" with a
+ * bogus version and no ip.len, so the IP totals oracle does not count it.
  */
 static enum decode_result decode_l3(struct cur *c, enum l3_kind kind, struct pkt *p)
 {
-	if (kind != L3_IPV6) {
+	if (kind == L3_BY_VERSION) {
 		if (c->n == 0)
 			return DECODE_TRUNC_IP;
 		switch (c->p[0] >> 4) {

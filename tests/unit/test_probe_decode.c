@@ -645,7 +645,7 @@ static void test_tunnels(void **state)
 	}
 }
 
-/* Wireshark decodes an IPv6 header behind ethertype 0x0800 as IPv6; so do we. */
+/* An IPv6 header behind ethertype 0x0800 is a bad version (see decode_l3). */
 static void test_ipv6_behind_ipv4_ethertype(void **state)
 {
 	struct frame f = { .n = 0 };
@@ -656,6 +656,9 @@ static void test_ipv6_behind_ipv4_ethertype(void **state)
 	ip6(&f, IPPROTO_UDP);
 	udp(&f, 1);
 	ip_end(&f);
+	assert_int_equal(dec(DLT_EN10MB, f.b, f.n, &p), DECODE_BAD_IP_VERSION);
+	f.b[12] = 0x86;
+	f.b[13] = 0xdd;
 	assert_int_equal(dec(DLT_EN10MB, f.b, f.n, &p), DECODE_OK);
 	assert_int_equal(p.ip_ver, 6);
 }
