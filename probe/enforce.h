@@ -50,4 +50,10 @@ size_t enforce_list(struct enforce *e, char lines[][GW_TEXT_MAX], size_t max);
 /* Drops expired entries from its own bookkeeping (nft expires set elements itself). */
 void enforce_tick(struct enforce *e, uint64_t now_us);
 
+/* Parses "off", "dry-run" or "on" (also "enforce"); 0, or -1 for anything else. */
+int enforce_mode_parse(const char *s, enum enforce_mode *out);
+
+/* Number of live bans in its bookkeeping (what counts against the cap). */
+size_t enforce_count(struct enforce *e);
+
 #endif
