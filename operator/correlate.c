@@ -391,9 +391,9 @@ correlate_dist_rule(struct correlate *c, const struct gw_event *ev,
 	for (size_t i = 0; i < ev->n_top_talkers && i < GW_LIST_MAX; i++)
 		if (correlate_addr(ev->top_talkers[i], addr))
 			correlate_dist_add(d, addr, now);
-	if (ev->rate_pps > d->max_pps || !d->active)
+	if (ev->rate_pps > d->max_pps)
 		d->max_pps = ev->rate_pps;
-	if (ev->rate_bps > d->max_bps || !d->active)
+	if (ev->rate_bps > d->max_bps)
 		d->max_bps = ev->rate_bps;
 	snprintf(d->dst, sizeof(d->dst), "%s", ev->dst);
 	snprintf(d->kind, sizeof(d->kind), "%s", ev->kind);
@@ -597,6 +597,8 @@ correlate_tick_customer(const char *key, void *value, void *ctx)
 		cu->dist->active = false;
 		log_info("correlate: distributed attack on %s over", cu->id);
 		correlate_dist_emit(t->c, cu, n, true, t->now);
+		cu->dist->max_pps = 0;	/* the next attack starts afresh */
+		cu->dist->max_bps = 0;
 	}
 }
 
