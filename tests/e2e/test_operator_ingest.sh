@@ -179,4 +179,37 @@ for f in files:
 assert n == 12 * 5 * 6, n     # 12 customers x 5 steps (incl. the partial last) x 6 DS
 print("rrdtool values checked:", n, "file size", os.path.getsize(files[0]))
 PY
+
+# CURVE: only listed keys connect, and each key only as its own probe id.
+K=$T/keys; mkdir -p "$K" "$T/lgkeys" "$T/rrd2"
+for n in operator p00000 p00001 p00002; do "$OP" --keygen "$K" $n || fail "keygen $n"; done
+[ "$(stat -c %a "$K/operator.key")" = 600 ] || fail "secret key file mode"
+"$OP" --keygen "$K" p00000 2>/dev/null && fail "keygen overwrote a key"
+pub() { awk '$1 == "public" {print $2}' "$1"; }
+printf 'p00000 %s\np00001 %s\n' "$(pub "$K/p00000.pub")" "$(pub "$K/p00001.pub")" >"$T/probe-keys"
+cp "$K/p00000.key" "$T/lgkeys/p00000.key"
+cp "$K/p00000.key" "$T/lgkeys/p00001.key"   # p00001 uses p00000's key: key_mismatch
+cp "$K/p00002.key" "$T/lgkeys/p00002.key"   # not listed: refused by ZAP
+"$OP" --listen "tcp://127.0.0.1:$ZPORT" --http "127.0.0.1:$HPORT" --rrd-dir "$T/rrd2" \
+	--curve-secret-file "$K/operator.key" --probe-keys "$T/probe-keys" >"$T/op.log" 2>&1 &
+OP_PID=$!
+for _ in $(seq 50); do curl -sf "$API/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+"$LG" --connect "tcp://127.0.0.1:$ZPORT" --probes 3 --customers 1 --rate 0 --duration 5 \
+	--curve-server "$K/operator.pub" --curve-keys "$T/lgkeys" --linger-ms 2000 >/dev/null || true
+for _ in $(seq 50); do
+	curl -sf "$API/api/v1/stats" >"$T/stats.json"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["key_mismatch"] == 6 and d["zap_denied"] >= 1 else 1)' "$T/stats.json" && break
+	sleep 0.1
+done
+python3 - "$T" "$API" <<'PY' || fail "CURVE checks"
+import json, sys, urllib.request
+T, API = sys.argv[1], sys.argv[2]
+s = json.load(open(T + "/stats.json"))
+assert s["key_mismatch"] == 6 and s["zap_denied"] >= 1 and s["accepted"] == 6, s
+p = json.load(urllib.request.urlopen(API + "/api/v1/probes"))["probes"]
+assert [x["id"] for x in p] == ["p00000"] and p[0]["messages"] == 6 and p[0]["rejected"] == 6, p
+print("CURVE checks passed")
+PY
+kill -TERM "$OP_PID"; wait "$OP_PID" || fail "operator exit status $?"; OP_PID=""
+[ -f "$T/rrd2/c000000.rrd" ] || fail "direct RRD write (no rrdcached) missing"
 echo "PASS test_operator_ingest"

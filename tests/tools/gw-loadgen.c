@@ -30,6 +30,7 @@ struct lg_opts {
 	unsigned probes, customers, sockets, drop_every;
 	double rate, duration, start_ts;
 	unsigned garbage, oversized, unknown;
+	int linger_ms;
 };
 
 struct lg_counts {
@@ -58,6 +59,7 @@ lg_usage(void)
 "  --curve-server F    operator public key file (\"public Z85\"); enables CURVE\n"
 "  --curve-keys DIR    probe key files DIR/<probe id>.key (\"public/secret Z85\")\n"
 "  --log FILE          JSON line per customer interval (sent or skipped)\n"
+"  --linger-ms MS      how long to wait at exit for unsent messages (default 20000)\n"
 "Prints one JSON object with the counts sent.\n");
 }
 
@@ -72,7 +74,8 @@ lg_parse(int argc, char **argv, struct lg_opts *o)
 		{ "garbage", 1, NULL, 'g' }, { "oversized", 1, NULL, 'o' },
 		{ "unknown", 1, NULL, 'u' }, { "prefix", 1, NULL, 'P' },
 		{ "log", 1, NULL, 'l' }, { "curve-server", 1, NULL, 'S' },
-		{ "curve-keys", 1, NULL, 'K' }, { "help", 0, NULL, 'h' },
+		{ "curve-keys", 1, NULL, 'K' }, { "linger-ms", 1, NULL, 'L' },
+		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -94,6 +97,7 @@ lg_parse(int argc, char **argv, struct lg_opts *o)
 		case 'l': o->log_path = optarg; break;
 		case 'S': o->server_key_file = optarg; break;
 		case 'K': o->key_dir = optarg; break;
+		case 'L': o->linger_ms = atoi(optarg); break;
 		case 'h': lg_usage(); exit(0);
 		default: lg_usage(); return -1;
 		}
@@ -175,7 +179,7 @@ static void *
 lg_socket(void *ctx, const struct lg_opts *o, const char *rid)
 {
 	void *s = zmq_socket(ctx, ZMQ_DEALER);
-	int hwm = 0, linger = 20000;
+	int hwm = 0, linger = o->linger_ms;
 	char pub[41], sec[41], srv[41], path[1024];
 
 	if (s == NULL)
@@ -351,7 +355,7 @@ main(int argc, char **argv)
 {
 	struct lg_opts o = { .connect = "tcp://127.0.0.1:7700", .prefix = "p",
 	    .probes = 1, .customers = 1, .sockets = 1000, .rate = 1,
-	    .duration = 10, .start_ts = 1700000000 };
+	    .duration = 10, .start_ts = 1700000000, .linger_ms = 20000 };
 	struct lg_counts c = { 0 };
 	struct gw_customer_stats *cs;
 	void *ctx, **socks;
