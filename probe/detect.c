@@ -23,7 +23,7 @@
 #define ALARM_WAYS     4
 #define SPIKE_RING     3          /* 100 ms buckets per customer and direction */
 #define SPIKE_GAP_FILL 300        /* idle seconds fed to the baseline at most */
-#define UNUSUAL_WAIT_US 250000ULL /* unusual_port waits this long for a flood alarm */
+#define UNUSUAL_WAIT_US 200000ULL /* unusual_port waits this long for a flood alarm */
 
 enum det_dir { DIR_RX = 0, DIR_TX = 1 };
 enum det_class { CLS_SYN = 0, CLS_UDP, CLS_ICMP, CLS_MAX, CLS_NONE = CLS_MAX };
@@ -144,7 +144,7 @@ static void detect_defaults(struct det_thresholds *t)
 	t->scan_ports = 100;
 	t->sweep_hosts = 64;
 	t->inter_pps = 1;
-	t->unusual_pps = 3;
+	t->unusual_pps = 10;
 	t->unusual_enabled = 1;
 	t->spike_factor = 5;
 	t->spike_min_bps = 20e6;

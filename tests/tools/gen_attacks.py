@@ -243,10 +243,10 @@ def case_unusual_port(out, rng, rows):
     start = T0 + 4.0
     benign(pc, T0, T0 + 12, "10.0.101.10")
     syn = Template(eth() / IP(dst="10.0.101.10", ttl=48) / TCP(dport=3389, flags="S", seq=11))
-    for i in range(60):
-        pc.add(start + i * 0.05, syn.make(src="192.0.2.%d" % (10 + i % 5),
+    for i in range(100):
+        pc.add(start + i * 0.02, syn.make(src="192.0.2.%d" % (10 + i % 5),
                                          sport=rng.randint(1024, 65535)))
-    end = start + 3.0
+    end = start + 2.0
     pc.close()
     rows.append(("unusual_port", "unusual_port", "c101", "rx", "-", "10.0.101.10", "3389",
                  start, end))
