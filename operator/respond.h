@@ -152,6 +152,25 @@ uint64_t respond_manual_unban(struct respond *r,
     const struct respond_manual *m, double now, char *err, size_t errlen);
 
 /*
+ * Manual requests from other threads (the HTTP API): respond is not
+ * thread-safe, so an API thread hands its request to the ingest thread with
+ * respond_submit(), which blocks until respond_run_requests() (called by the
+ * ingest thread's loop after every poll) has executed it, or until
+ * timeout_ms passes while it is still queued (then it is withdrawn, never
+ * executed, and 0 is returned with "timed out ..."). The strings in m are
+ * copied. Returns what respond_manual_ban/unban returned (id, or 0 + err).
+ * At most RESPOND_REQUESTS_MAX requests wait at once; more get 0 + "too many
+ * requests in progress". Call respond_free() only after the API threads stop.
+ */
+#define RESPOND_REQUESTS_MAX 16
+enum respond_op { RESPOND_OP_BAN = 0, RESPOND_OP_UNBAN };
+uint64_t respond_submit(struct respond *r, enum respond_op op,
+    const struct respond_manual *m, int timeout_ms, char *err, size_t errlen);
+
+/* Ingest thread: executes the queued API requests in arrival order. */
+void respond_run_requests(struct respond *r, double now);
+
+/*
  * A fresh command id for commands the caller sends itself (list_bans,
  * inspect), so they never collide with respond's ids. Results for such ids
  * are ignored by respond_command_result.

@@ -1,5 +1,6 @@
 /* test_operator_respond.c: ban policy, global bans via correlate, dedupe, expiry, restart, results, manual API, upstream hook. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -596,6 +597,87 @@ test_config(void **state)
 	    NULL), 0);
 }
 
+/* An API thread's view: submit and wait for the ingest thread. */
+struct api_thread {
+	struct respond *r;
+	enum respond_op op;
+	struct respond_manual m;
+	int timeout_ms;
+	uint64_t id;
+	char err[GW_TEXT_MAX];
+	volatile int done;
+};
+
+static void *
+api_main(void *p)
+{
+	struct api_thread *a = p;
+
+	a->id = respond_submit(a->r, a->op, &a->m, a->timeout_ms, a->err,
+	    sizeof(a->err));
+	a->done = 1;
+	return NULL;
+}
+
+static void
+test_submit_from_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct respond *r = new_respond(f, NULL);
+	struct api_thread a = { .r = r, .op = RESPOND_OP_BAN,
+	    .m = { .address = "198.51.100.44", .user = "bob" },
+	    .timeout_ms = 5000 };
+	struct countermeasure cm;
+	pthread_t t;
+	int spins = 0;
+
+	respond_probe_seen(r, "p1", NULL, 0);
+	assert_int_equal(pthread_create(&t, NULL, api_main, &a), 0);
+	while (!a.done && spins++ < 500) {   /* the ingest loop, bounded */
+		respond_run_requests(r, 100);
+		usleep(2000);
+	}
+	pthread_join(t, NULL);
+	assert_true(a.id > 0);
+	get_cm(f, a.id, &cm);
+	assert_string_equal(cm.decided_by, "api:bob");
+	assert_int_equal(f->sent.n, 1);
+	assert_string_equal(f->sent.cmd[0].address, "198.51.100.44");
+
+	/* Unban through the same path; an error comes back as text. */
+	a.op = RESPOND_OP_UNBAN;
+	a.done = 0;
+	assert_int_equal(pthread_create(&t, NULL, api_main, &a), 0);
+	for (spins = 0; !a.done && spins < 500; spins++) {
+		respond_run_requests(r, 200);
+		usleep(2000);
+	}
+	pthread_join(t, NULL);
+	assert_true(a.id > 0);
+	a.done = 0;
+	assert_int_equal(pthread_create(&t, NULL, api_main, &a), 0);
+	for (spins = 0; !a.done && spins < 500; spins++) {
+		respond_run_requests(r, 300);
+		usleep(2000);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(a.id, 0);
+	assert_non_null(strstr(a.err, "no ban in force"));
+
+	/* Nobody runs the queue: the request times out and is withdrawn. */
+	a.op = RESPOND_OP_BAN;
+	a.timeout_ms = 100;
+	a.done = 0;
+	assert_int_equal(pthread_create(&t, NULL, api_main, &a), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(a.id, 0);
+	assert_non_null(strstr(a.err, "timed out"));
+	f->sent.n = 0;
+	respond_run_requests(r, 400);            /* nothing left to run */
+	assert_int_equal(f->sent.n, 0);
+	respond_free(r);
+}
+
 /* ---- the upstream hook ---- */
 
 static double
@@ -763,6 +845,7 @@ main(void)
 		T(test_unreachable_probe),
 		T(test_manual),
 		cmocka_unit_test(test_config),
+		T(test_submit_from_thread),
 		T(test_hook_runs),
 		T(test_hook_fails_and_hangs),
 	};
