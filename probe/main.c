@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -589,10 +590,23 @@ run_live(struct probe *pr)
 	}
 }
 
+/* CPU time (user + system) of this process in seconds. */
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void
-print_summary(struct probe *pr, double elapsed)
+print_summary(struct probe *pr, double elapsed, double cpu)
 {
 	struct engine_counters c;
+	struct dpi_stats ds;
 	char errs[512] = "";
 	size_t off = 0;
 	int r;
@@ -604,11 +618,16 @@ print_summary(struct probe *pr, double elapsed)
 			    decode_result_name((enum decode_result)r), c.by_result[r]);
 	fprintf(stderr, "gatewatch-probe: packets %" PRIu64 " ip %" PRIu64
 	    " ip_bytes %" PRIu64 " non_ip %" PRIu64 " errors:%s flows %" PRIu64
-	    " reports %" PRIu64 " elapsed %.3f s %.0f packets/s peak_rss_kb %" PRIu64 "\n",
+	    " reports %" PRIu64 " elapsed %.3f s %.0f packets/s cpu %.3f s"
+	    " peak_rss_kb %" PRIu64 "\n",
 	    c.packets, c.ip_packets, c.ip_bytes, c.by_result[DECODE_NON_IP],
 	    off ? errs : " none", c.flows_created,
 	    c.reports, elapsed, elapsed > 0 ? (double)c.packets / elapsed : 0,
-	    health_peak_rss_bytes() / 1024);
+	    cpu, health_peak_rss_bytes() / 1024);
+	dpi_get_stats(engine_dpi(pr->eng), &ds);
+	log_debug("dpi: packets %" PRIu64 " classified %" PRIu64 " given_up %"
+	    PRIu64 " forced %" PRIu64, ds.packets, ds.classified, ds.given_up,
+	    ds.states_forced);
 }
 
 static void
@@ -690,7 +709,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct probe pr;
-	double t0;
+	double t0, c0;
 	int rc = 0;
 
 	log_init("gatewatch-probe", LOG_LVL_INFO, false);
@@ -709,13 +728,14 @@ main(int argc, char **argv)
 	if (pr.pub != NULL)
 		send_hello(&pr);
 	t0 = mono_s();
+	c0 = cpu_s();
 	if (o.file != NULL)
 		run_offline(&pr);
 	else
 		run_live(&pr);
 	engine_finish(pr.eng);       /* last interval, then flow records */
 	handle_commands(&pr);
-	print_summary(&pr, mono_s() - t0);
+	print_summary(&pr, mono_s() - t0, cpu_s() - c0);
 	if (jsonl_close(pr.jsonl) != 0 || pr.jsonl_failed) {
 		log_err("--jsonl %s: write failed", o.jsonl);
 		rc = 1;
