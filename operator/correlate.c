@@ -9,8 +9,6 @@
 #include "idmap.h"
 #include "log.h"
 
-#define CORRELATE_OPERATOR "operator"
-
 /* One attack source and the probes that reported it. */
 struct corr_source {
 	char     src[GW_ADDR_MAX];      /* "" = free slot */

@@ -38,6 +38,9 @@ struct correlate_config {
 	double   sla_dns_fail_pct;        /* DNS failures/queries above this is bad [5] */
 };
 
+/* The probe id given with events the operator itself derives. */
+#define CORRELATE_OPERATOR "operator"
+
 /* One source reported by at least K probes within W seconds. */
 struct correlate_global {
 	double   ts;                      /* now when the rule fired */

@@ -1064,7 +1064,9 @@ respond_event(struct respond *r, const char *probe_id,
 	if (r == NULL || probe_id == NULL || ev == NULL || ev->cleared)
 		return;
 	if (strcmp(ev->kind, "distributed_attack") == 0) {
-		rs_hook_decide(r, ev, now);
+		/* Only correlate's own decision, never a probe's say-so. */
+		if (strcmp(probe_id, CORRELATE_OPERATOR) == 0)
+			rs_hook_decide(r, ev, now);
 		return;
 	}
 	if (!rs_is_flood(ev->kind) || strcmp(ev->severity, "high") != 0 ||

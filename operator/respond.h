@@ -23,7 +23,8 @@
  *   ban_timeout_s ("policy:flood").
  * - correlate's multi-probe rule (respond_global) -> ban the source at every
  *   known probe, scope "*" ("policy:global").
- * - distributed_attack (from correlate), not cleared -> run the upstream hook
+ * - distributed_attack from correlate (probe_id CORRELATE_OPERATOR; the same
+ *   kind sent by a probe is ignored), not cleared -> run the upstream hook
  *   with the decision as JSON on stdin ("policy:distributed"); at most one
  *   per customer per ban_timeout_s.
  * - Never banned: loopback, the allowlist, the probes' own addresses.

@@ -753,6 +753,8 @@ test_hook_runs(void **state)
 	r = new_respond(f, conf);
 	assert_non_null(r);
 	distributed(&ev);
+	respond_event(r, "p1", &ev, wall_now());   /* a probe cannot ask */
+	assert_int_equal(count_cm(f, "hook"), 0);
 	respond_event(r, "operator", &ev, wall_now());
 	assert_int_equal(count_cm(f, "hook"), 1);
 	wait_hook(r, f, 1, 5, &cm);
