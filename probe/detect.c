@@ -553,9 +553,14 @@ static double alarm_level(struct detect *d, struct alarm *a)
 	}
 }
 
-/* Every 100 ms of packet time: clears alarms that stayed low long enough. */
-static void detect_evaluate(struct detect *d)
+/*
+ * Every 100 ms of packet time: clears alarms that stayed low long enough.
+ * prev_us is the previous evaluation; after a gap without any packet the
+ * rates fell to zero when the window emptied, one window after prev_us.
+ */
+static void detect_evaluate(struct detect *d, uint64_t prev_us)
 {
+	uint64_t gap_low_us = prev_us + NBUCKETS * BUCKET_US;
 	uint64_t clear_us = (uint64_t)(d->th.clear_s * 1e6);
 	size_t i, n = d->n_alarm_buckets * ALARM_WAYS;
 
@@ -573,8 +578,9 @@ static void detect_evaluate(struct detect *d)
 			continue;
 		}
 		if (a->below_since_us == 0)
-			a->below_since_us = d->now_us;
-		else if (d->now_us - a->below_since_us >= clear_us)
+			a->below_since_us = prev_us != 0 && gap_low_us < d->now_us &&
+			    gap_low_us > a->fired_us ? gap_low_us : d->now_us;
+		if (d->now_us - a->below_since_us >= clear_us)
 			alarm_clear(d, a, level);
 	}
 }
@@ -582,7 +588,7 @@ static void detect_evaluate(struct detect *d)
 /* Moves every window to now_us; time never goes backwards. */
 static void detect_advance(struct detect *d, uint64_t now_us)
 {
-	uint64_t bucket, sec;
+	uint64_t bucket, sec, prev_us = d->now_us;
 
 	if (now_us <= d->now_us)
 		return;
@@ -593,7 +599,7 @@ static void detect_advance(struct detect *d, uint64_t now_us)
 	bucket = now_us / BUCKET_US;
 	if (bucket != d->last_eval_bucket) {
 		d->last_eval_bucket = bucket;
-		detect_evaluate(d);
+		detect_evaluate(d, prev_us);
 	}
 	sec = now_us / SECOND_US;
 	if (sec != d->last_decay_s) {

@@ -1,0 +1,399 @@
+/* test_probe_detect.c: unit tests for the anomaly detectors (detect.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "customer.h"
+#include "detect.h"
+
+#define T0 (1700000000ULL * 1000000ULL)
+
+struct sink {
+	size_t n;
+	struct gw_event ev[64];
+};
+
+static void on_event(const struct gw_event *ev, void *ctx)
+{
+	struct sink *s = ctx;
+
+	if (s->n < 64)
+		s->ev[s->n++] = *ev;
+}
+
+struct fixture {
+	struct customer_map *map;
+	struct detect *d;
+	struct sink sink;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	f->map = customer_map_new();
+	assert_int_equal(customer_map_add(f->map, "c1", "prefix", "10.0.1.0/24", err, sizeof(err)), 0);
+	assert_int_equal(customer_map_add(f->map, "c2", "prefix", "10.0.2.0/24", err, sizeof(err)), 0);
+	f->d = detect_new(f->map, on_event, &f->sink);
+	assert_non_null(f->d);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	detect_free(f->d);
+	customer_map_free(f->map);
+	free(f);
+	return 0;
+}
+
+static struct pkt mk(uint64_t ts, const char *src, const char *dst, int proto,
+    uint16_t sport, uint16_t dport, uint8_t flags, uint32_t bytes)
+{
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.ts_us = ts;
+	assert_int_equal(gw_addr_parse(src, &p.src), 0);
+	assert_int_equal(gw_addr_parse(dst, &p.dst), 0);
+	p.ip_ver = p.src.family;
+	p.l4_proto = (uint8_t)proto;
+	p.has_l4 = true;
+	p.sport = sport;
+	p.dport = dport;
+	p.tcp_flags = flags;
+	p.icmp_type = proto == 1 ? 8 : 0;
+	p.ip_bytes = bytes;
+	return p;
+}
+
+static bool feed(struct fixture *f, const struct pkt *p)
+{
+	struct customer_match m = customer_lookup(f->map, p);
+
+	return detect_packet(f->d, p, &m);
+}
+
+static const struct gw_event *find(const struct sink *s, const char *kind, bool cleared)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->ev[i].kind, kind) == 0 && s->ev[i].cleared == cleared)
+			return &s->ev[i];
+	return NULL;
+}
+
+static size_t count(const struct sink *s, const char *kind, bool cleared)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->ev[i].kind, kind) == 0 && s->ev[i].cleared == cleared)
+			n++;
+	return n;
+}
+
+/* Benign background so that time advances: one small packet every 10 ms. */
+static void background(struct fixture *f, uint64_t from, uint64_t to)
+{
+	uint64_t t;
+
+	for (t = from; t < to; t += 10000) {
+		struct pkt p = mk(t, "203.0.113.200", "10.0.1.10", 6, 443, 50000, TCPF_ACK, 500);
+
+		feed(f, &p);
+	}
+}
+
+static void test_thresholds(void **state)
+{
+	struct fixture *f = *state;
+	char path[] = "/tmp/gw-test-thr.XXXXXX";
+	int fd;
+	FILE *fp;
+
+	assert_int_equal(detect_set_threshold(f->d, "syn_flood.rx.pps", 100), 0);
+	assert_int_equal(detect_set_threshold(f->d, "udp_flood.tx.bps", 1e9), 0);
+	assert_int_equal(detect_set_threshold(f->d, "port_scan.ports", 50), 0);
+	assert_int_equal(detect_set_threshold(f->d, "spike.factor", 3), 0);
+	assert_int_equal(detect_set_threshold(f->d, "nope.rx.pps", 1), -1);
+	assert_int_equal(detect_set_threshold(f->d, "syn_flood.rx.pps", -1), -1);
+	assert_int_equal(detect_set_threshold(f->d, "spike.factor", 0.5), -1);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "# comment\nsyn_flood.rx.pps 3000\n\nunusual_port.allow 22,80\n"
+	    "unusual_port.allow.c1 8080\n");
+	fclose(fp);
+	assert_int_equal(detect_load_thresholds(f->d, path), 0);
+	fp = fopen(path, "a");
+	fprintf(fp, "host_sweep.hosts banana\n");
+	fclose(fp);
+	assert_int_equal(detect_load_thresholds(f->d, path), -1);
+	unlink(path);
+	assert_int_equal(detect_load_thresholds(f->d, "/nonexistent/thr"), -1);
+	assert_int_equal(detect_allow_port(f->d, "nobody", 1), -1);
+}
+
+/* SYN flood from spoofed random sources: fast event, "many", top talkers, clear, skip DPI. */
+static void test_spoofed_syn_flood(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *ev;
+	uint64_t start = T0 + 3000000, t;
+	size_t mem = detect_memory(f->d);
+	unsigned i = 0, flagged = 0;
+	char src[32];
+
+	background(f, T0, start);
+	assert_int_equal(f->sink.n, 0);
+	for (t = start; t < start + 2000000; t += 200, i++) {    /* 5000 pps */
+		snprintf(src, sizeof(src), "%s%u", i % 2 ? "198.51.100." : "203.0.113.",
+		    1 + (i * 7919) % 254);
+		struct pkt p = mk(t, src, "10.0.1.10", 6, (uint16_t)(1024 + i), 80, TCPF_SYN, 40);
+
+		if (feed(f, &p))
+			flagged++;
+	}
+	background(f, t, t + 5000000);
+	ev = find(&f->sink, "syn_flood", false);
+	assert_non_null(ev);
+	assert_string_equal(ev->customer, "c1");
+	assert_string_equal(ev->direction, "rx");
+	assert_string_equal(ev->dst, "10.0.1.10");
+	assert_string_equal(ev->src, "many");
+	assert_string_equal(ev->severity, "high");
+	assert_int_equal(ev->ip_proto, 6);
+	assert_int_equal(ev->dport, 80);
+	assert_true(ev->n_top_talkers > 0);
+	assert_true(ev->ts - (double)start / 1e6 < 0.5);
+	assert_true(ev->rate_pps >= 2000);
+	assert_true(flagged > 9000);       /* flood packets skip DPI after the event */
+	assert_int_equal(count(&f->sink, "syn_flood", false), 1);
+	ev = find(&f->sink, "syn_flood", true);
+	assert_non_null(ev);
+	assert_true(ev->ts > (double)(start + 2000000) / 1e6);
+	/* no scan/sweep/unusual noise from the spoofed flood (one port, one host) */
+	assert_int_equal(f->sink.n, 2);
+	assert_int_equal(detect_memory(f->d), mem);
+}
+
+/* Single-source UDP flood to c2 from outside: the source is named and flagged. */
+static void test_single_source_udp_flood(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *ev;
+	uint64_t start = T0 + 1000000, t;
+	struct pkt other;
+
+	assert_int_equal(detect_set_threshold(f->d, "udp_flood.rx.pps", 1000), 0);
+	background(f, T0, start);
+	for (t = start; t < start + 1000000; t += 500) {       /* 2000 pps */
+		struct pkt p = mk(t, "198.51.100.7", "10.0.2.20", 17, 4444, 53, 0, 60);
+
+		feed(f, &p);
+	}
+	ev = find(&f->sink, "udp_flood", false);
+	assert_non_null(ev);
+	assert_string_equal(ev->customer, "c2");
+	assert_string_equal(ev->src, "198.51.100.7");
+	assert_true(ev->ts - (double)start / 1e6 < 0.5);
+	/* any packet of the flagged source skips DPI, even to another host */
+	other = mk(t, "198.51.100.7", "10.0.1.99", 6, 1, 443, TCPF_ACK, 40);
+	assert_true(feed(f, &other));
+	other = mk(t, "198.51.100.8", "10.0.1.99", 6, 1, 443, TCPF_ACK, 40);
+	assert_false(feed(f, &other));
+}
+
+/* A rate flapping around the threshold gives one event, not one per crossing. */
+static void test_hysteresis(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t = T0, k;
+
+	assert_int_equal(detect_set_threshold(f->d, "icmp_flood.rx.pps", 1000), 0);
+	for (k = 0; k < 10; k++) {          /* 10 x (0.5 s at 3000 pps, 0.5 s at 400 pps) */
+		uint64_t end = t + 1000000;
+
+		for (; t < end; t += (t % 1000000 < 500000) ? 333 : 2500) {
+			struct pkt p = mk(t, "192.0.2.1", "10.0.1.10", 1, 0, 0, 0, 84);
+
+			feed(f, &p);
+		}
+	}
+	assert_int_equal(count(&f->sink, "icmp_flood", false), 1);
+	detect_tick(f->d, t + 10000000);
+	assert_int_equal(count(&f->sink, "icmp_flood", true), 1);
+}
+
+static void test_scan_sweep_inter_unusual(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *ev;
+	uint64_t t = T0;
+	unsigned i;
+	char dst[32];
+
+	for (i = 0; i < 300; i++, t += 2000) {
+		struct pkt p = mk(t, "198.51.100.66", "10.0.1.10", 6, 60000, (uint16_t)(i + 1), TCPF_SYN, 44);
+
+		feed(f, &p);
+	}
+	for (i = 0; i < 200; i++, t += 2000) {
+		snprintf(dst, sizeof(dst), "10.0.2.%u", i + 1);
+		struct pkt p = mk(t, "203.0.113.99", dst, 1, 0, 0, 0, 28);
+
+		feed(f, &p);
+	}
+	for (i = 0; i < 5; i++, t += 300000) {   /* c1 host probing c2 */
+		struct pkt p = mk(t, "10.0.1.50", "10.0.2.60", 6, 51000, 445, TCPF_SYN, 60);
+
+		feed(f, &p);
+	}
+	background(f, t, t + 15000000);
+	ev = find(&f->sink, "port_scan", false);
+	assert_non_null(ev);
+	assert_string_equal(ev->src, "198.51.100.66");
+	assert_string_equal(ev->customer, "c1");
+	ev = find(&f->sink, "host_sweep", false);
+	assert_non_null(ev);
+	assert_string_equal(ev->src, "203.0.113.99");
+	assert_string_equal(ev->customer, "c2");
+	ev = find(&f->sink, "inter_customer", false);
+	assert_non_null(ev);
+	assert_string_equal(ev->customer, "c2");
+	assert_string_equal(ev->src, "10.0.1.50");
+	assert_int_equal(count(&f->sink, "inter_customer", false), 1);
+	/* the scanner hit 300 ports: many of them above the unusual_port rate? no: one SYN each */
+	assert_null(find(&f->sink, "unusual_port", false));
+	assert_non_null(find(&f->sink, "port_scan", true));
+	assert_non_null(find(&f->sink, "host_sweep", true));
+	assert_non_null(find(&f->sink, "inter_customer", true));
+}
+
+static void test_unusual_port_allowlist(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t = T0;
+	unsigned i;
+
+	assert_int_equal(detect_allow_port(f->d, "c1", 22), 0);
+	for (i = 0; i < 40; i++, t += 20000) {   /* 50/s to allowed 22 */
+		struct pkt p = mk(t, "192.0.2.10", "10.0.1.10", 6, (uint16_t)(2000 + i), 22, TCPF_SYN, 60);
+
+		feed(f, &p);
+	}
+	background(f, t, t + 1000000);
+	assert_null(find(&f->sink, "unusual_port", false));
+	t += 1000000;
+	for (i = 0; i < 40; i++, t += 20000) {   /* 50/s to 3389 */
+		struct pkt p = mk(t, "192.0.2.10", "10.0.1.10", 6, (uint16_t)(2000 + i), 3389, TCPF_SYN, 60);
+
+		feed(f, &p);
+	}
+	background(f, t, t + 1000000);
+	assert_non_null(find(&f->sink, "unusual_port", false));
+	assert_int_equal(find(&f->sink, "unusual_port", false)->dport, 3389);
+}
+
+static void test_spike_warmup(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t;
+
+	/* heavy traffic in the first seconds is not a spike: no baseline yet */
+	for (t = T0; t < T0 + 3000000; t += 200) {
+		struct pkt p = mk(t, "203.0.113.5", "10.0.2.5", 6, 443, 5000, TCPF_ACK, 1500);
+
+		feed(f, &p);
+	}
+	for (; t < T0 + 80000000; t += 20000) {  /* 50 pps x 500 B = 200 kbit/s */
+		struct pkt p = mk(t, "203.0.113.5", "10.0.2.5", 6, 443, 5000, TCPF_ACK, 500);
+
+		feed(f, &p);
+	}
+	assert_null(find(&f->sink, "traffic_spike", false));
+	for (; t < T0 + 82000000; t += 400) {    /* 30 Mbit/s */
+		struct pkt p = mk(t, "203.0.113.5", "10.0.2.5", 6, 443, 5000, TCPF_ACK, 1500);
+
+		feed(f, &p);
+	}
+	assert_non_null(find(&f->sink, "traffic_spike", false));
+	assert_string_equal(find(&f->sink, "traffic_spike", false)->customer, "c2");
+	assert_true(find(&f->sink, "traffic_spike", false)->ts < (T0 + 80500000) / 1e6);
+}
+
+static void test_inspect_and_bad_input(void **state)
+{
+	struct fixture *f = *state;
+	char lines[8][GW_TEXT_MAX];
+	struct pkt p = mk(T0, "198.51.100.7", "10.0.1.10", 17, 1, 53, 0, 60);
+	struct customer_match m = { CUSTOMER_NONE, 1, false };
+	size_t n;
+
+	assert_false(detect_packet(NULL, &p, &m));
+	assert_false(detect_packet(f->d, NULL, &m));
+	p.ip_ver = 0;
+	assert_false(detect_packet(f->d, &p, &m));
+	p.ip_ver = 4;
+	m.rx = 12345;                 /* out-of-range index is ignored */
+	assert_false(detect_packet(f->d, &p, &m));
+	m.rx = 1;
+	detect_packet(f->d, &p, &m);
+	n = detect_inspect(f->d, lines, 8);
+	assert_true(n >= 1);
+	assert_non_null(strstr(lines[0], "198.51.100.7"));
+	detect_tick(NULL, 0);
+	detect_free(NULL);
+}
+
+/* Memory is fixed and grows modestly with customers. */
+static void test_memory_for_customers(void **state)
+{
+	struct customer_map *m = customer_map_new();
+	struct detect *d;
+	char id[32], pfx[32], err[128];
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 10000; i++) {
+		snprintf(id, sizeof(id), "c%u", i);
+		snprintf(pfx, sizeof(pfx), "10.%u.%u.0/24", i / 256, i % 256);
+		assert_int_equal(customer_map_add(m, id, "prefix", pfx, err, sizeof(err)), 0);
+	}
+	d = detect_new(m, NULL, NULL);
+	assert_non_null(d);
+	printf("detect memory for %zu customers: %zu bytes\n", customer_count(m),
+	    detect_memory(d));
+	assert_true(detect_memory(d) < 64u * 1024 * 1024);
+	detect_free(d);
+	customer_map_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spoofed_syn_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_source_udp_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hysteresis, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_sweep_inter_unusual, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unusual_port_allowlist, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spike_warmup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inspect_and_bad_input, setup, teardown),
+		cmocka_unit_test(test_memory_for_customers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
