@@ -123,10 +123,9 @@ struct qrtp_stream {
 	uint32_t packets;            /* every arrival, duplicates included */
 	uint32_t duplicates, reordered;
 	int64_t  last_ext_ts;        /* extended RTP timestamp of the previous packet */
-	int64_t  ref_ts;             /* extended timestamp of the last in-time-sequence packet */
-	uint64_t ref_us;             /* its arrival time */
-	int64_t  jref_ts;            /* jitter reference: as ref_ts, but re-based */
-	uint64_t jref_us;            /*   after a timestamp discontinuity */
+	int64_t  ref_ts;             /* highest in-order extended timestamp (tshark's "regular") */
+	uint64_t ref_us;             /* arrival of the previous packet */
+	int64_t  jref_ts;            /* timestamp of the previous packet with a known clock rate */
 	uint32_t ts_jumps;           /* timestamp discontinuities (|D| > 3 s) */
 	uint64_t first_us, last_us;
 	double   jitter_ms;          /* RFC 3550 running estimate */

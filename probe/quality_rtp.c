@@ -10,11 +10,11 @@
  * count from the first packet, as tshark's do.
  *
  * Jitter: RFC 3550 6.4.1 estimator J += (|D| - J) / 16 in milliseconds, D =
- * arrival difference minus RTP timestamp difference / clock rate, against
- * the previous packet that was in timestamp order (tshark's reference). A
- * |D| over 3 s is a timestamp discontinuity (the sender restarted its
- * clock): the reference moves there without a jitter sample, where tshark
- * would carry a seconds-large estimate for the rest of the stream.
+ * arrival difference minus RTP timestamp difference / clock rate between
+ * consecutive arrivals (reordered ones included, as in RFC 3550 and tshark).
+ * A |D| over 3 s is a timestamp discontinuity (the sender restarted its
+ * clock): no jitter sample is taken, where tshark would carry a
+ * seconds-large estimate for the rest of the stream.
  * Clock rates: the static payload types of RFC 3551 (tshark's table), SDP
  * a=rtpmap for dynamic ones; a payload type with no known rate (dynamic
  * without SDP, telephone-event) gets no jitter update, like tshark.
@@ -154,7 +154,6 @@ static void quality_rtp_start(struct qrtp_stream *s, const struct qrtp_hdr *h,
 	s->last_ext_ts = s->ref_ts = h->ts;
 	s->ref_us = p->ts_us;
 	s->jref_ts = s->ref_ts;
-	s->jref_us = p->ts_us;
 	s->first_us = s->last_us = p->ts_us;
 	s->iv_packets = 1;
 	s->iv_first_us = p->ts_us;
@@ -212,7 +211,14 @@ static void quality_rtp_seq(struct qrtp_stream *s, uint16_t seq)
 	}
 }
 
-/* Jitter update for one arrival, with tshark's max/mean over regular packets. */
+/*
+ * Jitter update for one arrival. D compares the arrival gap to the previous
+ * packet with the timestamp gap to the previous packet that had a known
+ * clock rate (tshark 4.0 does exactly this; packets of unknown rate still
+ * move the arrival reference). Max and mean follow tshark's "regular"
+ * packets: not the first, no marker, not comfort noise or right after it,
+ * timestamp not behind the highest in-order one.
+ */
 static void quality_rtp_jitter(const struct quality *q, struct qrtp_stream *s,
     const struct qrtp_hdr *h, const struct pkt *p)
 {
@@ -222,22 +228,18 @@ static void quality_rtp_jitter(const struct quality *q, struct qrtp_stream *s,
 	bool regular = !h->marker && in_order && h->pt != QRTP_PT_CN &&
 	    h->pt != QRTP_PT_CN_OLD && s->pt != QRTP_PT_CN && s->pt != QRTP_PT_CN_OLD;
 
-	bool jitter_in_order = ext >= s->jref_ts;
-
 	if (rate != 0) {
-		double d_ms = (double)(int64_t)(p->ts_us - s->jref_us) / 1000.0 -
+		double d_ms = (double)(int64_t)(p->ts_us - s->ref_us) / 1000.0 -
 		    (double)(ext - s->jref_ts) * 1000.0 / rate;
 
 		if (fabs(d_ms) > QRTP_TS_JUMP_MS) {
-			/* sender restarted its timestamps: re-base, no jitter sample */
+			/* sender restarted its timestamps: no jitter sample */
 			s->ts_jumps++;
-			s->jref_ts = ext;
-			s->jref_us = p->ts_us;
-			jitter_in_order = false;
 			regular = false;
 		} else {
 			s->jitter_ms += (fabs(d_ms) - s->jitter_ms) / 16.0;
 		}
+		s->jref_ts = ext;
 		s->clock_rate = rate;
 		s->jitter_valid = true;
 		if (regular) {
@@ -250,14 +252,9 @@ static void quality_rtp_jitter(const struct quality *q, struct qrtp_stream *s,
 			    s->jitter_ms) / s->packets;
 		}
 	}
-	if (in_order) {
+	if (in_order)
 		s->ref_ts = ext;
-		s->ref_us = p->ts_us;
-	}
-	if (jitter_in_order) {
-		s->jref_ts = ext;
-		s->jref_us = p->ts_us;
-	}
+	s->ref_us = p->ts_us;
 	s->last_ext_ts = ext;
 	s->prev_pt = s->pt;
 	s->pt = h->pt;
