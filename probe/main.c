@@ -695,8 +695,6 @@ setup_outputs(struct probe *pr)
 		.client_key_path = o->client_key, .patient = o->file != NULL,
 	};
 
-	if (o->jsonl != NULL && (pr->jsonl = jsonl_open(o->jsonl)) == NULL)
-		fatalx("--jsonl %s: cannot open", o->jsonl);
 	if (o->operator_ep != NULL && (pr->pub = publish_new(&pc)) == NULL)
 		fatalx("--operator %s: cannot set up (see above)", o->operator_ep);
 	pr->health = health_new();
@@ -721,6 +719,9 @@ main(int argc, char **argv)
 	pr.map = setup_map(&o);
 	setup_capture(&pr);
 	pr.enf = setup_enforce(&o);
+	/* Like tcpdump -w: the output file is opened with the start-up privileges. */
+	if (o.jsonl != NULL && (pr.jsonl = jsonl_open(o.jsonl)) == NULL)
+		fatalx("--jsonl %s: cannot open", o.jsonl);
 	if (o.user != NULL)
 		drop_privileges(o.user, o.enforce == ENFORCE_ON);
 	setup_outputs(&pr);
