@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# run.sh: `make bench`. Prints ONE table; every figure is the median of BENCH_RUNS runs (default 3)
+# and every comparison a ratio measured within the same run.
+#   run.sh BUILD_DIR [--only throughput|memory|ingest|lab[,...]]
+# Sections: throughput (probe vs ndpiReader vs bare libpcap loop on a >1M-packet capture),
+# memory (peak RSS at 10k/100k concurrent flows and under a 1M-packet random-source SYN flood),
+# ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
+# in network namespaces at the reference profile, scaled to fit the machine).
+# Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.02), BENCH_LAB_SECONDS (default 20),
+# BENCH_INGEST_SECONDS (default 10), GW_PCAPS.
+set -uo pipefail
+
+B=${1:-build}
+shift || true
+case $B in /*) ;; *) B=$(pwd)/$B ;; esac
+ONLY=throughput,memory,ingest,lab
+[ "${1:-}" = --only ] && ONLY=${2:?--only needs a section list}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+PCAPS=${GW_PCAPS:-$REPO/../shared/pcaps}
+RUNS=${BENCH_RUNS:-3}
+CACHE=$B/bench
+PROBE=$B/gatewatch-probe
+OPER=$B/gatewatch-operator
+PY=/usr/bin/python3
+TMP=$(mktemp -d /tmp/gw-bench.XXXXXX)
+TABLE=$TMP/table
+mkdir -p "$CACHE"
+export LC_ALL=C
+
+cleanup() {
+	[ -n "${LAB_UP:-}" ] && "$REPO/deploy/lab/lab" down >/dev/null 2>&1
+	for f in "$TMP"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+note() { echo "bench: $*" >&2; }
+row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$TABLE"; } # section metric value note
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
+
+# Builds a libc/libpcap tool from tests/tools when the Makefile's copy is absent.
+tool() { # name libs...
+	local name=$1; shift
+	if [ -x "$B/tools/$name" ]; then echo "$B/tools/$name"; return; fi
+	cc -O2 -std=gnu11 -o "$CACHE/$name" "$REPO/tests/tools/$name.c" "$@" || return 1
+	echo "$CACHE/$name"
+}
+
+# ---- 1. offline throughput ------------------------------------------------------------------
+bench_throughput() {
+	local big=$CACHE/big.pcap count info pk bytes r t0 t1 tb tp tn
+	count=$(tool gw-pcap-count -lpcap) || { row throughput error "cannot build gw-pcap-count"; return; }
+	if [ ! -s "$big" ]; then
+		note "building $big from $PCAPS (cached)"
+		mkdir -p "$CACHE/src"
+		for f in "$PCAPS"/*.pcap "$PCAPS"/*.pcapng; do
+			editcap -F pcap "$f" "$CACHE/src/$(basename "${f%.*}").pcap" 2>/dev/null || rm -f "$CACHE/src/$(basename "${f%.*}").pcap"
+		done
+		t0=$(now)
+		"$PY" "$HERE/mkbig.py" big "$big" "$CACHE/src" 1000000 >"$CACHE/big.info"
+		note "built in $(calc "$(now) - $t0" 1) s: $(cat "$CACHE/big.info")"
+	fi
+	info=$("$count" "$big")
+	pk=$(echo "$info" | awk '{print $2}'); bytes=$(echo "$info" | awk '{print $4}')
+	for r in $(seq 1 "$RUNS"); do
+		t0=$(now); "$count" "$big" >/dev/null; t1=$(now); tb=$(calc "$t1 - $t0" 6)
+		t0=$(now); "$PROBE" -r "$big" --jsonl /dev/null 2>"$TMP/probe-tp.err"; t1=$(now); tp=$(calc "$t1 - $t0" 6)
+		t0=$(now); ndpiReader -i "$big" -n 1 -q >/dev/null 2>&1; t1=$(now); tn=$(calc "$t1 - $t0" 6)
+		echo "$tb $tp $tn" >>"$TMP/tp.runs"
+		note "throughput run $r: bare ${tb}s probe ${tp}s ndpiReader ${tn}s"
+	done
+	tb=$(awk '{print $1}' "$TMP/tp.runs" | median); tp=$(awk '{print $2}' "$TMP/tp.runs" | median)
+	tn=$(awk '{print $3}' "$TMP/tp.runs" | median)
+	row throughput "capture" "$pk pkts" "$(calc "$bytes / 1e6" 0) MB wire, $(basename "$big"), flows distinct per copy"
+	row throughput "probe pkts/s (1 thread)" "$(calc "$pk / $tp" 0)" "$(calc "$bytes * 8 / $tp / 1e9" 3) Gbit/s, wall ${tp}s"
+	row throughput "ndpiReader -n 1 pkts/s" "$(calc "$pk / $tn" 0)" "$(calc "$bytes * 8 / $tn / 1e9" 3) Gbit/s, wall ${tn}s"
+	row throughput "bare libpcap loop pkts/s" "$(calc "$pk / $tb" 0)" "$(calc "$bytes * 8 / $tb / 1e9" 3) Gbit/s, wall ${tb}s"
+	row throughput "ratio probe/ndpiReader" "$(awk '{print $3 / $2}' "$TMP/tp.runs" | median)" "target >= 1.0 (speed, same file, per-run ratio)"
+	row throughput "ratio probe/bare loop" "$(awk '{print $1 / $2}' "$TMP/tp.runs" | median)" "share of the read-loop limit"
+	row throughput "probe summary" "-" "$(grep -o 'flows [0-9]*' "$TMP/probe-tp.err" | head -1), $(grep -o 'errors: [^f]*' "$TMP/probe-tp.err" | head -1)"
+}
+
+# ---- 2. memory ------------------------------------------------------------------------------
+peak_rss_kb() { # pcap extra-args... -> median VmHWM (KB) of RUNS runs; flows of the last run in $TMP/flows
+	local f=$1 r; shift
+	for r in $(seq 1 "$RUNS"); do
+		/usr/bin/time -f "%M" -o "$TMP/rss" "$PROBE" -r "$f" --jsonl /dev/null "$@" 2>"$TMP/mem.err"
+		cat "$TMP/rss"
+	done | median
+	grep -o 'flows [0-9]*' "$TMP/mem.err" | head -1 | awk '{print $2}' >"$TMP/flows"
+}
+
+bench_memory() {
+	local n f base r10 r100 syn
+	for n in 10000 100000; do
+		f=$CACHE/flows$n.pcap
+		[ -s "$f" ] || "$PY" "$HERE/mkbig.py" flows "$f" "$n" >/dev/null
+	done
+	[ -s "$CACHE/syn1m.pcap" ] || "$PY" "$HERE/mkbig.py" synflood "$CACHE/syn1m.pcap" 1000000 >/dev/null
+	"$PY" "$HERE/mkbig.py" flows "$TMP/flows1.pcap" 1 >/dev/null
+	base=$(peak_rss_kb "$TMP/flows1.pcap" --idle-timeout 1h)
+	r10=$(peak_rss_kb "$CACHE/flows10000.pcap" --idle-timeout 1h); f10=$(cat "$TMP/flows")
+	r100=$(peak_rss_kb "$CACHE/flows100000.pcap" --idle-timeout 1h); f100=$(cat "$TMP/flows")
+	syn=$(peak_rss_kb "$CACHE/syn1m.pcap" --idle-timeout 1h); fsyn=$(cat "$TMP/flows")
+	row memory "peak RSS, 1 flow (floor)" "$(calc "$base / 1024" 1) MiB" "VmHWM via /usr/bin/time"
+	row memory "peak RSS, 10k flows" "$(calc "$r10 / 1024" 1) MiB" "probe counted $f10 flows, --idle-timeout 1h"
+	row memory "peak RSS, 100k flows" "$(calc "$r100 / 1024" 1) MiB" "probe counted $f100 flows"
+	row memory "bytes per flow" "$(calc "($r100 - $r10) * 1024 / 90000" 0)" "(RSS100k - RSS10k) / 90k"
+	row memory "peak RSS, 1M-SYN flood" "$(calc "$syn / 1024" 1) MiB" "random src in 198.51.100.0/24 + ports; $fsyn flows (cap --max-flows)"
+	row memory "ratio RSS flood/100k" "$(calc "$syn / $r100" 2)" "flat (bounded) if ~ cap/100k or less"
+}
+
+# ---- 3. operator ingest ---------------------------------------------------------------------
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+start_operator() { # dir listen -> http port in $TMP/http.port
+	local dir=$1 listen=$2 port
+	port=$(free_port)
+	mkdir -p "$dir/rrd" "$dir/journal"
+	rrdcached -l "unix:$dir/rrdcached.sock" -p "$dir/rrdcached.pid" -b "$dir/rrd" -B -j "$dir/journal" \
+		-w 10 -z 2 -F -g >"$dir/rrdcached.log" 2>&1 &
+	echo $! >"$TMP/rrdcached-$(basename "$dir").pid"
+	for _ in $(seq 1 50); do [ -S "$dir/rrdcached.sock" ] && break; sleep 0.1; done
+	"$OPER" --listen "$listen" --http "127.0.0.1:$port" --rrd-dir "$dir/rrd" \
+		--rrdcached "unix:$dir/rrdcached.sock" --log-level warn >"$dir/operator.log" 2>&1 &
+	echo $! >"$TMP/operator-$(basename "$dir").pid"
+	for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/api/v1/stats" >/dev/null 2>&1 && break; sleep 0.1; done
+	echo "$port" >"$TMP/http.port"
+}
+
+stop_operator() { # dir
+	local f
+	for f in "$TMP/operator-$(basename "$1").pid" "$TMP/rrdcached-$(basename "$1").pid"; do
+		[ -f "$f" ] || continue
+		kill "$(cat "$f")" 2>/dev/null; sleep 0.5; kill -9 "$(cat "$f")" 2>/dev/null; rm -f "$f"
+	done
+}
+
+rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+bench_ingest() {
+	local gen=$B/tools/gw-loadgen n r dir port secs=${BENCH_INGEST_SECONDS:-10} out
+	if [ ! -x "$gen" ]; then
+		row ingest "skipped" "-" "$gen not built (tests/tools/gw-loadgen.c, helper operator)"
+		return
+	fi
+	for n in 1000 10000; do
+		for r in $(seq 1 "$RUNS"); do
+			dir=$TMP/ingest-$n-$r; mkdir -p "$dir"
+			start_operator "$dir" "ipc://$dir/op.sock"
+			port=$(cat "$TMP/http.port")
+			t0=$(now)
+			"$gen" --endpoint "ipc://$dir/op.sock" --probes "$n" --seconds "$secs" >"$dir/gen.out" 2>"$dir/gen.err"
+			sleep 2
+			out=$(curl -fsS "http://127.0.0.1:$port/api/v1/stats")
+			echo "$out" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin); sent = 0
+for w in open(sys.argv[1]).read().split():
+    if w.startswith("sent="): sent = int(w[5:])
+print(s["accepted"], s["lost"], s["rrd_updates"], s.get("rrd_queue_dropped", 0), sent)' "$dir/gen.out" \
+				>"$dir/stats" 2>/dev/null || echo "0 0 0 0 0" >"$dir/stats"
+			echo "$(cat "$dir/stats") $(rss_kb "$(cat "$TMP/operator-$(basename "$dir").pid")") $(calc "$(now) - $t0" 3)" >>"$TMP/ingest-$n"
+			stop_operator "$dir"
+		done
+		row ingest "N=$n envelopes/s" "$(awk -v s="$secs" '{print $1 / s}' "$TMP/ingest-$n" | median)" "accepted / ${secs}s; generator: $(head -c 120 "$TMP/ingest-$n-1/gen.out" 2>/dev/null | tr '\n' ' ')"
+		row ingest "N=$n lost (seq gaps)" "$(awk '{print $2}' "$TMP/ingest-$n" | median)" "zero loss required"
+		row ingest "N=$n RRD updates/s" "$(awk -v s="$secs" '{print $3 / s}' "$TMP/ingest-$n" | median)" "via rrdcached; queue dropped $(awk '{print $4}' "$TMP/ingest-$n" | median)"
+		row ingest "N=$n operator peak RSS" "$(calc "$(awk '{print $6}' "$TMP/ingest-$n" | median) / 1024" 1) MiB" ""
+	done
+}
+
+# ---- 4. live lab ----------------------------------------------------------------------------
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+lab_run() { # customers
+	local n=$1 scale=${BENCH_LAB_SCALE:-0.02} secs=${BENCH_LAB_SECONDS:-20} dir port lab=$REPO/deploy/lab/lab
+	local hz t0 t1 p f i
+	dir=$TMP/lab-$n; mkdir -p "$dir"
+	export GW_LAB_STATE=$dir/state GW_LAB_PREFIX=gw-bench- GW_BUILD=$B
+	export GW_LAB_OPERATOR=ipc://$dir/operator.sock
+	start_operator "$dir" "$GW_LAB_OPERATOR"
+	port=$(cat "$TMP/http.port")
+	"$lab" up "$n" --probes >"$dir/up.log" 2>&1 || { row lab "$n customers" error "lab up failed: $(tail -n 2 "$dir/up.log")"; stop_operator "$dir"; return; }
+	LAB_UP=1
+	sleep 3
+	hz=$(getconf CLK_TCK)
+	for f in "$GW_LAB_STATE"/pids/probe-*.pid; do echo "$(cat "$f") $(proc_ticks "$(cat "$f")")"; done >"$dir/cpu0"
+	t0=$(now)
+	"$lab" traffic reference "$secs" --scale "$scale" >"$dir/traffic.jsonl" 2>"$dir/traffic.err"
+	t1=$(now)
+	for f in "$GW_LAB_STATE"/pids/probe-*.pid; do echo "$(cat "$f") $(proc_ticks "$(cat "$f")")"; done >"$dir/cpu1"
+	sleep 4 # last intervals close on the wall-clock tick and reach the operator
+	for i in $(seq 1 "$n"); do
+		curl -fsS "http://127.0.0.1:$port/api/v1/customers/c$((100 + i))" >"$dir/op-c$((100 + i)).json" 2>/dev/null || echo '{}' >"$dir/op-c$((100 + i)).json"
+	done
+	curl -fsS "http://127.0.0.1:$port/api/v1/probes" >"$dir/probes.json" 2>/dev/null || echo '{"probes":[]}' >"$dir/probes.json"
+	"$PY" - "$dir" "$n" "$hz" "$(calc "$t1 - $t0" 3)" >"$dir/result" <<'EOF'
+import glob, json, os, sys, statistics as st
+d, n, hz, wall = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+c0 = dict(l.split() for l in open(d + "/cpu0")); c1 = dict(l.split() for l in open(d + "/cpu1"))
+cpu = [(int(c1[p]) - int(c0[p])) / hz / wall * 100 for p in c1 if p in c0]
+truth = {}
+for l in open(d + "/traffic.jsonl"):
+    o = json.loads(l); truth[o["customer"]] = o
+ratios = []
+for c, o in truth.items():
+    try: j = json.load(open("%s/op-%s.json" % (d, c)))
+    except Exception: j = {}
+    seen = sum(h.get("rx_bytes", 0) for h in j.get("history", []))
+    if o["rx_ip_bytes"] > 0: ratios.append(seen / o["rx_ip_bytes"])
+drops = sum(p.get("health", {}).get("pcap_dropped", 0) + p.get("health", {}).get("pcap_if_dropped", 0)
+            for p in json.load(open(d + "/probes.json")).get("probes", []))
+rx = sum(o["rx_ip_bytes"] for o in truth.values())
+print("%.2f %.2f %d %.4f %.4f %.4f %d %.3f %d" % (st.median(cpu) if cpu else -1, max(cpu) if cpu else -1, drops,
+      st.median(ratios) if ratios else 0, min(ratios) if ratios else 0, max(ratios) if ratios else 0,
+      len(ratios), rx * 8 / 1e6 / float(next(iter(truth.values()))["seconds"]) if truth else 0,
+      len(json.load(open(d + "/probes.json")).get("probes", []))))
+EOF
+	"$lab" down >/dev/null 2>&1; LAB_UP=
+	stop_operator "$dir"
+	cat "$dir/result"
+}
+
+bench_lab() {
+	local n r res
+	[ "$(id -u)" = 0 ] || { row lab skipped - "needs root (network namespaces)"; return; }
+	for n in 10 30; do
+		: >"$TMP/lab-$n.runs"
+		for r in $(seq 1 "$RUNS"); do
+			res=$(lab_run "$n") && echo "$res" >>"$TMP/lab-$n.runs"
+			note "lab $n customers run $r: $res"
+		done
+		[ -s "$TMP/lab-$n.runs" ] || continue
+		col() { awk -v k="$1" '{print $k}' "$TMP/lab-$n.runs" | median; }
+		row lab "$n cust: probe CPU % (median gw)" "$(col 1)" "max gw $(col 2) %; scale ${BENCH_LAB_SCALE:-0.02} of the reference profile, ${BENCH_LAB_SECONDS:-20}s"
+		row lab "$n cust: offered load" "$(col 8) Mbit/s" "sum of lan0 rx over all gateways (oracle)"
+		row lab "$n cust: pcap drops" "$(col 3)" "sum over probes (operator /api/v1/probes); probes seen $(col 9)"
+		row lab "$n cust: operator/oracle rx bytes" "$(col 4)" "median customer; min $(col 5) max $(col 6); target within 0.98..1.02"
+	done
+}
+
+[ -x "$PROBE" ] || { echo "bench: $PROBE not built"; exit 1; }
+for s in throughput memory ingest lab; do
+	want "$s" || continue
+	note "section $s"
+	t0=$(now)
+	"bench_$s"
+	row "$s" "section wall time" "$(calc "$(now) - $t0" 0) s" ""
+done
+echo
+echo "gatewatch bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, medians of $RUNS runs)"
+{ printf 'section\tmetric\tvalue\tnote\n'; cat "$TABLE"; } | column -t -s "$(printf '\t')"
