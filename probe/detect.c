@@ -1092,7 +1092,8 @@ struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
 	d->ctx = ctx;
 	d->n_cust = n;
 	detect_defaults(&d->th);
-	d->n_alarm_buckets = pow2_at_least(64 + n, 64, 1u << 16);
+	/* ALARM_WAYS slots per bucket: about one slot per customer. */
+	d->n_alarm_buckets = pow2_at_least((64 + n) / ALARM_WAYS, 16, 1u << 14);
 	d->cust = calloc(n, sizeof(*d->cust));
 	d->alarms = calloc(d->n_alarm_buckets * ALARM_WAYS, sizeof(*d->alarms));
 	d->rate = swcms_new(2, width, NBUCKETS, BUCKET_US, SHORT_BUCKETS);
