@@ -783,8 +783,14 @@ static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls
 	bps = (double)est.short_bytes * 8e6 / (double)est.short_us;
 	a = alarm_get(d, &id, false);
 	if (a != NULL && a->active) {
-		if (gw_addr_cmp(&a->dst, &p->dst) != 0)
-			return false;
+		if (gw_addr_cmp(&a->dst, &p->dst) != 0) {
+			/* The attack moved to another host: follow it, no new event. */
+			if (!((thr_pps > 0 && pps >= thr_pps) || (thr_bps > 0 && bps >= thr_bps)))
+				return false;
+			a->dst = p->dst;
+			a->rate_key = key;
+			a->below_since_us = 0;
+		}
 		a->packets++;
 		hll_add(&a->sources, addr_hash(&p->src, 17));
 		if (pps > a->peak_pps)

@@ -237,6 +237,27 @@ static void test_hysteresis(void **state)
 	assert_int_equal(count(&f->sink, "icmp_flood", true), 1);
 }
 
+/* A flood that moves from one host to another stays one alarm that follows it. */
+static void test_moving_target(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *ev;
+	uint64_t t;
+
+	for (t = T0; t < T0 + 4000000; t += 250) {     /* 4000 pps, host .10 then .11 */
+		struct pkt p = mk(t, "192.0.2.1", t < T0 + 1000000 ? "10.0.1.10" : "10.0.1.11",
+		    6, 1234, 80, TCPF_SYN, 40);
+
+		feed(f, &p);
+	}
+	background(f, t, t + 6000000);
+	assert_int_equal(count(&f->sink, "syn_flood", false), 1);
+	ev = find(&f->sink, "syn_flood", true);
+	assert_non_null(ev);
+	assert_string_equal(ev->dst, "10.0.1.11");
+	assert_true(ev->ts > (T0 + 4000000) / 1e6);
+}
+
 static void test_scan_sweep_inter_unusual(void **state)
 {
 	struct fixture *f = *state;
@@ -388,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spoofed_syn_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_source_udp_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hysteresis, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_moving_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_sweep_inter_unusual, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusual_port_allowlist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spike_warmup, setup, teardown),
