@@ -17,7 +17,7 @@ gw_wait_http "$API/healthz"
 
 # Two customers behind two VLANs that both use 192.168.1.0/24 (the usual home LAN).
 tcprewrite --enet-vlan=add --enet-vlan-tag=101 -i "$GW_PCAPS/netflix.pcap" -o "$T/a.pcap"
-tcprewrite --enet-vlan=add --enet-vlan-tag=102 -i "$GW_PCAPS/youtube_quic.pcap" -o "$T/b.pcap"
+tcprewrite --enet-vlan=add --enet-vlan-tag=102 -i "$GW_PCAPS/wa_voice.pcap" -o "$T/b.pcap"
 mergecap -a -F pcap -w "$T/trunk.pcap" "$T/a.pcap" "$T/b.pcap"
 printf 'c101 vlan 101\nc102 vlan 102\nc102 prefix 192.168.1.0/24\n' >"$T/map"
 
