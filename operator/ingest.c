@@ -191,14 +191,16 @@ static int
 ingest_setup_router(struct ingest *in, const char *endpoint)
 {
 	int64_t maxsz = GW_ENVELOPE_MAX;
-	int one = 1, hwm = 100000, zero = 0;
+	int one = 1, hwm = 100000, zero = 0, backlog = 4096;
 
 	in->router = zmq_socket(in->zctx, ZMQ_ROUTER);
 	if (in->router == NULL ||
 	    zmq_setsockopt(in->router, ZMQ_MAXMSGSIZE, &maxsz, sizeof(maxsz)) == -1 ||
 	    zmq_setsockopt(in->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) == -1 ||
 	    zmq_setsockopt(in->router, ZMQ_RCVHWM, &hwm, sizeof(hwm)) == -1 ||
-	    zmq_setsockopt(in->router, ZMQ_LINGER, &zero, sizeof(zero)) == -1) {
+	    zmq_setsockopt(in->router, ZMQ_LINGER, &zero, sizeof(zero)) == -1 ||
+	    /* many probes reconnect at once after an operator restart */
+	    zmq_setsockopt(in->router, ZMQ_BACKLOG, &backlog, sizeof(backlog)) == -1) {
 		log_err("ingest: socket setup: %s", zmq_strerror(errno));
 		return -1;
 	}

@@ -9,10 +9,21 @@
 #include "idmap.h"
 #include "live.h"
 
-/* Internal customer: the scalars of gw_customer_stats, apps kept compact. */
+/* Internal customer: the scalars of the latest interval, apps kept compact. */
 struct live_customer {
-	struct live_customer_view v;   /* v.stats.apps unused: see apps below */
-	struct gw_app_bytes *apps;     /* owned, n = v.stats.n_apps */
+	char     id[GW_ID_MAX];
+	char     probe[GW_ID_MAX];
+	double   ts, interval;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint32_t flows_active, flows_new;
+	struct gw_rtp_summary rtp;
+	struct gw_tcp_summary tcp;
+	struct gw_dns_summary dns;
+	struct gw_udp_summary udp;
+	uint64_t reports;
+	uint64_t total_rx_bytes, total_tx_bytes, total_rx_packets, total_tx_packets;
+	struct gw_app_bytes *apps;     /* owned, n_apps entries */
+	size_t   n_apps;
 	struct live_point *hist;       /* owned ring of history_n points */
 	size_t   hist_next;
 	size_t   hist_len;
@@ -112,7 +123,7 @@ live_customer_create(struct live *lv, const char *id)
 		free(c);
 		return NULL;
 	}
-	snprintf(c->v.id, sizeof(c->v.id), "%s", id);
+	snprintf(c->id, sizeof(c->id), "%s", id);
 	return c;
 }
 
@@ -123,6 +134,10 @@ live_customer_set_apps(struct live_customer *c, const struct gw_customer_stats *
 	size_t n = cs->n_apps > GW_APPS_MAX ? GW_APPS_MAX : cs->n_apps;
 	struct gw_app_bytes *a = NULL;
 
+	if (n > 0 && n == c->n_apps) {   /* the usual case: reuse */
+		memcpy(c->apps, cs->apps, n * sizeof(*a));
+		return 0;
+	}
 	if (n > 0) {
 		a = malloc(n * sizeof(*a));
 		if (a == NULL)
@@ -131,7 +146,7 @@ live_customer_set_apps(struct live_customer *c, const struct gw_customer_stats *
 	}
 	free(c->apps);
 	c->apps = a;
-	c->v.stats.n_apps = n;
+	c->n_apps = n;
 	return 0;
 }
 
@@ -147,22 +162,26 @@ live_customer_update(struct live *lv, const char *probe_id, double ts,
 	c = idmap_get(lv->customers, cs->customer);
 	if (c == NULL && (c = live_customer_create(lv, cs->customer)) == NULL)
 		goto out;
-	/* Copy everything but the inline apps array (kept compact). */
-	memcpy(&c->v.stats, cs, offsetof(struct gw_customer_stats, apps));
-	c->v.stats.rtp = cs->rtp;
-	c->v.stats.tcp = cs->tcp;
-	c->v.stats.dns = cs->dns;
-	c->v.stats.udp = cs->udp;
 	if (live_customer_set_apps(c, cs) == -1)
 		goto out;
-	snprintf(c->v.probe, sizeof(c->v.probe), "%s", probe_id);
-	c->v.ts = ts;
-	c->v.interval = interval;
-	c->v.reports++;
-	c->v.total_rx_bytes += cs->rx_bytes;
-	c->v.total_tx_bytes += cs->tx_bytes;
-	c->v.total_rx_packets += cs->rx_packets;
-	c->v.total_tx_packets += cs->tx_packets;
+	snprintf(c->probe, sizeof(c->probe), "%s", probe_id);
+	c->ts = ts;
+	c->interval = interval;
+	c->rx_bytes = cs->rx_bytes;
+	c->tx_bytes = cs->tx_bytes;
+	c->rx_packets = cs->rx_packets;
+	c->tx_packets = cs->tx_packets;
+	c->flows_active = cs->flows_active;
+	c->flows_new = cs->flows_new;
+	c->rtp = cs->rtp;
+	c->tcp = cs->tcp;
+	c->dns = cs->dns;
+	c->udp = cs->udp;
+	c->reports++;
+	c->total_rx_bytes += cs->rx_bytes;
+	c->total_tx_bytes += cs->tx_bytes;
+	c->total_rx_packets += cs->rx_packets;
+	c->total_tx_packets += cs->tx_packets;
 	p = &c->hist[c->hist_next];
 	*p = (struct live_point){ ts, interval, cs->rx_bytes, cs->tx_bytes,
 	    cs->rx_packets, cs->tx_packets };
@@ -181,21 +200,31 @@ out:
 static void
 live_customer_copy(const struct live_customer *c, struct live_customer_view *out)
 {
-	memcpy(out, &c->v, offsetof(struct live_customer_view, stats));
-	memcpy(&out->stats, &c->v.stats, offsetof(struct gw_customer_stats, apps));
-	out->stats.n_apps = c->v.stats.n_apps;
-	if (c->v.stats.n_apps > 0)
-		memcpy(out->stats.apps, c->apps,
-		    c->v.stats.n_apps * sizeof(*c->apps));
-	out->stats.rtp = c->v.stats.rtp;
-	out->stats.tcp = c->v.stats.tcp;
-	out->stats.dns = c->v.stats.dns;
-	out->stats.udp = c->v.stats.udp;
-	out->reports = c->v.reports;
-	out->total_rx_bytes = c->v.total_rx_bytes;
-	out->total_tx_bytes = c->v.total_tx_bytes;
-	out->total_rx_packets = c->v.total_rx_packets;
-	out->total_tx_packets = c->v.total_tx_packets;
+	struct gw_customer_stats *st = &out->stats;
+
+	snprintf(out->id, sizeof(out->id), "%s", c->id);
+	snprintf(out->probe, sizeof(out->probe), "%s", c->probe);
+	out->ts = c->ts;
+	out->interval = c->interval;
+	snprintf(st->customer, sizeof(st->customer), "%s", c->id);
+	st->rx_bytes = c->rx_bytes;
+	st->tx_bytes = c->tx_bytes;
+	st->rx_packets = c->rx_packets;
+	st->tx_packets = c->tx_packets;
+	st->flows_active = c->flows_active;
+	st->flows_new = c->flows_new;
+	st->n_apps = c->n_apps;
+	if (c->n_apps > 0)
+		memcpy(st->apps, c->apps, c->n_apps * sizeof(*c->apps));
+	st->rtp = c->rtp;
+	st->tcp = c->tcp;
+	st->dns = c->dns;
+	st->udp = c->udp;
+	out->reports = c->reports;
+	out->total_rx_bytes = c->total_rx_bytes;
+	out->total_tx_bytes = c->total_tx_bytes;
+	out->total_rx_packets = c->total_rx_packets;
+	out->total_tx_packets = c->total_tx_packets;
 }
 
 static int

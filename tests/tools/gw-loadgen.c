@@ -374,6 +374,7 @@ main(int argc, char **argv)
 	if (cs == NULL || socks == NULL || (ctx = zmq_ctx_new()) == NULL)
 		return 1;
 	zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, (int)nsock + 16);
+	zmq_ctx_set(ctx, ZMQ_IO_THREADS, nsock > 100 ? 2 : 1);
 	if (o.log_path != NULL && (log = fopen(o.log_path, "w")) == NULL) {
 		perror(o.log_path);
 		return 1;
