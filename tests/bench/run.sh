@@ -6,7 +6,7 @@
 # memory (peak RSS at 10k/100k concurrent flows and under a 1M-packet random-source SYN flood),
 # ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
 # in network namespaces at the reference profile, scaled to fit the machine).
-# Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.02), BENCH_LAB_SECONDS (default 20),
+# Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.05), BENCH_LAB_SECONDS (default 20),
 # BENCH_INGEST_SECONDS (default 10), GW_PCAPS.
 set -uo pipefail
 
@@ -124,10 +124,12 @@ start_operator() { # dir listen -> http port in $TMP/http.port
 	rrdcached -l "unix:$dir/rrdcached.sock" -p "$dir/rrdcached.pid" -b "$dir/rrd" -B -j "$dir/journal" \
 		-w 10 -z 2 -F -g >"$dir/rrdcached.log" 2>&1 &
 	echo $! >"$TMP/rrdcached-$(basename "$dir").pid"
+	disown $!
 	for _ in $(seq 1 50); do [ -S "$dir/rrdcached.sock" ] && break; sleep 0.1; done
 	"$OPER" --listen "$listen" --http "127.0.0.1:$port" --rrd-dir "$dir/rrd" \
 		--rrdcached "unix:$dir/rrdcached.sock" --log-level warn >"$dir/operator.log" 2>&1 &
 	echo $! >"$TMP/operator-$(basename "$dir").pid"
+	disown $!
 	for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/api/v1/stats" >/dev/null 2>&1 && break; sleep 0.1; done
 	echo "$port" >"$TMP/http.port"
 }
@@ -142,35 +144,72 @@ stop_operator() { # dir
 
 rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# Polls the operator until it accepted `want` envelopes (or 60 s); prints the stats JSON.
+wait_accepted() { # port want pid
+	local j
+	for _ in $(seq 1 600); do
+		kill -0 "$3" 2>/dev/null || { note "operator died (see its log)"; break; }
+		j=$(curl -fsS "http://127.0.0.1:$1/api/v1/stats" 2>/dev/null) || { sleep 0.1; continue; }
+		if [ "$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["accepted"])' "$j")" -ge "$2" ]; then break; fi
+		sleep 0.1
+	done
+	echo "$j"
+}
+
+# RRD rates over RRD_WINDOW seconds, stopping early past RRD_MAX_MB on disk:
+# prints "updates_per_s/creates_per_s/MB_per_file".
+RRD_WINDOW=${BENCH_RRD_WINDOW:-10}
+RRD_MAX_MB=${BENCH_RRD_MAX_MB:-2000}
+rrd_stats() { curl -fsS "http://127.0.0.1:$1/api/v1/stats" 2>/dev/null | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin); print(s["rrd_updates"], s["rrd_creates"], s.get("rrd_file_bytes", 0))' 2>/dev/null || echo "0 0 0"; }
+rrd_window() { # port dir
+	local a b t0 t1 k
+	a=$(rrd_stats "$1"); t0=$(now)
+	for k in $(seq 1 $((RRD_WINDOW * 5))); do
+		sleep 0.2
+		[ "$(du -sm "$2/rrd" | cut -f1)" -lt "$RRD_MAX_MB" ] || break
+	done
+	b=$(rrd_stats "$1"); t1=$(now)
+	echo "$a $b" | awk -v dt="$(calc "$t1 - $t0" 3)" '{printf "%.1f/%.1f/%.2f", ($4 - $1) / dt, ($5 - $2) / dt, $6 / 1e6}'
+}
+
 bench_ingest() {
-	local gen=$B/tools/gw-loadgen n r dir port secs=${BENCH_INGEST_SECONDS:-10} out
+	local gen=$B/tools/gw-loadgen n r dir port reps t0 t1 sent st opid
 	if [ ! -x "$gen" ]; then
-		row ingest "skipped" "-" "$gen not built (tests/tools/gw-loadgen.c, helper operator)"
+		row ingest "skipped" "-" "$gen not built (tests/tools/gw-loadgen.c)"
 		return
 	fi
 	for n in 1000 10000; do
+		# Faster than real time: unpaced, packet time advances 1 s per report.
+		reps=$((200000 / n)); [ "$reps" -ge 10 ] || reps=10
+		: >"$TMP/ingest-$n"
 		for r in $(seq 1 "$RUNS"); do
 			dir=$TMP/ingest-$n-$r; mkdir -p "$dir"
 			start_operator "$dir" "ipc://$dir/op.sock"
-			port=$(cat "$TMP/http.port")
+			port=$(cat "$TMP/http.port"); opid=$(cat "$TMP/operator-$(basename "$dir").pid")
 			t0=$(now)
-			"$gen" --endpoint "ipc://$dir/op.sock" --probes "$n" --seconds "$secs" >"$dir/gen.out" 2>"$dir/gen.err"
-			sleep 2
-			out=$(curl -fsS "http://127.0.0.1:$port/api/v1/stats")
-			echo "$out" | "$PY" -c '
+			"$gen" --connect "ipc://$dir/op.sock" --probes "$n" --rate 0 --duration "$reps" >"$dir/gen.json" 2>"$dir/gen.err"
+			sent=$("$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["hello_sent"] + j["stats_sent"])' "$dir/gen.json" 2>/dev/null || echo 0)
+			st=$(wait_accepted "$port" "$sent" "$opid")
+			t1=$(now)
+			# RRD through rrdcached: rates over a bounded window after ingest (each new
+			# customer's RRD file is created first; disk use is capped).
+			rrd_window "$port" "$dir" >"$dir/rrd.rates"
+			echo "$st" | "$PY" -c '
 import json, sys
-s = json.load(sys.stdin); sent = 0
-for w in open(sys.argv[1]).read().split():
-    if w.startswith("sent="): sent = int(w[5:])
-print(s["accepted"], s["lost"], s["rrd_updates"], s.get("rrd_queue_dropped", 0), sent)' "$dir/gen.out" \
-				>"$dir/stats" 2>/dev/null || echo "0 0 0 0 0" >"$dir/stats"
-			echo "$(cat "$dir/stats") $(rss_kb "$(cat "$TMP/operator-$(basename "$dir").pid")") $(calc "$(now) - $t0" 3)" >>"$TMP/ingest-$n"
+s = json.loads(sys.stdin.read() or "{}")
+print(s.get("accepted", 0), s.get("lost", -1), sys.argv[4], s.get("rrd_queue_dropped", 0), sys.argv[1], sys.argv[2], sys.argv[3])' \
+				"$sent" "$(rss_kb "$opid")" "$(calc "$t1 - $t0" 3)" "$(cat "$dir/rrd.rates")" >>"$TMP/ingest-$n" 2>/dev/null
+			note "ingest N=$n run $r: $(tail -n 1 "$TMP/ingest-$n") (accepted lost rrd qdrop sent rss_kb s)"
 			stop_operator "$dir"
+			rm -rf "$dir/rrd"
 		done
-		row ingest "N=$n envelopes/s" "$(awk -v s="$secs" '{print $1 / s}' "$TMP/ingest-$n" | median)" "accepted / ${secs}s; generator: $(head -c 120 "$TMP/ingest-$n-1/gen.out" 2>/dev/null | tr '\n' ' ')"
-		row ingest "N=$n lost (seq gaps)" "$(awk '{print $2}' "$TMP/ingest-$n" | median)" "zero loss required"
-		row ingest "N=$n RRD updates/s" "$(awk -v s="$secs" '{print $3 / s}' "$TMP/ingest-$n" | median)" "via rrdcached; queue dropped $(awk '{print $4}' "$TMP/ingest-$n" | median)"
-		row ingest "N=$n operator peak RSS" "$(calc "$(awk '{print $6}' "$TMP/ingest-$n" | median) / 1024" 1) MiB" ""
+		[ -s "$TMP/ingest-$n" ] || { row ingest "N=$n" error "no result (see $dir)"; continue; }
+		row ingest "N=$n envelopes/s" "$(awk '{print $1 / $7}' "$TMP/ingest-$n" | median)" "$reps reports/probe unpaced + hello; until all accepted"
+		row ingest "N=$n accepted/sent" "$(awk '{print $1 / $5}' "$TMP/ingest-$n" | median)" "lost (seq gaps) median $(awk '{print $2}' "$TMP/ingest-$n" | median); zero loss = 1.0 and 0"
+		row ingest "N=$n RRD updates/s" "$(awk '{split($3, a, "/"); print a[1]}' "$TMP/ingest-$n" | median)" "through rrdcached, ${RRD_WINDOW}s window; creates/s $(awk '{split($3, a, "/"); print a[2]}' "$TMP/ingest-$n" | median), MB/file $(awk '{split($3, a, "/"); print a[3]}' "$TMP/ingest-$n" | median)"
+		row ingest "N=$n operator peak RSS" "$(calc "$(awk '{print $6}' "$TMP/ingest-$n" | median) / 1024" 1) MiB" "VmHWM"
 	done
 }
 
@@ -178,7 +217,7 @@ print(s["accepted"], s["lost"], s["rrd_updates"], s.get("rrd_queue_dropped", 0),
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 lab_run() { # customers
-	local n=$1 scale=${BENCH_LAB_SCALE:-0.02} secs=${BENCH_LAB_SECONDS:-20} dir port lab=$REPO/deploy/lab/lab
+	local n=$1 scale=${BENCH_LAB_SCALE:-0.05} secs=${BENCH_LAB_SECONDS:-20} dir port lab=$REPO/deploy/lab/lab
 	local hz t0 t1 p f i
 	dir=$TMP/lab-$n; mkdir -p "$dir"
 	export GW_LAB_STATE=$dir/state GW_LAB_PREFIX=gw-bench- GW_BUILD=$B
@@ -229,7 +268,7 @@ EOF
 bench_lab() {
 	local n r res
 	[ "$(id -u)" = 0 ] || { row lab skipped - "needs root (network namespaces)"; return; }
-	for n in 10 30; do
+	for n in ${BENCH_LAB_SIZES:-10 30}; do
 		: >"$TMP/lab-$n.runs"
 		for r in $(seq 1 "$RUNS"); do
 			res=$(lab_run "$n") && echo "$res" >>"$TMP/lab-$n.runs"
@@ -237,7 +276,7 @@ bench_lab() {
 		done
 		[ -s "$TMP/lab-$n.runs" ] || continue
 		col() { awk -v k="$1" '{print $k}' "$TMP/lab-$n.runs" | median; }
-		row lab "$n cust: probe CPU % (median gw)" "$(col 1)" "max gw $(col 2) %; scale ${BENCH_LAB_SCALE:-0.02} of the reference profile, ${BENCH_LAB_SECONDS:-20}s"
+		row lab "$n cust: probe CPU % (median gw)" "$(col 1)" "max gw $(col 2) %; scale ${BENCH_LAB_SCALE:-0.05} of the reference profile, ${BENCH_LAB_SECONDS:-20}s"
 		row lab "$n cust: offered load" "$(col 8) Mbit/s" "sum of lan0 rx over all gateways (oracle)"
 		row lab "$n cust: pcap drops" "$(col 3)" "sum over probes (operator /api/v1/probes); probes seen $(col 9)"
 		row lab "$n cust: operator/oracle rx bytes" "$(col 4)" "median customer; min $(col 5) max $(col 6); target within 0.98..1.02"
