@@ -51,7 +51,18 @@ ingest_case 10000 1 10 b
 echo "{\"case\":\"store while rrdcached is down\",\"rrd_queue_dropped\":$(stat_field rrd_queue_dropped),\"rrd_steps\":$(stat_field rrd_steps)}"
 stop_op
 
-# 2. RRD updates/s through rrdcached: 200 customers, 3000 s of packet time (300 steps each).
+# 2. Real time: 10,000 probes x 1 customer at 1 report/s for 20 s; CPU share and RSS. (Without
+#    rrdcached: 10,000 new RRD files would be 10,000 x 5.4 MB written once; case 3 measures RRD.)
+start_op --rrd-dir "$T/rrd-none" --rrdcached "unix:$T/absent.sock" --history 10
+c0=$(cpu_s); t0=$(date +%s.%N)
+"$LG" --connect "tcp://127.0.0.1:$ZPORT" --probes 10000 --customers 1 --rate 1 --duration 20 \
+	--sockets 10000 --prefix r >"$T/lg.json"
+for _ in $(seq 100); do [ "$(stat_field accepted)" -ge 210000 ] && break; sleep 0.2; done
+python3 -c 'import sys; a,l,c0,c1,t0,t1,rss=sys.argv[1:]; print("{\"case\":\"real time 10000 probes x 1 report/s, 20 s\",\"accepted\":%s,\"lost\":%s,\"operator_cpu_pct\":%.1f,\"rss_kb\":%s}" % (a,l,100*(float(c1)-float(c0))/(float(t1)-float(t0)),rss))' \
+	"$(stat_field accepted)" "$(stat_field lost)" "$c0" "$(cpu_s)" "$t0" "$(date +%s.%N)" "$(rss_kb)"
+stop_op
+
+# 3. RRD updates/s through rrdcached: 200 customers, 3000 s of packet time (300 steps each).
 mkdir -p "$T/rrd" "$T/journal"
 rrdcached -l "unix:$T/rrdcached.sock" -p "$T/rrdcached.pid" -b "$T/rrd" -B -j "$T/journal" \
 	-w 300 -z 60 -F 2>"$T/rrdcached.err"
