@@ -619,26 +619,39 @@ fail:
 	return NULL;
 }
 
+int
+store_sync(struct store *st, int timeout_ms)
+{
+	struct timespec until;
+	int rc;
+
+	store_flush_pending(st);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&st->mu);
+	pthread_cond_signal(&st->cv);
+	while ((st->qlen > 0 || st->busy) &&
+	    (st->daemon == NULL || st->c.connected) &&
+	    pthread_cond_timedwait(&st->drained, &st->mu, &until) == 0)
+		;
+	rc = st->qlen == 0 && !st->busy ? 0 : -1;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 void
 store_free(struct store *st, int timeout_ms)
 {
-	struct timespec until;
-
 	if (st == NULL)
 		return;
 	if (st->thread_started) {
-		store_flush_pending(st);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		store_sync(st, timeout_ms);
 		pthread_mutex_lock(&st->mu);
-		while ((st->qlen > 0 || st->busy) && st->c.connected &&
-		    pthread_cond_timedwait(&st->drained, &st->mu, &until) == 0)
-			;
 		st->stop = true;
 		st->c.rrd_errors += st->qlen;   /* could not be written */
 		pthread_cond_broadcast(&st->cv);

@@ -95,6 +95,13 @@ void store_tick(struct store *st, double now_wall);
 /* Writes every pending step now (e.g. before shutdown). Ingest thread only. */
 void store_flush_pending(struct store *st);
 
+/*
+ * Writes every pending step and waits up to timeout_ms until the writer has
+ * written everything queued (ingest thread). Returns 0 when drained, -1 on
+ * timeout or while rrdcached is unreachable.
+ */
+int store_sync(struct store *st, int timeout_ms);
+
 /* Copies the counters (any thread). */
 void store_counters_get(struct store *st, struct store_counters *out);
 

@@ -1,0 +1,198 @@
+/* test_operator_store.c: step aggregation, QoS weighting, gaps and out-of-order reports, read back through RRD files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "store.h"
+
+#define T0 1700000000.0
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct store_config cfg = { 0 };
+
+	log_init("test_operator_store", LOG_LVL_ERR, false);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/gw-test-store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	cfg.dir = f->dir;   /* no rrdcached: direct file writes, same code path otherwise */
+	f->st = store_new(&cfg);
+	assert_non_null(f->st);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	store_free(f->st, 5000);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct gw_customer_stats
+cs_make(const char *id, uint64_t rx)
+{
+	struct gw_customer_stats cs;
+
+	memset(&cs, 0, sizeof(cs));
+	snprintf(cs.customer, sizeof(cs.customer), "%s", id);
+	cs.rx_bytes = rx;
+	cs.tx_bytes = rx / 2;
+	cs.rx_packets = rx / 100;
+	cs.tx_packets = 7;
+	cs.flows_active = 4;
+	cs.flows_new = 2;
+	return cs;
+}
+
+/* Reads metric of customer for (from, to]; returns the values by step end. */
+static double
+series_at(struct store *st, const char *cust, const char *metric, time_t t)
+{
+	struct store_query q = { .customer = cust, .metric = metric,
+	    .cf = "AVERAGE", .from = t - 10, .to = t };
+	struct store_series s;
+	char err[256];
+	bool missing;
+	double v = -1;
+
+	assert_int_equal(store_series_read(st, &q, &s, &missing, err,
+	    sizeof(err)), 0);
+	for (size_t i = 0; i < s.n; i++)
+		if (s.start + (time_t)s.step * (time_t)(i + 1) == t)
+			v = s.values[i];
+	store_series_clear(&s);
+	return v;
+}
+
+static void
+test_rates_and_levels(void **state)
+{
+	struct fixture *f = *state;
+	double sum = 0;
+
+	/* ts 1..10 (step 10): 2 s intervals at 1..4 and 1 s later: rate = sum/secs. */
+	for (int k = 1; k <= 10; k++) {
+		struct gw_customer_stats cs = cs_make("a1", 1000ULL * k);
+		double iv = k <= 4 ? 2.0 : 1.0;
+		if (k % 2 == 1 && k <= 4)
+			continue;   /* 2 s intervals end at 2 and 4 */
+		sum += 1000.0 * k;
+		assert_int_equal(store_submit(f->st, T0 + k, iv, &cs), 0);
+	}
+	assert_int_equal(store_sync(f->st, 5000), 0);
+	/* covered seconds: 2 + 2 + 6 x 1 = 10 */
+	assert_true(fabs(series_at(f->st, "a1", "rx_bytes", T0 + 10) - sum / 10) < 1e-9);
+	assert_true(fabs(series_at(f->st, "a1", "tx_packets", T0 + 10) - 8 * 7 / 10.0) < 1e-9);
+	assert_true(fabs(series_at(f->st, "a1", "flows_active", T0 + 10) - 4) < 1e-9);
+	assert_true(fabs(series_at(f->st, "a1", "flows_new", T0 + 10) - 16 / 10.0) < 1e-9);
+	/* no QoS samples: unknown */
+	assert_true(isnan(series_at(f->st, "a1", "rtt_wan_ms", T0 + 10)));
+	assert_true(isnan(series_at(f->st, "a1", "dns_ms", T0 + 10)));
+}
+
+static void
+test_qos_weighting(void **state)
+{
+	struct fixture *f = *state;
+	struct gw_customer_stats a = cs_make("q1", 100), b = cs_make("q1", 100);
+
+	a.tcp.handshakes = 1; a.tcp.rtt_wan_ms_avg = 10; a.tcp.rtt_lan_ms_avg = 2;
+	a.tcp.rtt_ms_p95 = 50; a.tcp.segments = 1000; a.tcp.retransmits = 5;
+	a.rtp.packets = 100; a.rtp.packets_expected = 100; a.rtp.packets_lost = 2;
+	a.rtp.jitter_ms_avg = 4; a.dns.responses = 1; a.dns.latency_ms_avg = 10;
+	b.tcp.handshakes = 3; b.tcp.rtt_wan_ms_avg = 30; b.tcp.rtt_lan_ms_avg = 6;
+	b.tcp.rtt_ms_p95 = 40; b.tcp.segments = 1000; b.tcp.retransmits = 15;
+	b.rtp.packets = 300; b.rtp.packets_expected = 100; b.rtp.packets_lost = 0;
+	b.rtp.jitter_ms_avg = 8; b.dns.responses = 3; b.dns.latency_ms_avg = 20;
+	assert_int_equal(store_submit(f->st, T0 + 11, 1, &a), 0);
+	assert_int_equal(store_submit(f->st, T0 + 12, 1, &b), 0);
+	assert_int_equal(store_sync(f->st, 5000), 0);
+	assert_true(fabs(series_at(f->st, "q1", "rtt_wan_ms", T0 + 20) - 25) < 1e-9);
+	assert_true(fabs(series_at(f->st, "q1", "rtt_lan_ms", T0 + 20) - 5) < 1e-9);
+	assert_true(fabs(series_at(f->st, "q1", "rtt_p95_ms", T0 + 20) - 50) < 1e-9);
+	assert_true(fabs(series_at(f->st, "q1", "retrans_pct", T0 + 20) - 1) < 1e-9);
+	assert_true(fabs(series_at(f->st, "q1", "rtp_loss_pct", T0 + 20) - 1) < 1e-9);
+	assert_true(fabs(series_at(f->st, "q1", "jitter_ms", T0 + 20) - 7) < 1e-9);
+	assert_true(fabs(series_at(f->st, "q1", "dns_ms", T0 + 20) - 17.5) < 1e-9);
+}
+
+static void
+test_gap_and_out_of_order(void **state)
+{
+	struct fixture *f = *state;
+	struct gw_customer_stats cs = cs_make("g1", 500);
+	struct store_counters c;
+
+	assert_int_equal(store_submit(f->st, T0 + 5, 1, &cs), 0);    /* step 10 */
+	assert_int_equal(store_submit(f->st, T0 + 35, 1, &cs), 0);   /* step 40 */
+	assert_int_equal(store_submit(f->st, T0 + 8, 1, &cs), -1);   /* step 10 written */
+	assert_int_equal(store_submit(f->st, T0 + 41, 1, &cs), 0);   /* step 50 */
+	assert_int_equal(store_submit(f->st, T0 + 38, 1, &cs), -1);  /* older than pending */
+	assert_int_equal(store_submit(f->st, NAN, 1, &cs), -1);
+	assert_int_equal(store_submit(f->st, T0 + 42, -1, &cs), -1);
+	assert_int_equal(store_sync(f->st, 5000), 0);
+	assert_true(fabs(series_at(f->st, "g1", "rx_bytes", T0 + 10) - 500) < 1e-9);
+	assert_true(isnan(series_at(f->st, "g1", "rx_bytes", T0 + 20)));
+	assert_true(isnan(series_at(f->st, "g1", "rx_bytes", T0 + 30)));
+	assert_true(fabs(series_at(f->st, "g1", "rx_bytes", T0 + 40) - 500) < 1e-9);
+	assert_true(fabs(series_at(f->st, "g1", "rx_bytes", T0 + 50) - 500) < 1e-9);
+	store_counters_get(f->st, &c);
+	assert_int_equal(c.out_of_order, 4);
+	assert_int_equal(c.rrd_errors, 0);
+	assert_int_equal(c.rrd_updates, 3);
+	assert_true(c.file_bytes > 0);
+}
+
+static void
+test_series_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct store_query q = { .customer = "nobody", .metric = "rx_bytes",
+	    .cf = "AVERAGE", .from = (time_t)T0, .to = (time_t)T0 + 100 };
+	struct store_series s;
+	char err[256];
+	bool missing;
+
+	assert_int_equal(store_series_read(f->st, &q, &s, &missing, err,
+	    sizeof(err)), -1);
+	assert_true(missing);
+	assert_int_equal(store_ds_index("rx_bytes"), STORE_DS_RX_BYTES);
+	assert_int_equal(store_ds_index("dns_ms"), STORE_DS_DNS_MS);
+	assert_int_equal(store_ds_index("nope"), -1);
+	assert_string_equal(store_ds_name(STORE_DS_JITTER_MS), "jitter_ms");
+	assert_null(store_ds_name(STORE_DS_COUNT));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rates_and_levels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qos_weighting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_and_out_of_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_series_errors, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
