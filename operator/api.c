@@ -233,16 +233,23 @@ api_series(const struct api_ctx *ctx, const char *id,
 	q.from = (time_t)from;
 	q.to = (time_t)to;
 	q.resolution = resol;
-	if (store_series_read(ctx->store, &q, &s, &missing, err, sizeof(err)) == -1)
-		return api_error(r, missing ? 404 : 500, "%s", missing ?
-		    "unknown customer" : err);
+	if (store_series_read(ctx->store, &q, &s, &missing, err, sizeof(err)) == -1) {
+		if (!missing)
+			return api_error(r, 500, "%s", err);
+		if (!live_customer_known(ctx->live, id))
+			return api_error(r, 404, "unknown customer");
+		/* Known, but its first step is not written yet: no points. */
+		memset(&s, 0, sizeof(s));
+		s.start = q.from;
+		s.end = q.to;
+		s.step = STORE_STEP_S;
+	}
 	pts = json_array();
 	for (size_t i = 0; i < s.n && i < API_SERIES_MAX_POINTS; i++) {
 		double t = (double)s.start + (double)s.step * (double)(i + 1);
 		json_array_append_new(pts, json_pack("[f,o]", t, isnan(s.values[i]) ?
 		    json_null() : json_real(s.values[i])));
 	}
-	r->status = 200;
 	api_json(r, 200, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "customer", id,
 	    "metric", metric, "cf", cf, "step", (json_int_t)s.step,
 	    "from", (json_int_t)s.start, "to", (json_int_t)s.end, "points", pts));
