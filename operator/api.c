@@ -1,4 +1,5 @@
 /* api.c: JSON routes of /tmp/gw-api.md and /metrics, built from live and store snapshots. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include "api.h"
 
 #define API_SERIES_MAX_POINTS 100000
-#define API_EVENTS_MAX        1000
+#define API_RESPOND_WAIT_MS   5000   /* a ban/unban waits this long for the ingest loop */
 
 static double
 api_now(void)
@@ -344,41 +345,391 @@ api_stats(const struct api_ctx *ctx, struct api_response *r)
 	    "uptime_s", api_now() - ctx->start_wall));
 }
 
+/* ---- events, countermeasures, bans ---- */
+
+/* Parses an unsigned query argument; 0 (with *out = dflt when absent) or -1. */
 static int
-api_events(const struct api_ctx *ctx, const struct api_request *req,
+api_arg_u64(const struct api_request *req, const char *key, uint64_t dflt,
+    uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *v = api_arg(req, key, NULL);
+	unsigned long long x;
+	char *end;
+
+	if (v == NULL) {
+		*out = dflt;
+		return 0;
+	}
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (*v == '\0' || *v == '-' || *end != '\0' || errno != 0 || x < min ||
+	    x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/*
+ * Fills f from since/until/customer/kind/after/limit (and state for
+ * countermeasures). 0, or -1 with a message in err.
+ */
+static int
+api_filter(const struct api_request *req, bool cm, struct events_filter *f,
+    char *err, size_t errlen)
+{
+	const char *since = api_arg(req, "since", NULL);
+	const char *until = api_arg(req, "until", NULL);
+	uint64_t limit, after;
+	enum cm_action a;
+	enum cm_state st;
+	double now = api_now();
+
+	memset(f, 0, sizeof(*f));
+	if ((since != NULL && api_parse_time(since, now, &f->since) == -1) ||
+	    (until != NULL && api_parse_time(until, now, &f->until) == -1)) {
+		snprintf(err, errlen, "since/until: epoch seconds, \"now\" or "
+		    "\"-30m\", \"-1h\", \"-7d\"");
+		return -1;
+	}
+	if (api_arg_u64(req, "limit", 100, 1, EVENTS_LIST_MAX, &limit) == -1 ||
+	    api_arg_u64(req, "after", 0, 0, INT64_MAX, &after) == -1) {
+		snprintf(err, errlen, "after must be an id, limit 1..%d",
+		    EVENTS_LIST_MAX);
+		return -1;
+	}
+	f->limit = (size_t)limit;
+	f->after_id = after;
+	f->customer = api_arg(req, "customer", NULL);
+	f->kind = api_arg(req, cm ? "action" : "kind", NULL);
+	f->state = cm ? api_arg(req, "state", NULL) : NULL;
+	if (cm && f->kind != NULL && cm_action_parse(f->kind, &a) == -1) {
+		snprintf(err, errlen, "action must be ban, unban or hook");
+		return -1;
+	}
+	if (f->state != NULL && cm_state_parse(f->state, &st) == -1) {
+		snprintf(err, errlen, "state must be pending, active, lifted, "
+		    "expired or failed");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+api_event_json(uint64_t id, const char *probe, double received,
+    const struct gw_event *e)
+{
+	json_t *top = json_array();
+
+	for (size_t i = 0; i < e->n_top_talkers && i < GW_LIST_MAX; i++)
+		json_array_append_new(top, json_string(e->top_talkers[i]));
+	return json_pack("{s:I,s:s,s:f,s:f,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:s,s:b,"
+	    "s:I,s:I,s:s,s:o}",
+	    "id", (json_int_t)id, "probe", probe, "received", received,
+	    "ts", e->ts, "customer", e->customer, "kind", e->kind,
+	    "severity", e->severity, "src", e->src, "dst", e->dst,
+	    "rate_pps", e->rate_pps, "rate_bps", e->rate_bps,
+	    "direction", e->direction, "cleared", e->cleared,
+	    "ip_proto", (json_int_t)e->ip_proto, "dport", (json_int_t)e->dport,
+	    "detail", e->detail, "top_talkers", top);
+}
+
+/* Without a database (tests, tools): the in-memory ring, oldest first. */
+static int
+api_events_live(const struct api_ctx *ctx, const struct events_filter *f,
     struct api_response *r)
 {
-	const char *after_s = api_arg(req, "after", "0");
-	const char *limit_s = api_arg(req, "limit", "100");
-	unsigned long long after, limit;
-	char *e1, *e2;
 	struct live_event *v;
 	size_t n;
 	json_t *arr;
 
-	after = strtoull(after_s, &e1, 10);
-	limit = strtoull(limit_s, &e2, 10);
-	if (*after_s == '\0' || *e1 != '\0' || *limit_s == '\0' || *e2 != '\0' ||
-	    limit < 1 || limit > API_EVENTS_MAX)
-		return api_error(r, 400, "after must be an event id, limit 1..%d",
-		    API_EVENTS_MAX);
-	if (live_events_list(ctx->live, after, limit, &v, &n) == -1)
+	if (live_events_list(ctx->live, f->after_id, f->limit, &v, &n) == -1)
 		return api_error(r, 500, "out of memory");
 	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		const struct gw_event *e = &v[i].ev;
-		json_array_append_new(arr, json_pack("{s:I,s:s,s:f,s:f,s:s,s:s,s:s,"
-		    "s:s,s:s,s:f,s:f,s:s,s:b,s:I,s:I,s:s}",
-		    "id", (json_int_t)v[i].id, "probe", v[i].probe,
-		    "received", v[i].received, "ts", e->ts, "customer", e->customer,
-		    "kind", e->kind, "severity", e->severity, "src", e->src,
-		    "dst", e->dst, "rate_pps", e->rate_pps, "rate_bps", e->rate_bps,
-		    "direction", e->direction, "cleared", e->cleared,
-		    "ip_proto", (json_int_t)e->ip_proto, "dport", (json_int_t)e->dport,
-		    "detail", e->detail));
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, api_event_json(v[i].id, v[i].probe,
+		    v[i].received, &v[i].ev));
 	free(v);
 	return api_json(r, 200, json_pack("{s:o}", "events", arr));
+}
+
+static int
+api_events(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *r)
+{
+	struct events_filter f;
+	struct events_row *v;
+	size_t n;
+	char err[160];
+	json_t *arr;
+
+	if (api_filter(req, false, &f, err, sizeof(err)) == -1)
+		return api_error(r, 400, "%s", err);
+	if (ctx->events == NULL)
+		return api_events_live(ctx, &f, r);
+	if (events_list(ctx->events, &f, &v, &n) == -1)
+		return api_error(r, 500, "cannot read the events database");
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, api_event_json(v[i].id, v[i].probe,
+		    v[i].received_ts, &v[i].ev));
+	free(v);
+	return api_json(r, 200, json_pack("{s:o}", "events", arr));
+}
+
+/* A time that may be "not yet" (0): JSON null. */
+static json_t *
+api_ts(double t)
+{
+	return t > 0 ? json_real(t) : json_null();
+}
+
+static json_t *
+api_cm_json(const struct countermeasure *c)
+{
+	bool global = strcmp(c->scope, CM_SCOPE_GLOBAL) == 0;
+
+	return json_pack("{s:I,s:s,s:s,s:I,s:s,s:o,s:s,s:s,s:s,s:f,s:o,s:o,s:o,"
+	    "s:o,s:s,s:I,s:s}",
+	    "id", (json_int_t)c->id, "action", cm_action_name(c->action),
+	    "address", c->address, "prefix_len", (json_int_t)c->prefix_len,
+	    "scope", c->scope, "probe", global ? json_null() : json_string(c->scope),
+	    "customer", c->customer, "reason", c->reason,
+	    "decided_by", c->decided_by, "decided_ts", c->decided_ts,
+	    "sent_ts", api_ts(c->sent_ts), "applied_ts", api_ts(c->applied_ts),
+	    "lifted_ts", api_ts(c->lifted_ts), "expires_ts", api_ts(c->expires_ts),
+	    "state", cm_state_name(c->state),
+	    "command_id", (json_int_t)c->command_id,
+	    "result_message", c->result_message);
+}
+
+static int
+api_cm_array(struct api_response *r, const char *key,
+    struct countermeasure *v, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, api_cm_json(&v[i]));
+	free(v);
+	return api_json(r, 200, json_pack("{s:o}", key, arr));
+}
+
+static int
+api_countermeasures(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *r)
+{
+	struct events_filter f;
+	struct countermeasure *v;
+	size_t n;
+	char err[160];
+
+	if (ctx->events == NULL)
+		return api_error(r, 503, "no events database");
+	if (api_filter(req, true, &f, err, sizeof(err)) == -1)
+		return api_error(r, 400, "%s", err);
+	if (events_cm_list(ctx->events, &f, &v, &n) == -1)
+		return api_error(r, 500, "cannot read the events database");
+	return api_cm_array(r, "countermeasures", v, n);
+}
+
+/* GET /api/v1/bans: the bans in force (pending or active), oldest first. */
+static int
+api_bans(const struct api_ctx *ctx, struct api_response *r)
+{
+	struct countermeasure *v;
+	size_t n;
+
+	if (ctx->events == NULL)
+		return api_error(r, 503, "no events database");
+	if (events_cm_in_force(ctx->events, &v, &n) == -1)
+		return api_error(r, 500, "cannot read the events database");
+	return api_cm_array(r, "bans", v, n);
+}
+
+/* HTTP status for a refusal explained by respond. */
+static int
+api_respond_status(const char *err)
+{
+	if (strstr(err, "timed out") != NULL || strstr(err, "too many requests"))
+		return 503;
+	if (strstr(err, "no ban in force") != NULL ||
+	    strstr(err, "unknown probe") != NULL)
+		return 404;
+	if (strstr(err, "allowlisted") != NULL)
+		return 403;
+	return 400;
+}
+
+/* Answers a ban/unban that respond accepted with its audit row. */
+static int
+api_cm_created(const struct api_ctx *ctx, uint64_t id, int status,
+    struct api_response *r)
+{
+	struct countermeasure cm;
+
+	if (events_cm_get(ctx->events, id, &cm) == -1)
+		return api_json(r, status, json_pack("{s:I}", "id", (json_int_t)id));
+	return api_json(r, status, api_cm_json(&cm));
+}
+
+/* Reads an optional string member; -1 when present but not a string (or null). */
+static int
+api_body_str(json_t *o, const char *key, const char **out)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* Reads an optional integer member in [min, max]; -1 when bad. */
+static int
+api_body_int(json_t *o, const char *key, json_int_t min, json_int_t max,
+    uint32_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return -1;
+	*out = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+/* Splits "ADDR/LEN" into addr (buf) and *plen when no prefix_len was given. */
+static int
+api_split_prefix(const char *in, char *buf, size_t len, uint32_t *plen)
+{
+	const char *slash = strchr(in, '/');
+	uint64_t v;
+	char *end;
+
+	if (slash == NULL) {
+		snprintf(buf, len, "%s", in);
+		return strlen(in) < len ? 0 : -1;
+	}
+	if ((size_t)(slash - in) >= len || slash[1] == '\0')
+		return -1;
+	memcpy(buf, in, (size_t)(slash - in));
+	buf[slash - in] = '\0';
+	v = strtoull(slash + 1, &end, 10);
+	if (*end != '\0' || v > 128 || (*plen != 0 && *plen != v))
+		return -1;
+	*plen = (uint32_t)v;
+	return 0;
+}
+
+/* POST /api/v1/bans {"address","prefix_len","timeout_s","probe","reason"}. */
+static int
+api_ban_post(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *r)
+{
+	struct respond_manual m = { .user = req->user ? req->user : "http" };
+	char addr[GW_ADDR_MAX], err[GW_TEXT_MAX];
+	const char *address;
+	json_error_t jerr;
+	json_t *o;
+	uint64_t id;
+
+	if (ctx->respond == NULL || ctx->events == NULL)
+		return api_error(r, 503, "countermeasures are not enabled");
+	o = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
+	if (o == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return api_error(r, 400, "body must be a JSON object: %s", jerr.text);
+	}
+	if (api_body_str(o, "address", &address) == -1 || address == NULL ||
+	    api_body_int(o, "prefix_len", 0, 128, &m.prefix_len) == -1 ||
+	    api_body_int(o, "timeout_s", 1, 366 * 86400, &m.timeout_s) == -1 ||
+	    api_body_str(o, "probe", &m.scope) == -1 ||
+	    api_body_str(o, "reason", &m.reason) == -1 ||
+	    api_split_prefix(address, addr, sizeof(addr), &m.prefix_len) == -1) {
+		json_decref(o);
+		return api_error(r, 400, "expected {\"address\":\"ADDR[/LEN]\","
+		    "\"prefix_len\":0..128,\"timeout_s\":1..31622400,"
+		    "\"probe\":\"ID\"|null,\"reason\":\"TEXT\"}");
+	}
+	m.address = addr;
+	id = respond_submit(ctx->respond, RESPOND_OP_BAN, &m, API_RESPOND_WAIT_MS,
+	    err, sizeof(err));
+	json_decref(o);
+	if (id == 0)
+		return api_error(r, api_respond_status(err), "%s", err);
+	return api_cm_created(ctx, id, 201, r);
+}
+
+/* DELETE /api/v1/bans/ADDR[/LEN][?prefix_len=N&probe=ID]. */
+static int
+api_ban_delete(const struct api_ctx *ctx, const struct api_request *req,
+    const char *target, struct api_response *r)
+{
+	struct respond_manual m = { .user = req->user ? req->user : "http" };
+	char addr[GW_ADDR_MAX], err[GW_TEXT_MAX];
+	uint64_t plen;
+	uint64_t id;
+
+	if (ctx->respond == NULL || ctx->events == NULL)
+		return api_error(r, 503, "countermeasures are not enabled");
+	if (api_arg_u64(req, "prefix_len", 0, 0, 128, &plen) == -1)
+		return api_error(r, 400, "prefix_len must be 0..128");
+	m.prefix_len = (uint32_t)plen;
+	if (api_split_prefix(target, addr, sizeof(addr), &m.prefix_len) == -1)
+		return api_error(r, 400, "expected /api/v1/bans/ADDR[/LEN]");
+	m.address = addr;
+	m.scope = api_arg(req, "probe", NULL);
+	id = respond_submit(ctx->respond, RESPOND_OP_UNBAN, &m,
+	    API_RESPOND_WAIT_MS, err, sizeof(err));
+	if (id == 0)
+		return api_error(r, api_respond_status(err), "%s", err);
+	return api_cm_created(ctx, id, 200, r);
+}
+
+/* GET /api/v1/customers/ID/graph.png */
+static int
+api_graph(const struct api_ctx *ctx, const char *id,
+    const struct api_request *req, struct api_response *r)
+{
+	struct store_graph_req g = { .customer = id,
+	    .metrics = api_arg(req, "metric", "rx_bytes,tx_bytes") };
+	double now = api_now(), from, to;
+	uint64_t w, h;
+	unsigned char *png;
+	size_t len;
+	bool missing;
+	char err[256];
+
+	if (api_parse_time(api_arg(req, "from", "-1d"), now, &from) == -1 ||
+	    api_parse_time(api_arg(req, "to", "now"), now, &to) == -1 || from >= to)
+		return api_error(r, 400, "bad time range (from/to: epoch seconds, "
+		    "\"now\" or \"-30m\", \"-1h\", \"-7d\"; from < to)");
+	if (api_arg_u64(req, "width", 800, 100, 4000, &w) == -1 ||
+	    api_arg_u64(req, "height", 250, 50, 2000, &h) == -1)
+		return api_error(r, 400, "width 100..4000, height 50..2000");
+	if (!gw_id_valid(id))
+		return api_error(r, 404, "unknown customer");
+	g.from = (time_t)from;
+	g.to = (time_t)to;
+	g.width = (unsigned)w;
+	g.height = (unsigned)h;
+	if (store_graph(ctx->store, &g, &png, &len, &missing, err,
+	    sizeof(err)) == -1) {
+		if (missing)
+			return api_error(r, 404, "%s", err);
+		return api_error(r, strstr(err, "metric") ? 400 : 500, "%s", err);
+	}
+	r->status = 200;
+	r->body = (char *)png;
+	r->body_len = len;
+	r->content_type = "image/png";
+	return 0;
 }
 
 static void
@@ -502,7 +853,7 @@ api_healthz(const struct api_ctx *ctx, struct api_response *r)
 	    "version", GW_VERSION, "uptime_s", api_now() - ctx->start_wall));
 }
 
-/* Splits "/api/v1/customers/ID[/series]"; returns 1 (one), 2 (series), 0 (other). */
+/* Splits "/api/v1/customers/ID[/series|/graph.png]"; returns 1 (one), 2 (series), 3 (graph), 0 (other), -1 (id too long). */
 static int
 api_customer_path(const char *path, char *id, size_t idlen)
 {
@@ -520,7 +871,63 @@ api_customer_path(const char *path, char *id, size_t idlen)
 	id[n] = '\0';
 	if (slash == NULL)
 		return 1;
-	return strcmp(slash, "/series") == 0 ? 2 : 0;
+	if (strcmp(slash, "/series") == 0)
+		return 2;
+	return strcmp(slash, "/graph.png") == 0 ? 3 : 0;
+}
+
+/* Answers 405 with the allowed methods. */
+static int
+api_not_allowed(struct api_response *r, const char *method, const char *allow)
+{
+	r->allow = allow;
+	return api_error(r, 405, "method %s not allowed here", method);
+}
+
+/* Routes that do not depend on a customer id: GET only, except /api/v1/bans. */
+static int
+api_route(const struct api_ctx *ctx, const struct api_request *req, bool get,
+    struct api_response *r)
+{
+	static const char bans_prefix[] = "/api/v1/bans/";
+	const char *path = req->path;
+
+	if (strcmp(path, "/api/v1/bans") == 0) {
+		if (get)
+			return api_bans(ctx, r);
+		if (strcmp(req->method, "POST") == 0)
+			return api_ban_post(ctx, req, r);
+		return api_not_allowed(r, req->method, "GET, HEAD, POST");
+	}
+	if (strncmp(path, bans_prefix, sizeof(bans_prefix) - 1) == 0 &&
+	    path[sizeof(bans_prefix) - 1] != '\0') {
+		if (strcmp(req->method, "DELETE") == 0)
+			return api_ban_delete(ctx, req, path + sizeof(bans_prefix) - 1,
+			    r);
+		return api_not_allowed(r, req->method, "DELETE");
+	}
+	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0 &&
+	    strcmp(path, "/api/v1/customers") != 0 &&
+	    strcmp(path, "/api/v1/probes") != 0 &&
+	    strcmp(path, "/api/v1/stats") != 0 &&
+	    strcmp(path, "/api/v1/events") != 0 &&
+	    strcmp(path, "/api/v1/countermeasures") != 0)
+		return api_error(r, 404, "no such route");
+	if (!get)
+		return api_not_allowed(r, req->method, "GET, HEAD");
+	if (strcmp(path, "/healthz") == 0)
+		return api_healthz(ctx, r);
+	if (strcmp(path, "/metrics") == 0)
+		return api_metrics(ctx, r);
+	if (strcmp(path, "/api/v1/customers") == 0)
+		return api_customers(ctx, r);
+	if (strcmp(path, "/api/v1/probes") == 0)
+		return api_probes(ctx, r);
+	if (strcmp(path, "/api/v1/stats") == 0)
+		return api_stats(ctx, r);
+	if (strcmp(path, "/api/v1/countermeasures") == 0)
+		return api_countermeasures(ctx, req, r);
+	return api_events(ctx, req, r);
 }
 
 int
@@ -536,32 +943,15 @@ api_handle(const struct api_ctx *ctx, const struct api_request *req,
 	kind = api_customer_path(req->path, id, sizeof(id));
 	if (kind == -1)
 		return api_error(r, 404, "unknown customer");
-	if (kind == 0 && strcmp(req->path, "/healthz") != 0 &&
-	    strcmp(req->path, "/metrics") != 0 &&
-	    strcmp(req->path, "/api/v1/customers") != 0 &&
-	    strcmp(req->path, "/api/v1/probes") != 0 &&
-	    strcmp(req->path, "/api/v1/stats") != 0 &&
-	    strcmp(req->path, "/api/v1/events") != 0)
-		return api_error(r, 404, "no such route");
-	if (!get) {
-		r->allow = "GET, HEAD";
-		return api_error(r, 405, "method %s not allowed here", req->method);
-	}
+	if (kind == 0)
+		return api_route(ctx, req, get, r);
+	if (!get)
+		return api_not_allowed(r, req->method, "GET, HEAD");
 	if (kind == 1)
 		return api_customer(ctx, id, r);
 	if (kind == 2)
 		return api_series(ctx, id, req, r);
-	if (strcmp(req->path, "/healthz") == 0)
-		return api_healthz(ctx, r);
-	if (strcmp(req->path, "/metrics") == 0)
-		return api_metrics(ctx, r);
-	if (strcmp(req->path, "/api/v1/customers") == 0)
-		return api_customers(ctx, r);
-	if (strcmp(req->path, "/api/v1/probes") == 0)
-		return api_probes(ctx, r);
-	if (strcmp(req->path, "/api/v1/stats") == 0)
-		return api_stats(ctx, r);
-	return api_events(ctx, req, r);
+	return api_graph(ctx, id, req, r);
 }
 
 void

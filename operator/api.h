@@ -4,15 +4,24 @@
 
 #include <stddef.h>
 
+#include "events.h"
 #include "live.h"
+#include "respond.h"
 #include "store.h"
 
 #define GW_VERSION "0.1.0"
 
-/* What the routes read; all borrowed, thread-safe modules. */
+/*
+ * What the routes read; all borrowed. live, store and events are safe for
+ * any thread; respond is only reached through respond_submit(), which hands
+ * the request to the ingest thread. events/respond may be NULL (then the
+ * event list comes from live and the ban routes answer 503).
+ */
 struct api_ctx {
 	struct live  *live;
 	struct store *store;
+	struct events *events;
+	struct respond *respond;
 	double        start_wall;   /* operator start, s since the epoch */
 };
 
@@ -24,6 +33,8 @@ struct api_request {
 	void       *qctx;
 	const char *body;           /* may be NULL */
 	size_t      body_len;
+	const char *user;           /* who asks (recorded in countermeasures);
+	                             * NULL = "http" */
 };
 
 struct api_response {

@@ -208,6 +208,39 @@ ingest_setup_router(struct ingest *in, const char *endpoint)
 	return 0;
 }
 
+/* Binds every comma-separated endpoint of list. 0 or -1 (logged). */
+static int
+ingest_bind_all(struct ingest *in, const char *list)
+{
+	char ep[1024];
+	const char *p = list, *comma;
+	size_t n, count = 0;
+
+	if (list == NULL || *list == '\0') {
+		log_err("ingest: no endpoint to listen on");
+		return -1;
+	}
+	for (; *p != '\0'; p = *comma ? comma + 1 : comma) {
+		comma = strchr(p, ',');
+		if (comma == NULL)
+			comma = p + strlen(p);
+		n = (size_t)(comma - p);
+		if (n == 0 || n >= sizeof(ep) || ++count > INGEST_LISTEN_MAX) {
+			log_err("ingest: bad endpoint list \"%s\" (at most %d "
+			    "comma-separated endpoints)", list, INGEST_LISTEN_MAX);
+			return -1;
+		}
+		memcpy(ep, p, n);
+		ep[n] = '\0';
+		if (zmq_bind(in->router, ep) == -1) {
+			log_err("ingest: bind %s: %s", ep, zmq_strerror(errno));
+			return -1;
+		}
+		log_info("ingest: listening on %s%s", ep, in->zap ? " (CURVE)" : "");
+	}
+	return 0;
+}
+
 static void
 ingest_free_key(const char *key, void *value, void *ctx)
 {
@@ -245,12 +278,8 @@ ingest_new(const struct ingest_config *cfg, struct live *live,
 	if (cfg->probes_file != NULL && ((in->allow = idmap_new()) == NULL ||
 	    config_parse_file(cfg->probes_file, ingest_allow_line, in) == -1))
 		goto fail;
-	if (zmq_bind(in->router, cfg->listen) == -1) {
-		log_err("ingest: bind %s: %s", cfg->listen, zmq_strerror(errno));
+	if (ingest_bind_all(in, cfg->listen) == -1)
 		goto fail;
-	}
-	log_info("ingest: listening on %s%s", cfg->listen,
-	    in->zap ? " (CURVE)" : "");
 	return in;
 fail:
 	ingest_free(in);
@@ -421,6 +450,8 @@ ingest_on_stats(struct ingest *in, struct ingest_probe *p,
 		const struct gw_customer_stats *cs = &r->customers[i];
 		live_customer_update(in->live, p->info.id, r->ts, r->interval, cs);
 		store_submit(in->store, r->ts, r->interval, cs);
+		if (in->hooks.on_stats != NULL)
+			in->hooks.on_stats(in->hooks.ctx, p->info.id, cs);
 	}
 	p->info.customers = r->n_customers;
 	p->info.last_report_ts = r->ts;
@@ -437,6 +468,8 @@ ingest_dispatch(struct ingest *in, struct ingest_probe *p, const struct gw_msg *
 		p->info.has_hello = true;
 		log_info("ingest: hello from probe %s (%s, %s)", p->info.id,
 		    m->u.hello.software, m->u.hello.hostname);
+		if (in->hooks.on_hello != NULL)
+			in->hooks.on_hello(in->hooks.ctx, p->info.id, &m->u.hello);
 		break;
 	case GW_BODY_STATS:
 		ingest_on_stats(in, p, &m->u.stats);
@@ -538,6 +571,8 @@ ingest_accept(struct ingest *in, const zmq_msg_t *rid, const char *user_id,
 		memcpy(p->rid, zmq_msg_data((zmq_msg_t *)rid), p->rid_len);
 	}
 	ingest_dispatch(in, p, m);
+	if (in->hooks.on_seen != NULL)
+		in->hooks.on_seen(in->hooks.ctx, p->info.id, peer ? peer : "");
 	live_probe_update(in->live, &p->info);
 }
 

@@ -18,8 +18,13 @@
  */
 struct ingest;
 
+#define INGEST_LISTEN_MAX 8   /* endpoints one ROUTER binds */
+
 struct ingest_config {
-	const char *listen;            /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:7700 */
+	const char *listen;            /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:7700,
+	                                * or several separated by commas (all bound
+	                                * by the one ROUTER, at most INGEST_LISTEN_MAX),
+	                                * e.g. "tcp://127.0.0.1:7700,ipc:///run/gw.sock" */
 	const char *curve_secret_file; /* NULL = no CURVE; z85 secret + public */
 	const char *probe_keys_file;   /* with CURVE: "probe_id z85_public_key" lines */
 	const char *probes_file;       /* without CURVE, optional: allowed probe ids */
@@ -33,6 +38,17 @@ struct ingest_hooks {
 	    const struct gw_command_result *res);
 	void (*on_flow)(void *ctx, const char *probe_id,
 	    const struct gw_flow_record *flow);
+	/* A Hello (the probe started or restarted: its nft sets are empty). */
+	void (*on_hello)(void *ctx, const char *probe_id,
+	    const struct gw_hello *hello);
+	/*
+	 * Every accepted envelope, after its own hook ran; peer_address is
+	 * ZeroMQ's Peer-Address ("" when unknown, e.g. over ipc://).
+	 */
+	void (*on_seen)(void *ctx, const char *probe_id, const char *peer_address);
+	/* One customer's interval from a stats report. */
+	void (*on_stats)(void *ctx, const char *probe_id,
+	    const struct gw_customer_stats *cs);
 };
 
 /*

@@ -9,17 +9,31 @@
 
 #include "api.h"
 #include "config.h"
+#include "correlate.h"
+#include "events.h"
 #include "http.h"
 #include "ingest.h"
 #include "live.h"
 #include "log.h"
+#include "respond.h"
 #include "store.h"
+
+#define MAIN_POLL_MS 100   /* also bounds how long an API ban waits for the loop */
 
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
-	char *probes, *log_level;
-	unsigned long long history;
+	char *probes, *log_level, *db, *policy;
+	unsigned long long history, max_events;
 	int use_syslog;
+};
+
+/* What the ingest hooks and the respond send callback work on (main's frame). */
+struct main_ctx {
+	struct ingest    *in;
+	struct live      *live;
+	struct events    *es;
+	struct respond   *rs;
+	struct correlate *co;
 };
 
 static volatile sig_atomic_t main_stop;
@@ -39,7 +53,9 @@ main_usage(FILE *f)
 "       gatewatch-operator --keygen DIR NAME\n"
 "Receives probe reports over ZeroMQ, keeps live state, writes RRD files\n"
 "through rrdcached and serves the HTTP API.\n"
-"  --listen ENDPOINT        ZeroMQ ROUTER endpoint (default tcp://127.0.0.1:7700)\n"
+"  --listen ENDPOINT[,...]  ZeroMQ ROUTER endpoints, comma-separated, e.g.\n"
+"                           tcp://127.0.0.1:7700,ipc:///run/gatewatch/op.sock\n"
+"                           (default tcp://127.0.0.1:7700)\n"
 "  --http ADDR:PORT         HTTP API address (default " HTTP_DEFAULT_ADDR ")\n"
 "  --rrd-dir DIR            RRD directory, DIR/<customer>.rrd (default ./rrd)\n"
 "  --rrdcached ADDR         rrdcached address: unix:/path/sock, /path/sock or\n"
@@ -52,6 +68,17 @@ main_usage(FILE *f)
 "  --probes F               without CURVE: allowed probe ids (words); others are\n"
 "                           rejected and counted\n"
 "  --history N              intervals kept in memory per customer (default %d)\n"
+"  --db PATH                SQLite database of events and countermeasures\n"
+"                           (default: gatewatch.db next to the RRD directory,\n"
+"                           i.e. RRD_DIR/../gatewatch.db); active bans in it are\n"
+"                           re-sent to the probes after a restart\n"
+"  --max-events N           events kept in the database (default %d); the\n"
+"                           oldest are deleted, countermeasures are kept\n"
+"  --policy FILE            countermeasure policy, \"key value\" lines:\n"
+"                           ban_timeout_s, global_min_probes, global_window_s,\n"
+"                           distributed_min_sources, distributed_window_s,\n"
+"                           silent_timeout_s, hook PATH, hook_timeout_s,\n"
+"                           allow CIDR (repeatable); defaults without it\n"
 "  --log-level LEVEL        debug, info, warn or error (default info)\n"
 "  --syslog                 log to syslog instead of stderr\n"
 "  --config FILE            read options from FILE: \"option value\" per line\n"
@@ -59,7 +86,8 @@ main_usage(FILE *f)
 "                           line options override the file\n"
 "  --keygen DIR NAME        write DIR/NAME.key (mode 0600) and DIR/NAME.pub and exit\n"
 "  -h, --help               this text\n"
-"  --version                print the version\n", LIVE_HISTORY_DEFAULT);
+"  --version                print the version\n", LIVE_HISTORY_DEFAULT,
+	    EVENTS_CAP_DEFAULT);
 }
 
 static int
@@ -76,7 +104,16 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "probe-keys") == 0) dst = &o->probe_keys;
 	else if (strcmp(key, "probes") == 0) dst = &o->probes;
 	else if (strcmp(key, "log-level") == 0) dst = &o->log_level;
-	else if (strcmp(key, "history") == 0) {
+	else if (strcmp(key, "db") == 0) dst = &o->db;
+	else if (strcmp(key, "policy") == 0) dst = &o->policy;
+	else if (strcmp(key, "max-events") == 0) {
+		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
+			snprintf(err, errlen, "max-events: \"%.64s\" is not "
+			    "1..100000000", val);
+			return -1;
+		}
+		return 0;
+	} else if (strcmp(key, "history") == 0) {
 		if (config_parse_u64(val, 1, LIVE_HISTORY_MAX, &o->history) == -1) {
 			snprintf(err, errlen, "history: \"%.64s\" is not 1..%d", val,
 			    LIVE_HISTORY_MAX);
@@ -123,6 +160,9 @@ static const struct option main_longopts[] = {
 	{ "probe-keys", required_argument, NULL, 'k' },
 	{ "probes", required_argument, NULL, 'p' },
 	{ "history", required_argument, NULL, 'n' },
+	{ "db", required_argument, NULL, 'D' },
+	{ "policy", required_argument, NULL, 'P' },
+	{ "max-events", required_argument, NULL, 'M' },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "syslog", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'C' },
@@ -185,24 +225,144 @@ main_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* respond reaps its hook processes: SIGCHLD must not be ignored
+	 * (an ignored disposition is inherited across exec). */
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
+/* ---- glue between ingest, the events store, correlate and respond ---- */
+
+static int
+main_send_command(const char *probe_id, const struct gw_command *cmd, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+
+	return mc->in != NULL ? ingest_send_command(mc->in, probe_id, cmd) : -1;
+}
+
+static void
+main_on_event(void *ctx, const char *probe_id, const struct gw_event *ev)
+{
+	struct main_ctx *mc = ctx;
+	double now = main_now();
+
+	events_add(mc->es, probe_id, now, ev, NULL);
+	respond_event(mc->rs, probe_id, ev, now);
+	correlate_event(mc->co, probe_id, ev, now);
+}
+
+static void
+main_on_result(void *ctx, const char *probe_id,
+    const struct gw_command_result *res)
+{
+	struct main_ctx *mc = ctx;
+
+	respond_command_result(mc->rs, probe_id, res, main_now());
+}
+
+static void
+main_on_hello(void *ctx, const char *probe_id, const struct gw_hello *hello)
+{
+	struct main_ctx *mc = ctx;
+	double now = main_now();
+
+	respond_probe_hello(mc->rs, probe_id, now);
+	correlate_probe_seen(mc->co, probe_id, hello->interval_ms / 1000.0, now);
+}
+
+static void
+main_on_seen(void *ctx, const char *probe_id, const char *peer_address)
+{
+	struct main_ctx *mc = ctx;
+	double now = main_now();
+
+	respond_probe_seen(mc->rs, probe_id, peer_address, now);
+	correlate_probe_seen(mc->co, probe_id, 0, now);
+}
+
+static void
+main_on_stats(void *ctx, const char *probe_id,
+    const struct gw_customer_stats *cs)
+{
+	struct main_ctx *mc = ctx;
+
+	correlate_stats(mc->co, probe_id, cs, main_now());
+}
+
+/* Events the operator derives (correlate): stored, shown, given to the policy. */
+static void
+main_corr_event(const char *probe_id, const struct gw_event *ev, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+	double now = main_now();
+
+	events_add(mc->es, probe_id, now, ev, NULL);
+	live_event_add(mc->live, probe_id, ev);
+	respond_event(mc->rs, probe_id, ev, now);
+}
+
+static void
+main_corr_global(const struct correlate_global *g, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+
+	respond_global(mc->rs, g, g->ts);
 }
 
 /* The ingest loop: until SIGINT/SIGTERM. */
 static void
-main_loop(struct ingest *in, struct store *st)
+main_loop(struct main_ctx *mc, struct store *st)
 {
 	double last_tick = 0, now;
 
 	while (!main_stop) {
-		if (ingest_poll(in, 200) == -1 && !main_stop && errno != EINTR)
+		if (ingest_poll(mc->in, MAIN_POLL_MS) == -1 && !main_stop &&
+		    errno != EINTR)
 			fatalx("ingest failed");
 		now = main_now();
+		respond_run_requests(mc->rs, now);
 		if (now - last_tick >= 1.0) {
 			store_tick(st, now);
-			ingest_publish(in);
+			correlate_tick(mc->co, now);
+			respond_tick(mc->rs, now);
+			ingest_publish(mc->in);
 			last_tick = now;
 		}
 	}
+}
+
+/* Opens the events database and builds the policy engine and correlator. */
+static void
+main_policy_start(const struct opts *o, struct main_ctx *mc)
+{
+	struct respond_config *rc = calloc(1, sizeof(*rc));
+	struct correlate_config cc;
+	char dbpath[4096];
+	const char *db = o->db;
+
+	if (rc == NULL)
+		fatalx("out of memory");
+	memset(&cc, 0, sizeof(cc));
+	if (db == NULL) {
+		snprintf(dbpath, sizeof(dbpath), "%s/../gatewatch.db",
+		    o->rrd_dir ? o->rrd_dir : "rrd");
+		db = dbpath;
+	}
+	if ((mc->es = events_open(&(struct events_config){ .path = db,
+	    .max_events = o->max_events })) == NULL)
+		fatalx("cannot open the events database %s", db);
+	if (o->policy != NULL && respond_config_load(o->policy, rc, &cc) == -1)
+		fatalx("--policy %s: bad policy file (see above)", o->policy);
+	if ((mc->rs = respond_new(rc, mc->es, main_send_command, mc)) == NULL)
+		fatalx("cannot start the countermeasure policy");
+	free(rc);
+	mc->co = correlate_new(&cc, &(struct correlate_callbacks){
+	    .event = main_corr_event, .global = main_corr_global, .ctx = mc });
+	if (mc->co == NULL)
+		fatalx("cannot start correlation (bad policy values?)");
+	log_info("events database %s (%lld events)", db,
+	    (long long)events_count(mc->es));
 }
 
 int
@@ -211,9 +371,9 @@ main(int argc, char **argv)
 	struct opts o = { .history = LIVE_HISTORY_DEFAULT };
 	const char *keygen_dir = NULL;
 	enum log_level lvl = LOG_LVL_INFO;
+	struct main_ctx mc;
 	struct live *lv;
 	struct store *st;
-	struct ingest *in;
 	struct http *h;
 
 	log_init("gatewatch-operator", LOG_LVL_INFO, false);
@@ -237,26 +397,37 @@ main(int argc, char **argv)
 	    .rrdcached = o.rrdcached };
 	if ((st = store_new(&scfg)) == NULL)
 		fatalx("cannot start the RRD store");
+	memset(&mc, 0, sizeof(mc));
+	mc.live = lv;
+	main_policy_start(&o, &mc);
 	struct ingest_config icfg = {
 	    .listen = o.listen ? o.listen : "tcp://127.0.0.1:7700",
 	    .curve_secret_file = o.curve_secret, .probe_keys_file = o.probe_keys,
 	    .probes_file = o.probes };
-	if ((in = ingest_new(&icfg, lv, st, NULL)) == NULL)
+	struct ingest_hooks hooks = { .ctx = &mc, .on_event = main_on_event,
+	    .on_result = main_on_result, .on_hello = main_on_hello,
+	    .on_seen = main_on_seen, .on_stats = main_on_stats };
+	if ((mc.in = ingest_new(&icfg, lv, st, &hooks)) == NULL)
 		fatalx("cannot start ingest");
-	struct api_ctx actx = { .live = lv, .store = st, .start_wall = main_now() };
+	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
+	    .respond = mc.rs, .start_wall = main_now() };
 	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx)) == NULL)
 		fatalx("cannot start the HTTP server");
 	log_info("gatewatch-operator %s running", GW_VERSION);
 
-	main_loop(in, st);
+	main_loop(&mc, st);
 
 	log_info("shutting down");
-	http_stop(h);
-	ingest_publish(in);
+	http_stop(h);            /* no API thread waits in respond_submit now */
+	ingest_publish(mc.in);
+	respond_free(mc.rs);
+	correlate_free(mc.co);
+	events_close(mc.es);
 	store_free(st, 10000);   /* writes pending steps, rrdcached FLUSHALL */
-	ingest_free(in);
+	ingest_free(mc.in);
 	live_free(lv);
 	free(o.listen); free(o.http); free(o.rrd_dir); free(o.rrdcached);
 	free(o.curve_secret); free(o.probe_keys); free(o.probes); free(o.log_level);
+	free(o.db); free(o.policy);
 	return 0;
 }

@@ -27,10 +27,16 @@ static const char *const store_ds_names[STORE_DS_COUNT] = {
 	"rtp_loss_pct", "retrans_pct", "dns_ms",
 };
 
-/* RRAs: 10 s x 1 day; 5 min x 35 days, 1 h x 400 days, 1 day x 5 years (AVERAGE and MAX). */
+/*
+ * RRAs: 10 s x 1 day (AVERAGE); 5 min x 35 days (AVERAGE only: the source of
+ * 95th percentiles, which are taken over averages); 1 h x 400 days and
+ * 1 day x 5 years (AVERAGE and MAX). 41,574 rows x 13 DS x 8 bytes: about
+ * 4.3 MB per customer. Files created with an older layout keep working
+ * (every reader asks the file for its RRAs).
+ */
 static const char *const store_rras[] = {
 	"RRA:AVERAGE:0.5:1:8640",
-	"RRA:AVERAGE:0.5:30:10080", "RRA:MAX:0.5:30:10080",
+	"RRA:AVERAGE:0.5:30:10080",
 	"RRA:AVERAGE:0.5:360:9600", "RRA:MAX:0.5:360:9600",
 	"RRA:AVERAGE:0.5:8640:1827", "RRA:MAX:0.5:8640:1827",
 };
@@ -88,6 +94,7 @@ struct store {
 	unsigned backoff_s;
 	time_t   next_try;
 	struct log_ratelimit rl;
+	pthread_mutex_t graph_mu; /* rrd_graph (cairo/pango) runs one at a time */
 };
 
 int
@@ -412,6 +419,10 @@ store_file(struct store *st, const char *path, const struct store_update *u)
 			return NULL;
 	} else if (stat(path, &sb) == 0) {
 		l = store_last(st, path);
+		pthread_mutex_lock(&st->mu);
+		if (st->c.file_bytes == 0)
+			st->c.file_bytes = (uint64_t)sb.st_size;
+		pthread_mutex_unlock(&st->mu);
 	} else if (store_create(st, path, u->t) == -1) {
 		return NULL;
 	}
@@ -583,6 +594,7 @@ store_new(const struct store_config *cfg)
 		return NULL;
 	st->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 5);
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->graph_mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
 	pthread_cond_init(&st->drained, NULL);
 	st->idle_flush_s = cfg->idle_flush_s ? cfg->idle_flush_s : STORE_IDLE_FLUSH_S;
@@ -675,6 +687,7 @@ store_free(struct store *st, int timeout_ms)
 	free(st->q);
 	free(st->daemon);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->graph_mu);
 	pthread_cond_destroy(&st->cv);
 	pthread_cond_destroy(&st->drained);
 	free(st);
@@ -782,4 +795,167 @@ store_series_clear(struct store_series *s)
 	free(s->values);
 	s->values = NULL;
 	s->n = 0;
+}
+
+/* ---- graphs (HTTP threads) ---- */
+
+/* Copies path into out with ':' escaped for rrd_graph's DEF syntax. 0 or -1. */
+static int
+store_graph_escape(const char *path, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = path; *p != '\0'; p++) {
+		if (o + 3 >= len)
+			return -1;
+		if (*p == ':')
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static bool
+store_ds_is_bytes(int ds)
+{
+	return ds == STORE_DS_RX_BYTES || ds == STORE_DS_TX_BYTES;
+}
+
+/* The DEF/CDEF/LINE arguments of one metric (index k). 0 or -1 with err. */
+static int
+store_graph_metric(const char *epath, const char *name, int k,
+    char args[3][STORE_GRAPH_ARG_MAX], char *err, size_t errlen)
+{
+	static const char *const colors[STORE_GRAPH_METRICS_MAX] = {
+		"1f77b4", "d62728", "2ca02c", "ff7f0e", "9467bd", "8c564b",
+		"e377c2", "7f7f7f",
+	};
+	int ds = store_ds_index(name);
+
+	if (ds < 0) {
+		snprintf(err, errlen, "unknown metric \"%.64s\"", name);
+		return -1;
+	}
+	snprintf(args[0], STORE_GRAPH_ARG_MAX, "DEF:m%d=%s:%s:AVERAGE", k, epath,
+	    name);
+	snprintf(args[1], STORE_GRAPH_ARG_MAX, "CDEF:v%d=m%d,%s", k, k,
+	    store_ds_is_bytes(ds) ? "8,*" : "1,*");
+	snprintf(args[2], STORE_GRAPH_ARG_MAX, "LINE1:v%d#%s:%s%s", k, colors[k],
+	    name, store_ds_is_bytes(ds) ? " (bit/s)" : "");
+	return 0;
+}
+
+/* Builds the rrd_graph argument vector; returns argc or -1 with err. */
+static int
+store_graph_args(struct store *st, const struct store_graph_req *g,
+    const char *path, char (*buf)[STORE_GRAPH_ARG_MAX], char **argv,
+    char *err, size_t errlen)
+{
+	char epath[PATH_MAX + 64], list[256], *tok, *save = NULL;
+	int argc = 0, k = 0;
+
+	if (store_graph_escape(path, epath, sizeof(epath)) == -1 ||
+	    strlen(g->metrics) >= sizeof(list)) {
+		snprintf(err, errlen, "path or metric list too long");
+		return -1;
+	}
+#define STORE_ARG(...) (snprintf(buf[argc], STORE_GRAPH_ARG_MAX, __VA_ARGS__), \
+	argv[argc] = buf[argc], argc++)
+	STORE_ARG("graph");
+	STORE_ARG("-");
+	STORE_ARG("--imgformat=PNG");
+	STORE_ARG("--start=%lld", (long long)g->from);
+	STORE_ARG("--end=%lld", (long long)g->to);
+	STORE_ARG("--width=%u", g->width);
+	STORE_ARG("--height=%u", g->height);
+	STORE_ARG("--title=%s", g->customer);
+	STORE_ARG("--lower-limit=0");
+	if (st->daemon != NULL)
+		STORE_ARG("--daemon=%s", st->daemon);
+	snprintf(list, sizeof(list), "%s", g->metrics);
+	for (tok = strtok_r(list, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save), k++) {
+		if (k == STORE_GRAPH_METRICS_MAX) {
+			snprintf(err, errlen, "at most %d metrics",
+			    STORE_GRAPH_METRICS_MAX);
+			return -1;
+		}
+		if (store_graph_metric(epath, tok, k, &buf[argc], err,
+		    errlen) == -1)
+			return -1;
+		for (int i = 0; i < 3; i++, argc++)
+			argv[argc] = buf[argc];
+	}
+#undef STORE_ARG
+	if (k == 0) {
+		snprintf(err, errlen, "no metric given");
+		return -1;
+	}
+	return argc;
+}
+
+/* Finds the "image" blob in info and copies it to a new buffer. 0 or -1. */
+static int
+store_graph_image(rrd_info_t *info, unsigned char **png, size_t *len)
+{
+	for (rrd_info_t *i = info; i != NULL; i = i->next) {
+		if (strcmp(i->key, "image") != 0 || i->type != RD_I_BLO)
+			continue;
+		if ((*png = malloc(i->value.u_blo.size ?
+		    i->value.u_blo.size : 1)) == NULL)
+			return -1;
+		memcpy(*png, i->value.u_blo.ptr, i->value.u_blo.size);
+		*len = i->value.u_blo.size;
+		return 0;
+	}
+	return -1;
+}
+
+int
+store_graph(struct store *st, const struct store_graph_req *g,
+    unsigned char **png, size_t *len, bool *missing, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	char (*buf)[STORE_GRAPH_ARG_MAX];
+	char *argv[STORE_GRAPH_ARGS_MAX];
+	rrd_info_t *info;
+	struct stat sb;
+	int argc, rc = -1;
+
+	*png = NULL;
+	*len = 0;
+	*missing = false;
+	if (g->width < 100 || g->width > 4000 || g->height < 50 ||
+	    g->height > 2000 || g->from >= g->to) {
+		snprintf(err, errlen, "width 100..4000, height 50..2000, from < to");
+		return -1;
+	}
+	store_path(st, g->customer, path, sizeof(path));
+	if (!st->remote && stat(path, &sb) == -1) {
+		*missing = true;
+		snprintf(err, errlen, "no data stored for customer %s", g->customer);
+		return -1;
+	}
+	if ((buf = calloc(STORE_GRAPH_ARGS_MAX, sizeof(*buf))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((argc = store_graph_args(st, g, path, buf, argv, err, errlen)) == -1)
+		goto out;
+	store_reader_flush(st, path);
+	pthread_mutex_lock(&st->graph_mu);
+	rrd_clear_error();
+	info = rrd_graph_v(argc, argv);
+	if (info == NULL)
+		snprintf(err, errlen, "graph failed: %s", rrd_get_error());
+	else if (store_graph_image(info, png, len) == -1)
+		snprintf(err, errlen, "graph produced no image");
+	else
+		rc = 0;
+	rrd_info_free(info);
+	pthread_mutex_unlock(&st->graph_mu);
+out:
+	free(buf);
+	return rc;
 }

@@ -2,6 +2,7 @@
 #ifndef GW_STORE_H
 #define GW_STORE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,5 +139,26 @@ int store_series_read(struct store *st, const struct store_query *q,
 
 /* Frees what store_series_read() allocated. */
 void store_series_clear(struct store_series *s);
+
+#define STORE_GRAPH_METRICS_MAX 8
+#define STORE_GRAPH_ARG_MAX     (PATH_MAX + 128)
+#define STORE_GRAPH_ARGS_MAX    (12 + 3 * STORE_GRAPH_METRICS_MAX)
+
+/* A graph request: one line per metric, byte metrics drawn as bit/s. */
+struct store_graph_req {
+	const char *customer;
+	const char *metrics;    /* comma-separated DS names, 1..STORE_GRAPH_METRICS_MAX */
+	time_t      from, to;
+	unsigned    width, height;  /* canvas pixels: 100..4000 x 50..2000 */
+};
+
+/*
+ * Renders a PNG with librrd's rrd_graph_v (through rrdcached with --daemon
+ * when one is configured; graphs run one at a time). On success returns 0
+ * and a new buffer *png (caller frees with free()) of *len bytes. Returns -1
+ * with a reason in err; *missing is set when the customer has no file.
+ */
+int store_graph(struct store *st, const struct store_graph_req *g,
+    unsigned char **png, size_t *len, bool *missing, char *err, size_t errlen);
 
 #endif
