@@ -29,18 +29,19 @@ trap cleanup EXIT INT TERM
 
 # 1. A trunk capture: three real captures, each tagged with its customer's VLAN.
 mkdir -p "$RUN/rrd" "$B/demo"
-trunk=$B/demo/trunk.pcap
+# c103 sits behind a Q-in-Q pair (802.1ad 200 + 802.1Q 10), as on an aggregation trunk.
+trunk=$B/demo/trunk-v2.pcap
 if [ ! -s "$trunk" ]; then
-	tcprewrite --enet-vlan=add --enet-vlan-tag=101 -i "$PCAPS/netflix.pcap" -o "$B/demo/v101.pcap"
-	tcprewrite --enet-vlan=add --enet-vlan-tag=102 -i "$PCAPS/teams.pcap" -o "$B/demo/v102.pcap"
-	tcprewrite --enet-vlan=add --enet-vlan-tag=103 -i "$PCAPS/youtube_quic.pcap" -o "$B/demo/v103.pcap"
+	python3 "$TOP/tests/lib/pcap_vlan.py" "$PCAPS/netflix.pcap" "$B/demo/v101.pcap" 101
+	python3 "$TOP/tests/lib/pcap_vlan.py" "$PCAPS/teams.pcap" "$B/demo/v102.pcap" 102
+	python3 "$TOP/tests/lib/pcap_vlan.py" "$PCAPS/youtube_quic.pcap" "$B/demo/v103.pcap" 200.10
 	mergecap -a -F pcap -w "$trunk" "$B/demo/v101.pcap" "$B/demo/v102.pcap" "$B/demo/v103.pcap"
 fi
 cat > "$RUN/customers.map" <<MAP
 # customer  kind    value
 c101        vlan    101
 c102        vlan    102
-c103        vlan    103
+c103        vlan    200.10
 MAP
 
 # 2. rrdcached and the operator on this host.

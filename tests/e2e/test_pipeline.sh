@@ -15,11 +15,12 @@ OP=$!
 gw_cleanup_add "kill $OP 2>/dev/null; wait $OP 2>/dev/null"
 gw_wait_http "$API/healthz"
 
-# Two customers behind two VLANs that both use 192.168.1.0/24 (the usual home LAN).
-tcprewrite --enet-vlan=add --enet-vlan-tag=101 -i "$GW_PCAPS/netflix.pcap" -o "$T/a.pcap"
-tcprewrite --enet-vlan=add --enet-vlan-tag=102 -i "$GW_PCAPS/wa_voice.pcap" -o "$T/b.pcap"
+# Two customers that both use 192.168.1.0/24 (the usual home LAN): c101 behind 802.1Q 101,
+# c102 behind the Q-in-Q pair 200.10 (802.1ad outer tag).
+python3 "$GW_TESTS/lib/pcap_vlan.py" "$GW_PCAPS/netflix.pcap" "$T/a.pcap" 101
+python3 "$GW_TESTS/lib/pcap_vlan.py" "$GW_PCAPS/wa_voice.pcap" "$T/b.pcap" 200.10
 mergecap -a -F pcap -w "$T/trunk.pcap" "$T/a.pcap" "$T/b.pcap"
-printf 'c101 vlan 101\nc102 vlan 102\nc102 prefix 192.168.1.0/24\n' >"$T/map"
+printf 'c101 vlan 101\nc102 vlan 200.10\nc102 prefix 192.168.1.0/24\n' >"$T/map"
 
 "$GW_BUILD/gatewatch-probe" -r "$T/trunk.pcap" --probe-id p1 --customer-map "$T/map" \
 	--operator "tcp://127.0.0.1:$ZPORT" --jsonl "$T/out.jsonl" 2>"$T/probe.log" \
@@ -55,6 +56,11 @@ assert set(api) >= {"c101", "c102"}, api.keys()
 for cid in ("c101", "c102"):
     for k in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "ts"):
         assert api[cid][k] == last[cid][k], (cid, k, api[cid][k], last[cid][k])
+    apps = lambda d: {a: (v["rx_bytes"], v["tx_bytes"]) for a, v in d["apps"].items()}
+    assert apps(api[cid]) == apps(last[cid]), (cid, apps(api[cid]), apps(last[cid]))
+    for sect in ("tcp", "dns", "rtp"):
+        for k, v in last[cid][sect].items():
+            assert abs(api[cid][sect][k] - v) <= 1e-6 * max(1, abs(v)), (cid, sect, k)
 print("latest values match for", sorted(last))
 PY
 gw_ok "API latest values = probe JSON Lines"
@@ -76,6 +82,35 @@ for c in c101 c102; do
 	done
 done
 gw_ok "rrdtool fetch and series API = probe JSON Lines"
+
+# QoS data sources: per 10 s step, the handshake-weighted TCP RTT and response-weighted DNS
+# latency of the intervals ending in that step, as the probe reported them.
+for m in rtt_wan_ms rtt_lan_ms dns_ms; do
+	curl -sf "$API/api/v1/customers/c102/series?metric=$m&from=$((first - 20))&to=$((last + 20))" \
+		>"$T/q.$m.json" || gw_fail "series API c102 $m"
+	python3 - "$T/out.jsonl" "$T/q.$m.json" $m <<'PY' || gw_fail "QoS series $m differs"
+import json, math, sys
+jsonl, series, metric = sys.argv[1:4]
+field, wfield, sect = {"rtt_wan_ms": ("rtt_wan_ms_avg", "handshakes", "tcp"),
+                       "rtt_lan_ms": ("rtt_lan_ms_avg", "handshakes", "tcp"),
+                       "dns_ms": ("latency_ms_avg", "responses", "dns")}[metric]
+acc = {}
+for l in open(jsonl):
+    o = json.loads(l)
+    if o["type"] != "stats" or o["customer"] != "c102" or not o[sect][wfield]:
+        continue
+    step = math.ceil(o["ts"] / 10) * 10
+    ws, w = acc.get(step, (0.0, 0))
+    acc[step] = (ws + o[sect][field] * o[sect][wfield], w + o[sect][wfield])
+pts = {int(t): v for t, v in json.load(open(series))["points"]}
+assert acc, "no QoS samples in the capture"
+for step, (ws, w) in acc.items():
+    v = pts.get(step)
+    assert v is not None and abs(v - ws / w) <= 0.005 * ws / w + 1e-6, (metric, step, v, ws / w)
+print(metric, len(acc), "steps with samples match")
+PY
+done
+gw_ok "QoS series (RTT WAN/LAN, DNS latency) = probe JSON Lines"
 
 # The CLI shows the same customers and the probe.
 "$GW_BUILD/gatewatchctl" -u "$API" customers >"$T/ctl.txt" || gw_fail "gatewatchctl customers"
