@@ -130,6 +130,55 @@ try:
     urllib.request.urlopen(req); assert False
 except urllib.error.HTTPError as e:
     assert e.code == 405 and "error" in json.load(e), e.code
+# RRD graph: a real PNG of the requested size class, errors as JSON.
+with urllib.request.urlopen(API + "/api/v1/customers/c000001/graph.png?metric=rx_bytes,tx_bytes"
+                            "&from=1700000000&to=1700000060&width=400&height=120") as r:
+    png = r.read()
+    assert r.status == 200 and r.headers["Content-Type"] == "image/png", r.headers
+import struct
+assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR", png[:16]
+w, h = struct.unpack(">II", png[16:24])
+assert w >= 400 and h >= 120 and len(png) > 1000, (w, h, len(png))
+for path, code in [("/api/v1/customers/c000001/graph.png?metric=bogus", 400),
+                   ("/api/v1/customers/nobody/graph.png", 404),
+                   ("/api/v1/customers/c000001/graph.png?width=5", 400)]:
+    st, body = get(path)
+    assert st == code and "error" in body, (path, st, body)
+# Events/countermeasures come from the database (empty here); bad filters are 400.
+ev = get("/api/v1/events")[1]["events"]
+# loadgen reports 4% RTP loss: correlate's SLA rule fires once per customer (probe = reporter).
+assert sorted(e["customer"] for e in ev) == sorted(last) and \
+    all(e["kind"] == "sla_violation" and not e["cleared"] for e in ev), ev
+assert [e["id"] for e in ev] == sorted((e["id"] for e in ev), reverse=True)   # newest first
+assert len(get("/api/v1/events?kind=sla_violation&customer=c000001")[1]["events"]) == 1
+assert get("/api/v1/events?kind=syn_flood")[1] == {"events": []}
+assert get("/api/v1/countermeasures?state=active")[1] == {"countermeasures": []}
+assert get("/api/v1/bans")[1] == {"bans": []}
+for path in ("/api/v1/events?limit=0", "/api/v1/events?since=yesterday",
+             "/api/v1/countermeasures?state=bogus"):
+    assert get(path)[0] == 400, path
+def send(method, path, body=None):
+    req = urllib.request.Request(API + path, method=method, data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+assert send("POST", "/api/v1/bans", b"{not json")[0] == 400
+assert send("POST", "/api/v1/bans", b'{"address":"nonsense"}')[0] == 400
+assert send("POST", "/api/v1/bans", b'{"address":"127.0.0.1"}')[0] == 403
+assert send("POST", "/api/v1/bans", b'{"address":"198.51.100.7","probe":"nosuch"}')[0] == 404
+assert send("DELETE", "/api/v1/bans/198.51.100.7")[0] == 404
+st, b = send("POST", "/api/v1/bans", b'{"address":"198.51.100.7/32","timeout_s":60,"reason":"t"}')
+assert st == 201 and b["address"] == "198.51.100.7" and b["scope"] == "*" and b["probe"] is None \
+    and b["decided_by"] == "api:http" and b["state"] in ("pending", "active"), (st, b)
+assert [x["id"] for x in get("/api/v1/bans")[1]["bans"]] == [b["id"]]
+st, u = send("DELETE", "/api/v1/bans/198.51.100.7/32")
+assert st == 200 and u["action"] == "unban", (st, u)
+assert get("/api/v1/bans")[1] == {"bans": []}
+cms = get("/api/v1/countermeasures")[1]["countermeasures"]
+assert [c["action"] for c in cms] == ["unban", "ban"] and cms[1]["state"] == "lifted", cms
 st, m = 200, urllib.request.urlopen(API + "/metrics").read().decode()
 assert 'gatewatch_customer_rx_bytes_total{customer="c000000"}' in m
 assert "gatewatch_rejected_total{reason=\"garbage\"} 7" in m
