@@ -24,6 +24,7 @@
 #define SPIKE_RING     3          /* 100 ms buckets per customer and direction */
 #define SPIKE_GAP_FILL 300        /* idle seconds fed to the baseline at most */
 #define UNUSUAL_WAIT_US 200000ULL /* unusual_port waits this long for a flood alarm */
+#define TALKER_SHARE   4          /* talkers are counted from 1/4 of a flood threshold */
 
 enum det_dir { DIR_RX = 0, DIR_TX = 1 };
 enum det_class { CLS_SYN = 0, CLS_UDP, CLS_ICMP, CLS_MAX, CLS_NONE = CLS_MAX };
@@ -95,6 +96,7 @@ struct spike_state {
 
 struct cust_state {
 	struct spike_state spike[2];
+	uint8_t flood_active[2];    /* [dir]: bit per det_class with an active flood alarm */
 	uint16_t allow[ALLOW_MAX];
 	uint8_t n_allow;
 };
@@ -125,6 +127,7 @@ struct detect {
 	uint64_t last_decay_s;
 	uint64_t alarms_dropped;
 	uint64_t flags_dropped;
+	size_t n_flagged;                /* flag slots in use: 0 = no lookup needed */
 };
 
 /* ---------- thresholds ---------- */
@@ -323,9 +326,20 @@ int detect_load_thresholds(struct detect *d, const char *path)
 
 /* ---------- flagged sources ---------- */
 
+/* Word-wise hash of an address (a per-packet cost: no byte loop). */
 static uint64_t addr_hash(const struct gw_addr *a, uint64_t seed)
 {
-	return sketch_hash(a->a, a->family == 6 ? 16 : 4, seed + a->family);
+	uint64_t w0, w1 = 0;
+	uint32_t v4;
+
+	if (a->family == 6) {
+		memcpy(&w0, a->a, 8);
+		memcpy(&w1, a->a + 8, 8);
+	} else {
+		memcpy(&v4, a->a, 4);
+		w0 = v4;
+	}
+	return sketch_mix(sketch_mix(w0, seed + a->family), w1);
 }
 
 static struct flag_slot *flag_bucket(struct detect *d, const struct gw_addr *a)
@@ -335,9 +349,12 @@ static struct flag_slot *flag_bucket(struct detect *d, const struct gw_addr *a)
 
 static bool flag_find(const struct detect *d, const struct gw_addr *a)
 {
-	const struct flag_slot *b = d->flags[addr_hash(a, 77) % FLAG_BUCKETS];
+	const struct flag_slot *b;
 	int i;
 
+	if (d->n_flagged == 0)
+		return false;
+	b = d->flags[addr_hash(a, 77) % FLAG_BUCKETS];
 	for (i = 0; i < FLAG_WAYS; i++)
 		if (b[i].refs > 0 && gw_addr_cmp(&b[i].addr, a) == 0)
 			return true;
@@ -364,6 +381,7 @@ static bool flag_add(struct detect *d, const struct gw_addr *a)
 	}
 	free_slot->addr = *a;
 	free_slot->refs = 1;
+	d->n_flagged++;
 	return true;
 }
 
@@ -374,7 +392,8 @@ static void flag_del(struct detect *d, const struct gw_addr *a)
 
 	for (i = 0; i < FLAG_WAYS; i++)
 		if (b[i].refs > 0 && gw_addr_cmp(&b[i].addr, a) == 0) {
-			b[i].refs--;
+			if (--b[i].refs == 0)
+				d->n_flagged--;
 			return;
 		}
 }
@@ -503,6 +522,8 @@ static void alarm_clear(struct detect *d, struct alarm *a, double level)
 	a->src_flagged = false;
 	a->active = false;
 	a->cleared_us = d->now_us;
+	if (a->id.kind < CLS_MAX)
+		d->cust[a->id.cust].flood_active[a->id.dir] &= (uint8_t)~(1u << a->id.kind);
 }
 
 /* ---------- per-alarm level (1.0 = at threshold) ---------- */
@@ -749,6 +770,7 @@ static void flood_fire(struct detect *d, struct alarm *a, const struct pkt *p,
 	n_talkers = ev.n_top_talkers;
 	memcpy(talkers, ev.top_talkers, sizeof(talkers));
 	alarm_fire(d, a, p, key);
+	d->cust[a->id.cust].flood_active[a->id.dir] |= (uint8_t)(1u << a->id.kind);
 	a->peak_pps = pps;
 	a->peak_bps = bps;
 	event_base(d, a, &ev);
@@ -764,23 +786,33 @@ static void flood_fire(struct detect *d, struct alarm *a, const struct pkt *p,
 	detect_emit(d, &ev);
 }
 
-/* Accounts a flood-class packet; true if it belongs to an active flood. */
+/*
+ * Accounts a flood-class packet; true if it belongs to an active flood.
+ * Benign traffic costs one sketch update: talkers and alarms are looked at
+ * only when the target's rate passes 1/TALKER_SHARE of a threshold or the
+ * customer already has an active flood alarm of this class.
+ */
 static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls,
     const struct pkt *p)
 {
 	uint64_t key = sketch_mix(addr_hash(&p->dst, 11),
 	    ((uint64_t)(uint32_t)cust << 8) | ((uint64_t)dir << 4) | (uint64_t)cls);
 	double thr_pps = d->th.flood_pps[cls][dir], thr_bps = d->th.flood_bps[cls][dir];
-	struct alarm_id id = alarm_id_make((enum det_kind)cls, dir, cust, 0, NULL);
+	struct alarm_id id;
 	struct swcms_est est;
 	struct alarm *a;
 	double pps, bps;
 
 	swcms_add(d->rate, key, 1, p->ip_bytes, &est);
-	topk_add(d->talkers, sketch_mix(addr_hash(&p->src, 13), talker_tag(cust, dir, cls)),
-	    &p->src, talker_tag(cust, dir, cls), 1);
 	pps = (double)est.short_pkts * 1e6 / (double)est.short_us;
 	bps = (double)est.short_bytes * 8e6 / (double)est.short_us;
+	if (!((thr_pps > 0 && pps * TALKER_SHARE >= thr_pps) ||
+	    (thr_bps > 0 && bps * TALKER_SHARE >= thr_bps)) &&
+	    !(d->cust[cust].flood_active[dir] & (1u << cls)))
+		return false;
+	topk_add(d->talkers, sketch_mix(addr_hash(&p->src, 13), talker_tag(cust, dir, cls)),
+	    &p->src, talker_tag(cust, dir, cls), 1);
+	id = alarm_id_make((enum det_kind)cls, dir, cust, 0, NULL);
 	a = alarm_get(d, &id, false);
 	if (a != NULL && a->active) {
 		if (gw_addr_cmp(&a->dst, &p->dst) != 0) {
@@ -1023,6 +1055,13 @@ static void scans_packet(struct detect *d, const struct customer_match *m,
 bool detect_packet(struct detect *d, const struct pkt *p,
     const struct customer_match *m)
 {
+	return detect_packet_flow(d, p, m, true);
+}
+
+/* See detect.h. */
+bool detect_packet_flow(struct detect *d, const struct pkt *p,
+    const struct customer_match *m, bool first)
+{
 	enum det_class cls;
 	bool flagged = false, attempt;
 	int dir;
@@ -1044,7 +1083,8 @@ bool detect_packet(struct detect *d, const struct pkt *p,
 			flagged = true;
 	}
 	if (attempt) {
-		scans_packet(d, m, p);
+		if (first)
+			scans_packet(d, m, p);
 		if (m->inter && cust_valid(d, m->tx) && cust_valid(d, m->rx))
 			inter_packet(d, m, p);
 		if (cls == CLS_SYN && cust_valid(d, m->rx) && d->th.unusual_enabled > 0)

@@ -32,6 +32,16 @@ void detect_free(struct detect *d);
 bool detect_packet(struct detect *d, const struct pkt *p,
     const struct customer_match *m);
 
+/*
+ * As detect_packet, for a packet of a tracked flow: first is false when the
+ * flow already carried a packet in this direction (since its last record);
+ * such a packet cannot add a new destination port or host, so the scan and
+ * sweep counters skip it. Floods, spikes and the other detectors still see
+ * every packet.
+ */
+bool detect_packet_flow(struct detect *d, const struct pkt *p,
+    const struct customer_match *m, bool first);
+
 /* Advances detector windows to packet/wall time now_us (emits clear events). */
 void detect_tick(struct detect *d, uint64_t now_us);
 
@@ -45,7 +55,8 @@ int detect_set_threshold(struct detect *d, const char *key, double value);
 int detect_load_thresholds(struct detect *d, const char *path);
 
 /*
- * Writes up to max lines describing current top talkers and active alarms
+ * Writes up to max lines describing active alarms and current top talkers
+ * (sources toward targets above 1/4 of a flood threshold)
  * into lines[i] (GW_TEXT_MAX each); returns how many were written.
  */
 size_t detect_inspect(const struct detect *d, char lines[][GW_TEXT_MAX], size_t max);

@@ -287,7 +287,7 @@ engine_ip_packet(struct engine *e, const struct pkt *p)
 		engine_flow_created(e, f, p, &m);
 	else
 		m = engine_flow_match(f, dir);
-	attack = detect_packet(e->detect, p, &m);
+	attack = detect_packet_flow(e->detect, p, &m, f == NULL || f->pkts[dir] == 1);
 	if (attack)
 		e->cnt.attack_packets++;
 	if (f != NULL && !attack) {

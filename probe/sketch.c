@@ -57,9 +57,21 @@ static bool is_pow2(uint32_t x)
 
 /* ---------- sliding-window count-min ---------- */
 
-struct swcell {
+/*
+ * Each cell keeps its own ring of nbuckets slots, the sum of its window and
+ * the bucket number it was last rolled to: a cell catches up with the clock
+ * only when it is touched, so moving the window costs nothing and an update
+ * touches one or two cache lines per row.
+ */
+struct swslot {
 	uint32_t pkts;
 	uint32_t bytes;
+};
+
+struct swcell {
+	uint64_t epoch;          /* absolute bucket number + 1 of the newest slot; 0 = never */
+	struct swslot win;       /* sum of the slots of buckets epoch-nbuckets+1 .. epoch */
+	struct swslot slot[];    /* nbuckets; bucket e lives in slot e % nbuckets */
 };
 
 struct swcms {
@@ -68,11 +80,10 @@ struct swcms {
 	unsigned nbuckets;
 	unsigned short_buckets;
 	uint64_t bucket_us;
-	unsigned cur;            /* index of the newest bucket */
-	uint64_t cur_start_us;   /* start time of the newest bucket; 0 = unset */
+	uint64_t epoch;          /* current absolute bucket number + 1 */
 	uint64_t last_us;        /* latest time given to swcms_advance */
-	struct swcell *buckets;  /* nbuckets * depth * width */
-	struct swcell *window;   /* depth * width: sum of all buckets */
+	size_t stride;           /* bytes per cell */
+	unsigned char *cells;    /* depth * width cells of stride bytes */
 };
 
 /* See sketch.h. */
@@ -80,16 +91,16 @@ struct swcms *swcms_new(unsigned depth, uint32_t width, unsigned nbuckets,
     uint64_t bucket_us, unsigned short_buckets)
 {
 	struct swcms *s;
-	size_t cells = (size_t)depth * width;
 
 	if (depth == 0 || depth > 8 || !is_pow2(width) || nbuckets < 2 ||
-	    bucket_us == 0 || short_buckets == 0 || short_buckets > nbuckets)
+	    nbuckets > 64 || bucket_us == 0 || short_buckets == 0 ||
+	    short_buckets > nbuckets)
 		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	s->buckets = calloc(cells * nbuckets, sizeof(struct swcell));
-	s->window = calloc(cells, sizeof(struct swcell));
-	if (s->buckets == NULL || s->window == NULL) {
+	s->stride = sizeof(struct swcell) + nbuckets * sizeof(struct swslot);
+	s->cells = calloc((size_t)depth * width, s->stride);
+	if (s->cells == NULL) {
 		swcms_free(s);
 		return NULL;
 	}
@@ -98,6 +109,7 @@ struct swcms *swcms_new(unsigned depth, uint32_t width, unsigned nbuckets,
 	s->nbuckets = nbuckets;
 	s->short_buckets = short_buckets;
 	s->bucket_us = bucket_us;
+	s->epoch = 1;
 	return s;
 }
 
@@ -106,116 +118,122 @@ void swcms_free(struct swcms *s)
 {
 	if (s == NULL)
 		return;
-	free(s->buckets);
-	free(s->window);
+	free(s->cells);
 	free(s);
 }
 
-static struct swcell *swcms_bucket(const struct swcms *s, unsigned b)
+static struct swcell *swcms_cell(const struct swcms *s, uint64_t h, unsigned r)
 {
-	return s->buckets + (size_t)b * s->depth * s->width;
+	size_t i = (size_t)r * s->width + sketch_index(h, r, s->width - 1);
+
+	return (struct swcell *)(void *)(s->cells + i * s->stride);
 }
 
-/* Starts a new, empty bucket, removing the oldest one from the window. */
-static void swcms_rotate(struct swcms *s)
+/* Brings cell c to the current bucket: slots that left the window are emptied. */
+static void swcms_roll(const struct swcms *s, struct swcell *c)
 {
-	size_t cells = (size_t)s->depth * s->width, i;
-	struct swcell *old;
+	uint64_t e;
 
-	s->cur = (s->cur + 1) % s->nbuckets;
-	old = swcms_bucket(s, s->cur);
-	for (i = 0; i < cells; i++) {
-		s->window[i].pkts -= old[i].pkts;
-		s->window[i].bytes -= old[i].bytes;
+	if (c->epoch == s->epoch)
+		return;
+	if (c->epoch == 0 || s->epoch - c->epoch >= s->nbuckets) {
+		memset(&c->win, 0, sizeof(c->win) + s->nbuckets * sizeof(struct swslot));
+	} else {
+		for (e = c->epoch + 1; e <= s->epoch; e++) {
+			struct swslot *o = &c->slot[e % s->nbuckets];
+
+			c->win.pkts -= o->pkts;
+			c->win.bytes -= o->bytes;
+			o->pkts = o->bytes = 0;
+		}
 	}
-	memset(old, 0, cells * sizeof(*old));
+	c->epoch = s->epoch;
 }
 
 /* See sketch.h. */
 void swcms_advance(struct swcms *s, uint64_t now_us)
 {
-	size_t cells = (size_t)s->depth * s->width;
-	uint64_t steps;
-
-	if (now_us > s->last_us)
-		s->last_us = now_us;
-	if (s->cur_start_us == 0) {
-		s->cur_start_us = now_us - now_us % s->bucket_us;
+	if (now_us <= s->last_us)
 		return;
-	}
-	if (now_us < s->cur_start_us + s->bucket_us)
-		return;
-	steps = (now_us - s->cur_start_us) / s->bucket_us;
-	if (steps >= s->nbuckets) {
-		/* A gap longer than the window: start again from empty. */
-		memset(s->buckets, 0, cells * s->nbuckets * sizeof(struct swcell));
-		memset(s->window, 0, cells * sizeof(struct swcell));
-	} else {
-		uint64_t i;
-
-		for (i = 0; i < steps; i++)
-			swcms_rotate(s);
-	}
-	s->cur_start_us += steps * s->bucket_us;
+	s->last_us = now_us;
+	s->epoch = now_us / s->bucket_us + 1;
 }
 
 /* See sketch.h. */
 void swcms_add(struct swcms *s, uint64_t h, uint32_t pkts, uint32_t bytes,
     struct swcms_est *est)
 {
-	struct swcell *b = swcms_bucket(s, s->cur);
 	unsigned r;
 
 	for (r = 0; r < s->depth; r++) {
-		size_t i = (size_t)r * s->width + sketch_index(h, r, s->width - 1);
+		struct swcell *c = swcms_cell(s, h, r);
+		struct swslot *b = &c->slot[s->epoch % s->nbuckets];
 
+		swcms_roll(s, c);
 		/*
-		 * Saturation would break the window subtraction, so a bucket
-		 * cell stops counting at 2^28, so the sum of the buckets never wraps (the window undercounts
-		 * only beyond 2^28 per bucket, far above any threshold).
+		 * A bucket slot stops counting at 2^28 so that the window sum
+		 * never wraps (it undercounts only beyond 2^28 per bucket, far
+		 * above any threshold).
 		 */
-		if (b[i].pkts < (1u << 28) - pkts && b[i].bytes < (1u << 28) - bytes) {
-			b[i].pkts += pkts;
-			b[i].bytes += bytes;
-			s->window[i].pkts += pkts;
-			s->window[i].bytes += bytes;
+		if (b->pkts < (1u << 28) - pkts && b->bytes < (1u << 28) - bytes) {
+			b->pkts += pkts;
+			b->bytes += bytes;
+			c->win.pkts += pkts;
+			c->win.bytes += bytes;
 		}
 	}
 	if (est != NULL)
 		swcms_estimate(s, h, est);
 }
 
+/* Window and short sums of one cell as of the current bucket, without changing it. */
+static void swcms_cell_sums(const struct swcms *s, const struct swcell *c,
+    struct swslot *win, struct swslot *shrt)
+{
+	uint64_t e, age;
+	unsigned k;
+
+	memset(win, 0, sizeof(*win));
+	memset(shrt, 0, sizeof(*shrt));
+	if (c->epoch == 0 || s->epoch - c->epoch >= s->nbuckets)
+		return;
+	*win = c->win;
+	for (e = c->epoch + 1; e <= s->epoch; e++) {
+		win->pkts -= c->slot[e % s->nbuckets].pkts;
+		win->bytes -= c->slot[e % s->nbuckets].bytes;
+	}
+	age = s->epoch - c->epoch;     /* newest buckets that are still empty */
+	for (k = (unsigned)age; k < s->short_buckets; k++) {
+		const struct swslot *o = &c->slot[(s->epoch - k) % s->nbuckets];
+
+		shrt->pkts = sat_add32(shrt->pkts, o->pkts);
+		shrt->bytes = sat_add32(shrt->bytes, o->bytes);
+	}
+}
+
 /* See sketch.h. */
 void swcms_estimate(const struct swcms *s, uint64_t h, struct swcms_est *est)
 {
-	unsigned r, k;
+	struct swslot win, shrt;
+	unsigned r;
 
 	est->win_pkts = est->win_bytes = UINT32_MAX;
 	est->short_pkts = est->short_bytes = UINT32_MAX;
 	for (r = 0; r < s->depth; r++) {
-		size_t i = (size_t)r * s->width + sketch_index(h, r, s->width - 1);
-		uint32_t sp = 0, sb = 0;
-
-		if (s->window[i].pkts < est->win_pkts)
-			est->win_pkts = s->window[i].pkts;
-		if (s->window[i].bytes < est->win_bytes)
-			est->win_bytes = s->window[i].bytes;
-		for (k = 0; k < s->short_buckets; k++) {
-			unsigned b = (s->cur + s->nbuckets - k) % s->nbuckets;
-			const struct swcell *c = swcms_bucket(s, b) + i;
-
-			sp = sat_add32(sp, c->pkts);
-			sb = sat_add32(sb, c->bytes);
-		}
-		if (sp < est->short_pkts)
-			est->short_pkts = sp;
-		if (sb < est->short_bytes)
-			est->short_bytes = sb;
+		swcms_cell_sums(s, swcms_cell(s, h, r), &win, &shrt);
+		if (win.pkts < est->win_pkts)
+			est->win_pkts = win.pkts;
+		if (win.bytes < est->win_bytes)
+			est->win_bytes = win.bytes;
+		if (shrt.pkts < est->short_pkts)
+			est->short_pkts = shrt.pkts;
+		if (shrt.bytes < est->short_bytes)
+			est->short_bytes = shrt.bytes;
 	}
 	/* The newest bucket is partly filled: count only its elapsed part. */
 	est->short_us = (uint64_t)(s->short_buckets - 1) * s->bucket_us;
-	if (s->last_us > s->cur_start_us)
-		est->short_us += s->last_us - s->cur_start_us;
+	if (s->last_us > (s->epoch - 1) * s->bucket_us)
+		est->short_us += s->last_us - (s->epoch - 1) * s->bucket_us;
 	if (est->short_us < s->bucket_us)
 		est->short_us = s->bucket_us;
 }
@@ -223,8 +241,7 @@ void swcms_estimate(const struct swcms *s, uint64_t h, struct swcms_est *est)
 /* See sketch.h. */
 size_t swcms_memory(const struct swcms *s)
 {
-	return sizeof(*s) + (size_t)(s->nbuckets + 1) * s->depth * s->width *
-	    sizeof(struct swcell);
+	return sizeof(*s) + (size_t)s->depth * s->width * s->stride;
 }
 
 /* ---------- distinct counter ---------- */

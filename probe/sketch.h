@@ -16,10 +16,11 @@ uint64_t sketch_mix(uint64_t a, uint64_t b);
 
 /*
  * Sliding-window count-min sketch of packets and bytes: nbuckets buckets of
- * bucket_us each, depth rows of width (power of two) cells. The window sum is
- * kept incrementally, so an update costs O(depth) and a bucket rotation
- * O(depth * width). Counters saturate at UINT32_MAX. Memory is fixed at
- * creation: (nbuckets + 1) * depth * width * 8 bytes.
+ * bucket_us each (2..64), depth rows of width (power of two) cells. Each cell
+ * holds its own ring of buckets and catches up with the clock when touched,
+ * so an update or estimate costs O(depth) (plus the buckets a cell skipped)
+ * and moving the window costs nothing. Counters saturate at UINT32_MAX.
+ * Memory is fixed at creation: depth * width * (16 + nbuckets * 8) bytes.
  */
 struct swcms;
 

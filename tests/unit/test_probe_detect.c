@@ -371,6 +371,8 @@ static void test_inspect_and_bad_input(void **state)
 	m.rx = 12345;                 /* out-of-range index is ignored */
 	assert_false(detect_packet(f->d, &p, &m));
 	m.rx = 1;
+	/* Talkers are kept from 1/4 of a flood threshold: 10 pps vs 20 pps. */
+	assert_int_equal(detect_set_threshold(f->d, "udp_flood.rx.pps", 20), 0);
 	detect_packet(f->d, &p, &m);
 	n = detect_inspect(f->d, lines, 8);
 	assert_true(n >= 1);
