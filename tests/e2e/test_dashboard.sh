@@ -50,9 +50,9 @@ grep -rEo 'https?://[^"'"'"' )]*' "$DASH"/*.html "$DASH"/*.js "$DASH"/*.css | gr
 gw_ok "static files: layout, MIME types, CSP, traversal refused"
 
 # --- data: c101 (netflix), c102 (WhatsApp voice), c103 (Teams: TCP RTT, DNS) on VLANs 101-103 ---
-tcprewrite --enet-vlan=add --enet-vlan-tag=101 -i "$GW_PCAPS/netflix.pcap" -o "$T/a.pcap"
-tcprewrite --enet-vlan=add --enet-vlan-tag=102 -i "$GW_PCAPS/wa_voice.pcap" -o "$T/b.pcap"
-tcprewrite --enet-vlan=add --enet-vlan-tag=103 -i "$GW_PCAPS/teams.pcap" -o "$T/c.pcap"
+python3 "$GW_TESTS/lib/pcap_vlan.py" "$GW_PCAPS/netflix.pcap" "$T/a.pcap" 101
+python3 "$GW_TESTS/lib/pcap_vlan.py" "$GW_PCAPS/wa_voice.pcap" "$T/b.pcap" 102
+python3 "$GW_TESTS/lib/pcap_vlan.py" "$GW_PCAPS/teams.pcap" "$T/c.pcap" 103
 mergecap -a -F pcap -w "$T/trunk.pcap" "$T/a.pcap" "$T/b.pcap" "$T/c.pcap"
 printf 'c101 vlan 101\nc102 vlan 102\nc103 vlan 103\n' >"$T/map"
 "$GW_BUILD/gatewatch-probe" -r "$T/trunk.pcap" --probe-id p1 --customer-map "$T/map" \
