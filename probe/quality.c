@@ -65,17 +65,24 @@ struct qcust *quality_cust(struct quality *q, const struct qflow *qf)
 	return &q->cust[qf->customer];
 }
 
+/*
+ * A customer keeps two lists: flows with interval work (packets since the
+ * last interval, or DNS queries pending) and the rest, so that closing an
+ * interval costs O(flows with work), not O(live flows).
+ */
 static void quality_link(struct quality *q, struct qflow *qf)
 {
 	struct qcust *c = quality_cust(q, qf);
+	struct qflow **head;
 
 	if (c == NULL)
 		return;
+	head = qf->dirty ? &c->dirty : &c->flows;
 	qf->prev = NULL;
-	qf->next = c->flows;
-	if (c->flows != NULL)
-		c->flows->prev = qf;
-	c->flows = qf;
+	qf->next = *head;
+	if (*head != NULL)
+		(*head)->prev = qf;
+	*head = qf;
 }
 
 static void quality_unlink(struct quality *q, struct qflow *qf)
@@ -86,6 +93,8 @@ static void quality_unlink(struct quality *q, struct qflow *qf)
 		return;
 	if (qf->prev != NULL)
 		qf->prev->next = qf->next;
+	else if (qf->dirty)
+		c->dirty = qf->next;
 	else
 		c->flows = qf->next;
 	if (qf->next != NULL)
@@ -128,6 +137,25 @@ static struct qflow *quality_state(struct quality *q, struct flow *f)
 	return qf;
 }
 
+/* Moves qf to the customer's dirty or clean list. */
+static void quality_set_dirty(struct quality *q, struct qflow *qf, bool dirty)
+{
+	quality_unlink(q, qf);
+	qf->dirty = dirty;
+	quality_link(q, qf);
+}
+
+/* True while a DNS flow has queries waiting for an answer (or a timeout). */
+static bool quality_dns_pending(const struct qflow *qf)
+{
+	unsigned i;
+
+	for (i = 0; i < QUALITY_DNS_PENDING_MAX; i++)
+		if (qf->u.dns.p[i].ts_us != 0)
+			return true;
+	return false;
+}
+
 /*
  * Feeds one IP packet of flow f in direction dir. Non-first fragments and
  * packets without an L4 header are ignored (no ports, no sequence numbers).
@@ -159,6 +187,8 @@ void quality_packet(struct quality *q, struct flow *f, const struct pkt *p, int 
 		quality_rtp_packet(q, f, qf, p, dir);
 		break;
 	}
+	if (qf->kind != QF_TCP && !qf->dirty)
+		quality_set_dirty(q, qf, true);
 }
 
 /*
@@ -251,7 +281,7 @@ void quality_interval(struct quality *q, int c, uint64_t now_us,
     struct gw_customer_stats *out)
 {
 	struct qcust *acc, fresh;
-	struct qflow *qf;
+	struct qflow *qf, *next;
 
 	memset(&out->rtp, 0, sizeof(out->rtp));
 	memset(&out->tcp, 0, sizeof(out->tcp));
@@ -260,14 +290,18 @@ void quality_interval(struct quality *q, int c, uint64_t now_us,
 	if (q == NULL || c < 0 || (size_t)c >= q->n_customers)
 		return;
 	acc = &q->cust[c];
-	for (qf = acc->flows; qf != NULL; qf = qf->next) {
+	for (qf = acc->dirty; qf != NULL; qf = next) {
+		next = qf->next;
 		if (qf->kind == QF_UDP)
 			quality_rtp_collect(q, acc, qf);
 		else if (qf->kind == QF_DNS)
 			quality_dns_expire(q, NULL, qf, now_us, false);
+		if (qf->kind != QF_DNS || !quality_dns_pending(qf))
+			quality_set_dirty(q, qf, false);
 	}
 	quality_summarise(acc, out);
 	memset(&fresh, 0, sizeof(fresh));
 	fresh.flows = acc->flows;
+	fresh.dirty = acc->dirty;
 	*acc = fresh;
 }

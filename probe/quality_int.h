@@ -37,7 +37,8 @@ double quality_hist_quantile_ms(const struct qhist *h, double p);
 
 /* Per-customer interval accumulators (events and streams that ended in the interval). */
 struct qcust {
-	struct qflow *flows;          /* live per-flow states of this customer (list head) */
+	struct qflow *flows;          /* live per-flow states with nothing for the interval */
+	struct qflow *dirty;          /* live states with packets or pending DNS queries */
 	struct gw_rtp_summary rtp;    /* streams, expected, packets from ended + collected streams */
 	int64_t  rtp_lost;            /* may go down with late packets; clamped when reported */
 	double   rtp_jitter_sum_ms;
@@ -168,6 +169,7 @@ struct qflow {
 	struct qflow *prev, *next;
 	int32_t customer;            /* list it is on, -1 = none */
 	uint8_t kind;
+	bool dirty;                  /* on the customer's dirty list (interval work pending) */
 	union {
 		struct qtcp tcp;
 		struct qudp udp;
