@@ -495,7 +495,12 @@ ingest_dispatch(struct ingest *in, struct ingest_probe *p, const struct gw_msg *
 	}
 }
 
-/* Counts a refused envelope (and against a known probe when given). */
+/*
+ * Counts a refused envelope, and against probe_id when given: callers pass
+ * only authenticated ids (the CURVE User-Id, or the id of an envelope that
+ * passed the allowlist), so the probe's entry may be created here; it is
+ * counted even when its refused envelopes arrive before its first good one.
+ */
 static void
 ingest_reject(struct ingest *in, uint64_t *reason, const char *probe_id)
 {
@@ -504,7 +509,7 @@ ingest_reject(struct ingest *in, uint64_t *reason, const char *probe_id)
 	in->c.rejected++;
 	if (reason != NULL)
 		(*reason)++;
-	if (probe_id != NULL && (p = idmap_get(in->probes, probe_id)) != NULL) {
+	if (probe_id != NULL && (p = ingest_probe_get(in, probe_id)) != NULL) {
 		p->info.rejected++;
 		live_probe_update(in->live, &p->info);
 	}
