@@ -9,7 +9,7 @@
 #include "capture.h"
 #include "log.h"
 
-#define CAPTURE_IOBUF (1024 * 1024)
+#define CAPTURE_IOBUF (256 * 1024)   /* 4x fewer reads than 64 KiB; 1 MiB gained nothing but RSS */
 
 struct capture {
 	pcap_t *p;

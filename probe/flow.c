@@ -13,10 +13,13 @@
 #define FLOW_DEFAULT_ACTIVE_US  (300ULL * 1000000ULL)
 #define FLOW_SLAB_FLOWS         512
 #define FLOW_MIN_BUCKETS        1024
+#define FLOW_EMBRYO_MIN         1024     /* cap on SYN-only flows: at least this, */
+#define FLOW_EMBRYO_SHARE       64       /* ... or max_flows / this */
 
 /* Flows of one list are ordered by last_us (oldest at head). */
 struct flow_list {
 	struct flow *head, *tail;
+	size_t n;
 };
 
 struct flow_slab {
@@ -37,6 +40,14 @@ struct flow_table {
 
 	struct flow_list open;   /* normal flows */
 	struct flow_list closing;/* TCP flows that saw FIN or RST */
+	/*
+	 * TCP flows that saw nothing but SYNs from the initiator. Spoofed SYN
+	 * floods create one per packet; capping them (oldest evicted first)
+	 * keeps memory flat whatever the flood, and a real connection leaves
+	 * this list with its first answer.
+	 */
+	struct flow_list embryo;
+	size_t max_embryo;
 
 	struct flow_slab *slabs;
 	struct flow *free_list;  /* linked through hnext */
@@ -163,6 +174,9 @@ flow_table_new(const struct flow_config *cfg, flow_end_cb cb, void *ctx)
 	t->cb = cb;
 	t->ctx = ctx;
 	flow_seed(t->seed);
+	t->max_embryo = t->cfg.max_flows / FLOW_EMBRYO_SHARE;
+	if (t->max_embryo < FLOW_EMBRYO_MIN)
+		t->max_embryo = FLOW_EMBRYO_MIN;
 	t->max_buckets = flow_pow2_at_least(t->cfg.max_flows);
 	t->nbuckets = t->max_buckets < FLOW_MIN_BUCKETS ? t->max_buckets :
 	    FLOW_MIN_BUCKETS;
@@ -186,6 +200,7 @@ flow_list_unlink(struct flow_list *l, struct flow *f)
 	else
 		l->tail = f->lru_prev;
 	f->lru_prev = f->lru_next = NULL;
+	l->n--;
 }
 
 static void
@@ -198,13 +213,15 @@ flow_list_append(struct flow_list *l, struct flow *f)
 	else
 		l->head = f;
 	l->tail = f;
+	l->n++;
 }
 
 static struct flow_list *
 flow_list_of(struct flow_table *t, const struct flow *f)
 {
-	return (f->flags & (FLOWF_FIN_SEEN | FLOWF_RST_SEEN)) ? &t->closing :
-	    &t->open;
+	if (f->flags & (FLOWF_FIN_SEEN | FLOWF_RST_SEEN))
+		return &t->closing;
+	return (f->flags & FLOWF_EMBRYONIC) ? &t->embryo : &t->open;
 }
 
 /* Ends flow f: callback, then unlink from hash and LRU and return it to the free list. */
@@ -238,6 +255,8 @@ flow_table_free(struct flow_table *t)
 		flow_end(t, t->open.head, FLOW_END_FLUSH);
 	while (t->closing.head != NULL)
 		flow_end(t, t->closing.head, FLOW_END_FLUSH);
+	while (t->embryo.head != NULL)
+		flow_end(t, t->embryo.head, FLOW_END_FLUSH);
 	for (s = t->slabs; s != NULL; s = next) {
 		next = s->next;
 		free(s);
@@ -321,18 +340,26 @@ flow_find(struct flow_table *t, const struct pkt *p, uint32_t h, int *dir)
 	return NULL;
 }
 
-/* Evicts the least recently seen flow of either list. */
+/* Evicts the least recently seen flow of any list. */
 static void
 flow_evict_one(struct flow_table *t)
 {
-	struct flow *a = t->open.head, *b = t->closing.head;
+	struct flow *heads[3] = { t->open.head, t->closing.head, t->embryo.head };
+	struct flow *old = NULL;
+	int i;
 
-	if (a == NULL && b == NULL)
-		return;
-	if (a == NULL || (b != NULL && b->last_us <= a->last_us))
-		flow_end(t, b, FLOW_END_EVICTED);
-	else
-		flow_end(t, a, FLOW_END_EVICTED);
+	for (i = 0; i < 3; i++)
+		if (heads[i] != NULL && (old == NULL || heads[i]->last_us < old->last_us))
+			old = heads[i];
+	if (old != NULL)
+		flow_end(t, old, FLOW_END_EVICTED);
+}
+
+static bool
+flow_bare_syn(const struct pkt *p)
+{
+	return p->l4_proto == 6 && p->has_l4 &&
+	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
 }
 
 static struct flow *
@@ -341,6 +368,8 @@ flow_create(struct flow_table *t, const struct pkt *p, uint32_t h)
 	struct flow *f;
 	size_t b;
 
+	if (flow_bare_syn(p) && t->embryo.n >= t->max_embryo)
+		flow_end(t, t->embryo.head, FLOW_END_EVICTED);
 	if (t->stats.active >= t->cfg.max_flows)
 		flow_evict_one(t);
 	if (t->stats.active >= t->nbuckets && t->nbuckets < t->max_buckets)
@@ -362,10 +391,12 @@ flow_create(struct flow_table *t, const struct pkt *p, uint32_t h)
 	f->first_us = f->last_us = f->record_start_us = p->ts_us;
 	f->customer = -1;
 	f->peer_customer = -1;
+	if (flow_bare_syn(p))
+		f->flags |= FLOWF_EMBRYONIC;
 	b = h & (t->nbuckets - 1);
 	f->hnext = t->buckets[b];
 	t->buckets[b] = f;
-	flow_list_append(&t->open, f);
+	flow_list_append(flow_list_of(t, f), f);
 	t->stats.active++;
 	t->stats.created++;
 	return f;
@@ -413,6 +444,8 @@ flow_table_packet(struct flow_table *t, const struct pkt *p, int *dir,
 		if (p->tcp_flags & TCPF_RST)
 			f->flags |= FLOWF_RST_SEEN;
 	}
+	if (*dir == FLOW_REV || !flow_bare_syn(p))
+		f->flags &= ~(uint32_t)FLOWF_EMBRYONIC;
 	/* Time only moves forward for LRU order (live capture may reorder a little). */
 	if (p->ts_us > f->last_us)
 		f->last_us = p->ts_us;
@@ -436,6 +469,7 @@ flow_table_expire(struct flow_table *t, uint64_t now_us)
 {
 	flow_expire_list(t, &t->open, t->cfg.idle_timeout_us, now_us);
 	flow_expire_list(t, &t->closing, t->closing_idle_us, now_us);
+	flow_expire_list(t, &t->embryo, t->cfg.idle_timeout_us, now_us);
 }
 
 void
@@ -456,6 +490,11 @@ flow_table_walk(struct flow_table *t, int (*fn)(struct flow *f, void *ctx),
 			return;
 	}
 	for (f = t->closing.head; f != NULL; f = next) {
+		next = f->lru_next;
+		if (fn(f, ctx) != 0)
+			return;
+	}
+	for (f = t->embryo.head; f != NULL; f = next) {
 		next = f->lru_next;
 		if (fn(f, ctx) != 0)
 			return;

@@ -59,9 +59,12 @@ struct flow {
 #define FLOWF_SYN_SEEN    0x01
 #define FLOWF_FIN_SEEN    0x02
 #define FLOWF_RST_SEEN    0x04
+#define FLOWF_EMBRYONIC   0x08   /* TCP flow with only SYNs from its initiator so far */
 
 struct flow_config {
-	size_t   max_flows;           /* hard cap; 0 = default 262144 */
+	size_t   max_flows;           /* hard cap; 0 = default 262144. SYN-only TCP
+	                                 flows are also capped, at max(1024, max_flows / 64):
+	                                 a new one evicts the oldest (spoofed SYN floods) */
 	uint64_t idle_timeout_us;     /* 0 = default 60 s (TCP after FIN/RST: 10 s) */
 	uint64_t active_timeout_us;   /* 0 = default 300 s */
 };

@@ -226,6 +226,45 @@ test_many_flows(void **state)
 	flow_table_free(NULL);
 }
 
+/* A spoofed SYN flood fills at most the SYN-only quota; answered flows stay. */
+static void
+test_syn_flood_quota(void **state)
+{
+	struct ends e = { { 0 }, 0 };
+	struct flow_config cfg = { 100000, 0, 0 };
+	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	struct pkt p = mk(1, 1000, 1, 80, 6, 10.0), r;
+	struct flow *live;
+	struct flow_stats st;
+	uint32_t i;
+	int dir;
+	bool created;
+
+	(void)state;
+	p.tcp_flags = TCPF_SYN;
+	r = rev(p);
+	r.tcp_flags = TCPF_SYN | TCPF_ACK;
+	live = flow_table_packet(t, &p, &dir, &created);
+	assert_non_null(flow_table_packet(t, &r, &dir, &created));
+	assert_false(created);
+	assert_int_equal(live->flags & FLOWF_EMBRYONIC, 0);
+	for (i = 0; i < 5000; i++) {
+		struct pkt s = mk(1000 + i, (uint16_t)(2000 + i), 9, 80, 6, 10.0 + i * 1e-4);
+
+		s.tcp_flags = TCPF_SYN;
+		assert_non_null(flow_table_packet(t, &s, &dir, &created));
+		assert_true(created);
+	}
+	flow_table_stats(t, &st);
+	assert_int_equal(st.active, 1 + 1562);      /* quota max(1024, 100000 / 64) */
+	assert_int_equal(e.n[FLOW_END_EVICTED], 5000 - 1562);
+	/* The answered flow was never a candidate. */
+	p.ts_us += 1000000;
+	assert_true(flow_table_packet(t, &p, &dir, &created) == live);
+	assert_false(created);
+	flow_table_free(t);
+}
+
 int
 main(void)
 {
@@ -236,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_eviction_cap),
 		cmocka_unit_test(test_active_timeout),
 		cmocka_unit_test(test_many_flows),
+		cmocka_unit_test(test_syn_flood_quota),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
