@@ -254,10 +254,10 @@ check "gatewatchctl unban accepted" grep -q 'unban requested' <<<"$OUT"
 check "manual unban: element gone" wait_for 3 bash -c "! ip netns exec $NG nft list set inet gatewatch banned4 | grep -qw 192.0.2.77"
 check "manual ban row lifted" test "$(cm state 192.0.2.77)" = lifted
 
-# --- operator restart with the same --db: bans in force are re-sent ---
+# --- operator crash (SIGKILL) and restart with the same --db: bans in force are re-sent ---
 "$CTL" ban 192.0.2.88 --timeout 120 --reason "survives restarts" >/dev/null 2>&1
 check "global ban in place before the restart" wait_for 3 in_set 192.0.2.88
-kill -TERM "$OP_PID"; wait "$OP_PID" 2>/dev/null; OP_PID=""
+kill -KILL "$OP_PID"; wait "$OP_PID" 2>/dev/null; OP_PID=""   # a crash, not a clean exit
 # Lose the element while the operator is away: only a re-send can bring it back.
 ip netns exec "$NG" nft delete element inet gatewatch banned4 '{ 192.0.2.88 }'
 check "element removed while the operator is down" bash -c "! ip netns exec $NG nft list set inet gatewatch banned4 | grep -qw 192.0.2.88"
