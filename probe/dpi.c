@@ -43,11 +43,14 @@ dpi_new(const struct dpi_config *cfg)
 	d->max_states = (cfg != NULL && cfg->max_states > 0) ? cfg->max_states :
 	    DPI_DEFAULT_MAX_STATES;
 	/*
-	 * The Tor exit-node list is the only optional host list in nDPI 4.2;
-	 * it costs about 1 MiB of RSS for a protocol gatewatch does not report
-	 * on its own (Tor traffic still shows up as TLS or Unknown).
+	 * Memory: the Tor exit-node list is the only optional host list in
+	 * nDPI 4.2 and costs about 1 MiB of RSS for one protocol (Tor traffic
+	 * then shows up as TLS or Unknown). nDPI's explicit libgcrypt start-up
+	 * (about 300 KiB) is not needed: libgcrypt initialises itself on first
+	 * use, and QUIC decryption classifies the shared captures unchanged.
 	 */
-	d->ndpi = ndpi_init_detection_module(ndpi_dont_load_tor_hosts);
+	d->ndpi = ndpi_init_detection_module(ndpi_dont_load_tor_hosts |
+	    ndpi_dont_init_libgcrypt);
 	if (d->ndpi == NULL) {
 		log_err("dpi: nDPI initialisation failed");
 		free(d);
