@@ -11,10 +11,12 @@
 
 #include "http.h"
 #include "log.h"
+#include "static.h"
 
 struct http {
 	struct MHD_Daemon *d;
 	struct api_ctx api;
+	const struct static_site *site;   /* borrowed, may be NULL */
 	unsigned port;
 };
 
@@ -86,6 +88,32 @@ http_error(struct MHD_Connection *conn, int status, const char *msg)
 	return http_send(conn, &r);
 }
 
+/* Serves one dashboard file from memory (GET/HEAD only). */
+static enum MHD_Result
+http_static(struct MHD_Connection *conn, const struct static_site *site,
+    const char *url, const char *method)
+{
+	struct static_file f;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return http_error(conn, 405, "only GET and HEAD here");
+	if (static_lookup(site, url, &f) == -1)
+		return http_error(conn, 404, "no such file");
+	resp = MHD_create_response_from_buffer(f.len, (void *)f.data,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", f.mime);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy", STATIC_CSP);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result
 http_handler(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -121,6 +149,8 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (rq->too_large)
 		return http_error(conn, 413, "request body too large");
+	if (h->site != NULL && static_route(url))
+		return http_static(conn, h->site, url, method);
 	req = (struct api_request){ .method = method, .path = url,
 	    .query = http_query, .qctx = conn, .body = rq->body,
 	    .body_len = rq->len };
@@ -174,7 +204,8 @@ http_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen)
 }
 
 struct http *
-http_start(const char *addr, const struct api_ctx *api)
+http_start(const char *addr, const struct api_ctx *api,
+    const struct static_site *site)
 {
 	struct http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
@@ -185,6 +216,7 @@ http_start(const char *addr, const struct api_ctx *api)
 	if (h == NULL)
 		return NULL;
 	h->api = *api;
+	h->site = site;
 	if (http_parse_addr(addr, &ss, &sslen) == -1) {
 		log_err("http: bad address \"%s\" (expected IPv4:PORT or [IPv6]:PORT)",
 		    addr);

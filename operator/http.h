@@ -11,15 +11,18 @@
 #define HTTP_THREADS        2
 
 struct http;
+struct static_site;
 
 /*
  * Starts serving on addr ("IPv4:PORT" or "[IPv6]:PORT"; port 0 picks a free
  * one) with a pool of HTTP_THREADS threads, at most HTTP_CONN_LIMIT
  * connections, HTTP_TIMEOUT_S idle timeout, header memory capped by MHD
  * and bodies capped at HTTP_BODY_MAX. api is copied. Returns NULL on error
- * (logged).
+ * (logged). site (borrowed, may be NULL) serves the dashboard files of
+ * static.h for GET/HEAD of static_route() paths.
  */
-struct http *http_start(const char *addr, const struct api_ctx *api);
+struct http *http_start(const char *addr, const struct api_ctx *api,
+    const struct static_site *site);
 
 /* The bound TCP port (useful with port 0). */
 unsigned http_port(const struct http *h);

@@ -1,5 +1,8 @@
 /* main.c: gatewatch-operator: options, start-up, the ingest loop, signals, orderly shutdown. */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,13 +19,14 @@
 #include "live.h"
 #include "log.h"
 #include "respond.h"
+#include "static.h"
 #include "store.h"
 
 #define MAIN_POLL_MS 100   /* also bounds how long an API ban waits for the loop */
 
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
-	char *probes, *log_level, *db, *policy;
+	char *probes, *log_level, *db, *policy, *dashboard_dir;
 	unsigned long long history, max_events;
 	int use_syslog;
 };
@@ -68,6 +72,9 @@ main_usage(FILE *f)
 "  --probes F               without CURVE: allowed probe ids (words); others are\n"
 "                           rejected and counted\n"
 "  --history N              intervals kept in memory per customer (default %d)\n"
+"  --dashboard-dir DIR      NOC dashboard files, served at / and /ui/NAME\n"
+"                           (default " GW_DASHBOARD_DIR ", else ../dashboards\n"
+"                           next to the binary's directory)\n"
 "  --db PATH                SQLite database of events and countermeasures\n"
 "                           (default: gatewatch.db next to the RRD directory,\n"
 "                           i.e. RRD_DIR/../gatewatch.db); active bans in it are\n"
@@ -104,6 +111,7 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "probe-keys") == 0) dst = &o->probe_keys;
 	else if (strcmp(key, "probes") == 0) dst = &o->probes;
 	else if (strcmp(key, "log-level") == 0) dst = &o->log_level;
+	else if (strcmp(key, "dashboard-dir") == 0) dst = &o->dashboard_dir;
 	else if (strcmp(key, "db") == 0) dst = &o->db;
 	else if (strcmp(key, "policy") == 0) dst = &o->policy;
 	else if (strcmp(key, "max-events") == 0) {
@@ -163,6 +171,7 @@ static const struct option main_longopts[] = {
 	{ "db", required_argument, NULL, 'D' },
 	{ "policy", required_argument, NULL, 'P' },
 	{ "max-events", required_argument, NULL, 'M' },
+	{ "dashboard-dir", required_argument, NULL, 'W' },
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "syslog", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'C' },
@@ -202,6 +211,36 @@ main_parse(int argc, char **argv, struct opts *o, const char **keygen_dir)
 			exit(2);
 		}
 	}
+}
+
+/*
+ * Opens the dashboard files: dir when given (fatal if unusable), else the
+ * installed GW_DASHBOARD_DIR, else ../dashboards beside the binary's directory
+ * (a source checkout's build/). Returns NULL (warned) when there is none.
+ */
+static struct static_site *
+main_dashboard_open(const char *dir)
+{
+	char err[512], exe[PATH_MAX], alt[PATH_MAX + 32];
+	struct static_site *site;
+	ssize_t n;
+
+	if (dir != NULL) {
+		if ((site = static_open(dir, err, sizeof(err))) == NULL)
+			fatalx("--dashboard-dir: %s", err);
+		return site;
+	}
+	if ((site = static_open(GW_DASHBOARD_DIR, err, sizeof(err))) != NULL)
+		return site;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(alt, sizeof(alt), "%s/../dashboards", dirname(exe));
+		if ((site = static_open(alt, err, sizeof(err))) != NULL)
+			return site;
+	}
+	log_warn("no dashboard (use --dashboard-dir): %s", err);
+	return NULL;
 }
 
 static double
@@ -371,6 +410,7 @@ main(int argc, char **argv)
 	struct opts o = { .history = LIVE_HISTORY_DEFAULT };
 	const char *keygen_dir = NULL;
 	enum log_level lvl = LOG_LVL_INFO;
+	struct static_site *site;
 	struct main_ctx mc;
 	struct live *lv;
 	struct store *st;
@@ -411,7 +451,8 @@ main(int argc, char **argv)
 		fatalx("cannot start ingest");
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
 	    .respond = mc.rs, .start_wall = main_now() };
-	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx)) == NULL)
+	site = main_dashboard_open(o.dashboard_dir);
+	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx, site)) == NULL)
 		fatalx("cannot start the HTTP server");
 	log_info("gatewatch-operator %s running", GW_VERSION);
 
@@ -419,6 +460,7 @@ main(int argc, char **argv)
 
 	log_info("shutting down");
 	http_stop(h);            /* no API thread waits in respond_submit now */
+	static_close(site);
 	ingest_publish(mc.in);
 	respond_free(mc.rs);
 	correlate_free(mc.co);
@@ -428,6 +470,6 @@ main(int argc, char **argv)
 	live_free(lv);
 	free(o.listen); free(o.http); free(o.rrd_dir); free(o.rrdcached);
 	free(o.curve_secret); free(o.probe_keys); free(o.probes); free(o.log_level);
-	free(o.db); free(o.policy);
+	free(o.db); free(o.policy); free(o.dashboard_dir);
 	return 0;
 }

@@ -1130,12 +1130,12 @@ cmd_bans(const struct ctl *c)
 	json_t *j, *arr;
 	int rc;
 
-	if ((rc = ctl_call(c, "GET", "/api/v1/countermeasures", NULL, &j)) != CTL_OK ||
+	if ((rc = ctl_call(c, "GET", "/api/v1/bans", NULL, &j)) != CTL_OK ||
 	    j == NULL)
 		return rc;
 	arr = ctl_first_array(j);
 	if (arr == NULL)
-		printf("(no countermeasures in reply)\n");
+		printf("(no bans in force)\n");
 	else
 		ctl_print_generic(arr);
 	json_decref(j);
