@@ -449,8 +449,10 @@ flow_table_packet(struct flow_table *t, const struct pkt *p, int *dir,
 	/* Time only moves forward for LRU order (live capture may reorder a little). */
 	if (p->ts_us > f->last_us)
 		f->last_us = p->ts_us;
-	flow_list_unlink(old, f);
-	flow_list_append(flow_list_of(t, f), f);
+	if (old != flow_list_of(t, f) || old->tail != f) {
+		flow_list_unlink(old, f);
+		flow_list_append(flow_list_of(t, f), f);
+	}
 	f->bytes[*dir] += p->ip_bytes;
 	f->pkts[*dir]++;
 	return f;

@@ -76,7 +76,8 @@ rrdcached -l "unix:$TMP/rrdcached.sock" -p "$TMP/rrdcached.pid" -b "$TMP/rrd" -B
 	-w 5 -z 1 2>"$TMP/rrdcached.log"
 # The sample's addresses and paths are for a real host: the command line overrides them.
 "$OPER" --config "$D/config/operator.conf.sample" --listen "ipc://$TMP/op.sock" \
-	--http "127.0.0.1:$port" --rrd-dir "$TMP/rrd" --rrdcached "unix:$TMP/rrdcached.sock" \
+	--http "127.0.0.1:$port" --rrd-dir "$TMP/rrd" --rrdcached "unix:$TMP/rrdcached.sock" --db "$TMP/gw.db" \
+	--dashboard-dir "$D/../dashboards" \
 	>"$TMP/oper.log" 2>&1 &
 opid=$!
 pids="$pids $opid"
