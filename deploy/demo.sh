@@ -50,7 +50,8 @@ rrdcached -l "unix:$RUN/rrdcached.sock" -p "$RUN/rrdcached.pid" -b "$RUN/rrd" -B
 	rrdcached -l "unix:$RUN/rrdcached.sock" -p "$RUN/rrdcached.pid" -b "$RUN/rrd" -B \
 	-j "$RUN/journal" -w 10 -z 2 -F; }
 "$B/gatewatch-operator" --listen "ipc://$RUN/operator.sock" --http "$HTTP" \
-	--rrd-dir "$RUN/rrd" --rrdcached "unix:$RUN/rrdcached.sock" >"$RUN/operator.log" 2>&1 &
+	--rrd-dir "$RUN/rrd" --rrdcached "unix:$RUN/rrdcached.sock" --db "$RUN/gatewatch.db" \
+	--dashboard-dir "$TOP/dashboards" >"$RUN/operator.log" 2>&1 &
 echo $! >"$RUN/operator.pid"
 
 # 3. A sealed namespace with a veth pair as the trunk; replay on one end, capture on the other.
@@ -68,6 +69,7 @@ ip netns exec $NS tcpreplay -q -i trunk0 --pps "$PPS" --loop 0 --duration "$SECO
 echo $! >"$RUN/tcpreplay.pid"
 
 echo "gatewatch demo running for ${SECONDS_TOTAL}s"
+echo "  Dashboard: http://$HTTP/"
 echo "  API:       http://$HTTP/api/v1/customers   (also /api/v1/probes, /metrics)"
 echo "  CLI:       $B/gatewatchctl -u http://$HTTP customers"
 echo "  RRD files: $RUN/rrd"
