@@ -122,7 +122,8 @@ bench: deps
 asan:
 	@$(MAKE) --no-print-directory B=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all
-	@sh tests/run.sh --unit-only build-asan
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  sh tests/run.sh --unit-only build-asan
 
 FUZZ_SECONDS ?= 30
 fuzz: $(B)/gen/gatewatch.pb-c.h
