@@ -1,0 +1,60 @@
+#!/bin/bash
+# test_probe_bad_input.sh: bad input to the probe gets a clear error (or, for a cut capture,
+# a logged error with every whole packet before the cut still accounted), never a crash.
+. "$GW_TESTS/lib/common.sh"
+T=$(gw_tmpdir)
+P=$GW_BUILD/gatewatch-probe
+
+expect_fail() { # name, expected-message-regex, args...
+	name=$1 re=$2; shift 2
+	"$P" "$@" >"$T/out" 2>"$T/err"; rc=$?
+	[ $rc -ne 0 ] && [ $rc -lt 128 ] || gw_fail "$name: exit $rc (want a clean failure)"
+	grep -Eq -e "$re" "$T/err" || gw_fail "$name: message does not match /$re/: $(cat "$T/err")"
+	gw_ok "$name: exit $rc, $(head -1 "$T/err")"
+}
+
+echo "this is not a capture" >"$T/notpcap"
+expect_fail "non-pcap file" "unknown file format|bad dump file format" -r "$T/notpcap" --jsonl /dev/null
+expect_fail "missing file" "No such file" -r "$T/nosuch.pcap" --jsonl /dev/null
+: >"$T/empty.pcap"
+expect_fail "empty file" "capture" -r "$T/empty.pcap" --jsonl /dev/null
+expect_fail "bad BPF filter" "bad filter" -r "$GW_PCAPS/dns.pcap" -f "port (((" --jsonl /dev/null
+expect_fail "bad interval" "--interval" -r "$GW_PCAPS/dns.pcap" --interval 0
+expect_fail "unknown option" "unrecognized option|usage" --no-such-option
+
+# Customer map errors name file:line and quote the bad value.
+printf 'c1 vlan 101\nc2 vlan 5000\n' >"$T/bad1.map"
+expect_fail "VLAN out of range" "bad1.map:2: .*'5000'" -r "$GW_PCAPS/dns.pcap" --customer-map "$T/bad1.map"
+printf 'c1 prefix 10.0.0.0/33\n' >"$T/bad2.map"
+expect_fail "bad CIDR" "bad2.map:1: .*10.0.0.0/33" -r "$GW_PCAPS/dns.pcap" --customer-map "$T/bad2.map"
+printf 'c1 vlan 101\nc2 vlan 101\n' >"$T/bad3.map"
+expect_fail "VLAN owned twice" "bad3.map:2:" -r "$GW_PCAPS/dns.pcap" --customer-map "$T/bad3.map"
+printf 'c/1 vlan 7\n' >"$T/bad4.map"
+expect_fail "invalid customer id" "bad4.map:1:" -r "$GW_PCAPS/dns.pcap" --customer-map "$T/bad4.map"
+printf 'c1 colour blue\n' >"$T/bad5.map"
+expect_fail "unknown rule kind" "bad5.map:1:.*colour" -r "$GW_PCAPS/dns.pcap" --customer-map "$T/bad5.map"
+
+# A capture cut in the middle of a packet: an error is logged, the whole packets before the
+# cut are all accounted (compared with tshark on the same cut file), exit status 0.
+head -c 30000 "$GW_PCAPS/netflix.pcap" >"$T/cut.pcap"
+"$P" -r "$T/cut.pcap" --jsonl "$T/cut.jsonl" 2>"$T/cut.err" || gw_fail "cut capture: exit $?"
+grep -qi "truncated" "$T/cut.err" || gw_fail "cut capture: no error logged: $(cat "$T/cut.err")"
+want=$(python3 "$GW_TESTS/lib/tshark_ip_totals.py" "$T/cut.pcap")
+got=$(python3 -c '
+import json, sys
+p = b = 0
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o["type"] == "stats":
+        p += o["rx_packets"] + o["tx_packets"]; b += o["rx_bytes"] + o["tx_bytes"]
+print(json.dumps({"packets": p, "bytes": b}))' "$T/cut.jsonl")
+[ "$want" = "$got" ] || gw_fail "cut capture: probe $got, tshark $want"
+gw_ok "cut capture: error logged, $got accounted = tshark"
+
+# Random garbage after a valid pcap header: counted, never a crash.
+head -c 24 "$GW_PCAPS/netflix.pcap" >"$T/garbage.pcap"
+head -c 200000 /dev/urandom >>"$T/garbage.pcap"
+"$P" -r "$T/garbage.pcap" --jsonl /dev/null 2>"$T/g.err"; rc=$?
+[ $rc -lt 128 ] || gw_fail "garbage capture: killed by signal $((rc - 128))"
+gw_ok "garbage after a pcap header: exit $rc, $(tail -1 "$T/g.err" | cut -c1-100)"
+echo "bad input: all checks passed"
