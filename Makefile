@@ -108,15 +108,15 @@ test-unit: all
 	@sh tests/run.sh --unit-only $(B)
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@sh tests/run.sh $(B)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@sh deploy/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@sh tests/bench/run.sh $(B)
 
 asan:
