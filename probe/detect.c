@@ -124,7 +124,6 @@ struct detect {
 	struct flag_slot flags[FLAG_BUCKETS][FLAG_WAYS];
 	uint64_t now_us;
 	uint64_t last_eval_bucket;
-	uint64_t last_decay_s;
 	uint64_t alarms_dropped;
 	uint64_t flags_dropped;
 	size_t n_flagged;                /* flag slots in use: 0 = no lookup needed */
@@ -609,7 +608,7 @@ static void detect_evaluate(struct detect *d, uint64_t prev_us)
 /* Moves every window to now_us; time never goes backwards. */
 static void detect_advance(struct detect *d, uint64_t now_us)
 {
-	uint64_t bucket, sec, prev_us = d->now_us;
+	uint64_t bucket, prev_us = d->now_us;
 
 	if (now_us <= d->now_us)
 		return;
@@ -622,11 +621,7 @@ static void detect_advance(struct detect *d, uint64_t now_us)
 		d->last_eval_bucket = bucket;
 		detect_evaluate(d, prev_us);
 	}
-	sec = now_us / SECOND_US;
-	if (sec != d->last_decay_s) {
-		d->last_decay_s = sec;
-		topk_decay(d->talkers);
-	}
+	topk_advance(d->talkers, now_us);
 }
 
 /* ---------- traffic spike ---------- */
@@ -735,8 +730,11 @@ static uint32_t talker_tag(int cust, int dir, int cls)
 
 /*
  * Names the source of a flood: the top talker if it sent at least half of
- * what the sketch saw for this target, else "many" (distributed or spoofed).
- * Fills the event's top talkers.
+ * what the talkers sent toward this customer, direction and class in the
+ * last second (the talker window), else "many" (distributed or spoofed).
+ * Fills the event's top talkers, with their packets in that second. Only
+ * the current window counts, so the source of an earlier flood is not
+ * blamed for a new one.
  */
 static void flood_sources(struct detect *d, struct alarm *a, uint32_t tag,
     struct gw_event *ev)
@@ -1111,6 +1109,39 @@ static uint32_t pow2_at_least(size_t n, uint32_t lo, uint32_t hi)
 	return w;
 }
 
+struct detect_sizes {
+	uint32_t rate_width;     /* count-min width of the rate sketch */
+	unsigned dc_bits_log2;   /* distinct counters: dedup bitmap bits (log2) */
+	uint32_t dc_width;       /* ... and count-min width */
+};
+
+/*
+ * Sketch sizes for n customers. The noise in a cell is the traffic of the
+ * other keys that share it, so the sketches only need to be as wide as the
+ * traffic one probe carries: a probe inside one gateway (its customer plus
+ * unmapped) sees a home's or a small office's traffic, a probe at an
+ * aggregation point with many customers sees far more. Small maps get
+ * 1024-wide rate rows (at 100k pps an average cell holds ~100 pps against
+ * a 2000 pps SYN threshold) and 2^15 distinct pairs per 5 s generation in
+ * 8192-wide rows (at most 4 pairs of noise per cell against 64/100);
+ * from 16 customers on, the sizes of a shared probe (about 1.4 MiB).
+ */
+static struct detect_sizes detect_sizes_for(size_t n)
+{
+	struct detect_sizes s;
+
+	if (n >= 16) {
+		s.rate_width = pow2_at_least(n * 4, 4096, 16384);
+		s.dc_bits_log2 = 17;
+		s.dc_width = 1u << 15;
+	} else {
+		s.rate_width = pow2_at_least(n * 256, 1024, 4096);
+		s.dc_bits_log2 = 15;
+		s.dc_width = 1u << 13;
+	}
+	return s;
+}
+
 static int detect_init_spikes(struct detect *d)
 {
 	size_t i;
@@ -1129,7 +1160,7 @@ struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
 {
 	struct detect *d;
 	size_t n = map != NULL ? customer_count(map) : 0;
-	uint32_t width = pow2_at_least(n * 4, 4096, 16384);
+	struct detect_sizes sz = detect_sizes_for(n);
 
 	if (n == 0 || (d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
@@ -1142,10 +1173,11 @@ struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
 	d->n_alarm_buckets = pow2_at_least((64 + n) / ALARM_WAYS, 16, 1u << 14);
 	d->cust = calloc(n, sizeof(*d->cust));
 	d->alarms = calloc(d->n_alarm_buckets * ALARM_WAYS, sizeof(*d->alarms));
-	d->rate = swcms_new(2, width, NBUCKETS, BUCKET_US, SHORT_BUCKETS);
-	d->ports = dcount_new(17, 2, 1u << 15, SCAN_GEN_US);
-	d->hosts = dcount_new(17, 2, 1u << 15, SCAN_GEN_US);
-	d->talkers = topk_new(64);
+	d->rate = swcms_new(2, sz.rate_width, NBUCKETS, BUCKET_US, SHORT_BUCKETS);
+	d->ports = dcount_new(sz.dc_bits_log2, 2, sz.dc_width, SCAN_GEN_US);
+	d->hosts = dcount_new(sz.dc_bits_log2, 2, sz.dc_width, SCAN_GEN_US);
+	/* Talkers over the rate window only: a source that stopped is not named. */
+	d->talkers = topk_new_window(64, NBUCKETS, BUCKET_US);
 	if (d->cust == NULL || d->alarms == NULL || d->rate == NULL ||
 	    d->ports == NULL || d->hosts == NULL || d->talkers == NULL ||
 	    detect_init_spikes(d) != 0) {

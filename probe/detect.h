@@ -56,7 +56,7 @@ int detect_load_thresholds(struct detect *d, const char *path);
 
 /*
  * Writes up to max lines describing active alarms and current top talkers
- * (sources toward targets above 1/4 of a flood threshold)
+ * (sources toward targets above 1/4 of a flood threshold, over the last second)
  * into lines[i] (GW_TEXT_MAX each); returns how many were written.
  */
 size_t detect_inspect(const struct detect *d, char lines[][GW_TEXT_MAX], size_t max);

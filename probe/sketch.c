@@ -418,24 +418,48 @@ double hll_count(const struct hll *h)
 
 /* ---------- space-saving top-k ---------- */
 
+/*
+ * A slot: the reported entry plus, in window mode, a ring of per-bucket
+ * counts (e.count is their sum) and the bucket the inherited error was put in.
+ */
+struct topk_slot {
+	struct topk_entry e;
+	uint64_t last_bucket;     /* bucket index the ring was last moved to */
+	uint64_t err_bucket;      /* e.err was counted in this bucket */
+	uint32_t ring[TOPK_RING_MAX];
+};
+
 struct topk {
 	size_t k;
-	struct topk_entry *e;
+	unsigned nbuckets;        /* 0: no window */
+	uint64_t bucket_us;
+	uint64_t now_bucket;
+	struct topk_slot *s;
 };
 
 /* See sketch.h. */
-struct topk *topk_new(size_t k)
+struct topk *topk_new_window(size_t k, unsigned nbuckets, uint64_t bucket_us)
 {
 	struct topk *t;
 
-	if (k == 0 || (t = calloc(1, sizeof(*t))) == NULL)
+	if (k == 0 || nbuckets > TOPK_RING_MAX || (nbuckets > 0 && bucket_us == 0))
 		return NULL;
-	if ((t->e = calloc(k, sizeof(*t->e))) == NULL) {
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->s = calloc(k, sizeof(*t->s))) == NULL) {
 		free(t);
 		return NULL;
 	}
 	t->k = k;
+	t->nbuckets = nbuckets;
+	t->bucket_us = bucket_us;
 	return t;
+}
+
+/* See sketch.h. */
+struct topk *topk_new(size_t k)
+{
+	return topk_new_window(k, 0, 0);
 }
 
 /* See sketch.h. */
@@ -443,44 +467,117 @@ void topk_free(struct topk *t)
 {
 	if (t == NULL)
 		return;
-	free(t->e);
+	free(t->s);
 	free(t);
+}
+
+/* Window mode: drops the buckets of x that left the window ending at t->now_bucket. */
+static void topk_slot_catch_up(const struct topk *t, struct topk_slot *x)
+{
+	uint64_t steps = t->now_bucket - x->last_bucket, i;
+
+	if (t->nbuckets == 0 || x->last_bucket >= t->now_bucket)
+		return;
+	if (steps >= t->nbuckets) {
+		memset(x->ring, 0, sizeof(x->ring));
+		x->e.count = 0;
+	} else {
+		for (i = 1; i <= steps; i++) {
+			uint32_t *b = &x->ring[(x->last_bucket + i) % t->nbuckets];
+
+			x->e.count -= *b;
+			*b = 0;
+		}
+	}
+	if (t->now_bucket - x->err_bucket >= t->nbuckets)
+		x->e.err = 0;
+	x->last_bucket = t->now_bucket;
+}
+
+/* See sketch.h. */
+void topk_advance(struct topk *t, uint64_t now_us)
+{
+	uint64_t b;
+	size_t i;
+
+	if (t->nbuckets == 0)
+		return;
+	b = now_us / t->bucket_us;
+	if (b <= t->now_bucket)
+		return;
+	t->now_bucket = b;
+	for (i = 0; i < t->k; i++) {
+		topk_slot_catch_up(t, &t->s[i]);
+		if (t->s[i].e.count == 0)      /* gone quiet: the slot is free */
+			memset(&t->s[i], 0, sizeof(t->s[i]));
+	}
+}
+
+/* Adds n to slot x at the current time (ring and sum; saturating). */
+static void topk_slot_add(struct topk *t, struct topk_slot *x, uint64_t n)
+{
+	uint32_t *b;
+
+	if (t->nbuckets == 0) {
+		x->e.count += n;
+		return;
+	}
+	b = &x->ring[t->now_bucket % t->nbuckets];
+	if (n > UINT32_MAX - *b)
+		n = UINT32_MAX - *b;      /* saturate: the sum stays the ring's sum */
+	*b += (uint32_t)n;
+	x->e.count += n;
+	x->last_bucket = t->now_bucket;
 }
 
 /* See sketch.h. */
 void topk_add(struct topk *t, uint64_t key, const struct gw_addr *addr,
     uint32_t tag, uint64_t n)
 {
-	struct topk_entry *min = &t->e[0];
+	struct topk_slot *min = &t->s[0];
+	uint64_t err;
 	size_t i;
 
 	for (i = 0; i < t->k; i++) {
-		struct topk_entry *x = &t->e[i];
+		struct topk_slot *x = &t->s[i];
 
-		if (x->key == key) {
-			x->count += n;
+		if (x->e.key == key) {
+			topk_slot_add(t, x, n);
 			return;
 		}
-		if (x->key == 0 || (min->key != 0 && x->count < min->count))
+		/* Window mode frees quiet slots anywhere: no early stop at a free one. */
+		if (x->e.key == 0 ? min->e.key != 0 :
+		    (min->e.key != 0 && x->e.count < min->e.count))
 			min = x;
-		if (x->key == 0)
-			break;
 	}
-	min->err = min->key != 0 ? min->count : 0;
-	min->count = min->err + n;
-	min->key = key;
-	min->addr = *addr;
-	min->tag = tag;
+	err = min->e.key != 0 ? min->e.count : 0;
+	memset(min, 0, sizeof(*min));
+	min->e.key = key;
+	min->e.addr = *addr;
+	min->e.tag = tag;
+	min->e.err = err;
+	min->err_bucket = t->now_bucket;
+	topk_slot_add(t, min, err + n);
 }
 
 /* See sketch.h. */
 void topk_decay(struct topk *t)
 {
 	size_t i;
+	unsigned b;
 
 	for (i = 0; i < t->k; i++) {
-		t->e[i].count /= 2;
-		t->e[i].err /= 2;
+		struct topk_slot *x = &t->s[i];
+
+		x->e.count /= 2;
+		x->e.err /= 2;
+		if (t->nbuckets == 0)
+			continue;
+		x->e.count = 0;
+		for (b = 0; b < t->nbuckets; b++) {
+			x->ring[b] /= 2;
+			x->e.count += x->ring[b];
+		}
 	}
 }
 
@@ -498,7 +595,7 @@ size_t topk_top(const struct topk *t, uint32_t tag, struct topk_entry *out,
 	size_t i, n = 0;
 
 	for (i = 0; i < t->k; i++) {
-		const struct topk_entry *x = &t->e[i];
+		const struct topk_entry *x = &t->s[i].e;
 
 		if (x->key == 0 || (tag != 0 && x->tag != tag) || x->count == 0)
 			continue;
@@ -520,13 +617,13 @@ uint64_t topk_tag_total(const struct topk *t, uint32_t tag)
 	size_t i;
 
 	for (i = 0; i < t->k; i++)
-		if (t->e[i].key != 0 && t->e[i].tag == tag)
-			sum += t->e[i].count;
+		if (t->s[i].e.key != 0 && t->s[i].e.tag == tag)
+			sum += t->s[i].e.count;
 	return sum;
 }
 
 /* See sketch.h. */
 size_t topk_memory(const struct topk *t)
 {
-	return sizeof(*t) + t->k * sizeof(*t->e);
+	return sizeof(*t) + t->k * sizeof(*t->s);
 }

@@ -89,25 +89,43 @@ double hll_count(const struct hll *h);
  * Space-saving top-k (Metwally et al.): k counters; an item not present
  * replaces the minimum and inherits its count as error. Items are identified
  * by a 64-bit key hash and carry an address and a 32-bit tag for reporting.
+ * A windowed top-k (topk_new_window) counts only the last nbuckets buckets
+ * of bucket_us: an item that stopped sending drops to 0 one window later and
+ * is the first to be replaced, so the list always shows current senders.
  */
 struct topk_entry {
 	uint64_t key;          /* 0 = empty slot */
 	struct gw_addr addr;
 	uint32_t tag;
-	uint64_t count;        /* upper bound of the item's true count */
+	uint64_t count;        /* upper bound of the item's true count (in the window) */
 	uint64_t err;          /* count - err is a lower bound */
 };
 
 struct topk;
 
+#define TOPK_RING_MAX 16
+
+/* Top-k without a window (counts only go down through topk_decay); NULL on ENOMEM. */
 struct topk *topk_new(size_t k);
+
+/*
+ * Top-k over a sliding window of nbuckets (1..TOPK_RING_MAX) buckets of
+ * bucket_us: counts and errors cover the window only. Time moves with
+ * topk_advance. NULL on ENOMEM or bad sizes.
+ */
+struct topk *topk_new_window(size_t k, unsigned nbuckets, uint64_t bucket_us);
+
+/* Windowed top-k: moves the window to now_us (earlier times are ignored); no-op otherwise. */
+void topk_advance(struct topk *t, uint64_t now_us);
+
+/* Frees t; NULL is a no-op. */
 void topk_free(struct topk *t);
 
 /* Adds n to item key (non-zero); addr/tag are stored when the item enters. */
 void topk_add(struct topk *t, uint64_t key, const struct gw_addr *addr,
     uint32_t tag, uint64_t n);
 
-/* Halves every count and error (exponential forgetting). */
+/* Halves every count and error (exponential forgetting; windowed: every bucket). */
 void topk_decay(struct topk *t);
 
 /*

@@ -216,6 +216,55 @@ static void test_single_source_udp_flood(void **state)
 	assert_false(feed(f, &other));
 }
 
+/* SYN flood from one source at 5000 pps for 2 s toward c1's 10.0.1.10. */
+static uint64_t flood_from(struct fixture *f, const char *src, uint64_t start)
+{
+	uint64_t t;
+	unsigned i = 0;
+
+	for (t = start; t < start + 2000000; t += 200, i++) {
+		struct pkt p = mk(t, src, "10.0.1.10", 6, (uint16_t)(1024 + i % 60000),
+		    80, TCPF_SYN, 40);
+
+		feed(f, &p);
+	}
+	return t;
+}
+
+/*
+ * Flood A from X, 3 s of quiet, flood B from Y: event B names Y as its
+ * source and top talker; X, which sent nothing for 3 s, is in neither.
+ */
+static void test_stale_source_not_named(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *a = NULL, *b = NULL;
+	uint64_t t;
+	size_t i;
+
+	assert_int_equal(detect_set_threshold(f->d, "hysteresis.holddown_s", 0), 0);
+	background(f, T0, T0 + 1000000);
+	t = flood_from(f, "198.51.100.11", T0 + 1000000);
+	background(f, t, t + 3000000);
+	flood_from(f, "198.51.100.22", t + 3000000);
+	for (i = 0; i < f->sink.n; i++) {
+		if (strcmp(f->sink.ev[i].kind, "syn_flood") != 0 || f->sink.ev[i].cleared)
+			continue;
+		if (a == NULL)
+			a = &f->sink.ev[i];
+		else if (b == NULL)
+			b = &f->sink.ev[i];
+	}
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a->src, "198.51.100.11");
+	assert_string_equal(b->src, "198.51.100.22");
+	assert_true(b->n_top_talkers >= 1);
+	assert_non_null(strstr(b->top_talkers[0], "198.51.100.22 "));
+	for (i = 0; i < b->n_top_talkers; i++)
+		assert_null(strstr(b->top_talkers[i], "198.51.100.11"));
+}
+
 /* A rate flapping around the threshold gives one event, not one per crossing. */
 static void test_hysteresis(void **state)
 {
@@ -410,6 +459,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_thresholds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spoofed_syn_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_source_udp_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_source_not_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hysteresis, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moving_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_sweep_inter_unusual, setup, teardown),

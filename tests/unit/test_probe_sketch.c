@@ -148,6 +148,44 @@ static void test_topk(void **state)
 	topk_free(NULL);
 }
 
+/* Windowed top-k: a source that went quiet leaves the list one window later. */
+static void test_topk_window(void **state)
+{
+	struct topk *t = topk_new_window(8, 10, 100000);   /* 1 s window */
+	struct topk_entry out[8];
+	struct gw_addr x = { 4, { 198, 51, 100, 11 } }, y = { 4, { 198, 51, 100, 22 } };
+	uint64_t now = 1700000000ULL * 1000000ULL, i;
+	size_t n;
+
+	(void)state;
+	assert_null(topk_new_window(8, TOPK_RING_MAX + 1, 100000));
+	assert_null(topk_new_window(8, 10, 0));
+	for (i = 0; i < 20000; i++, now += 100) {          /* X: 10000 pps for 2 s */
+		topk_advance(t, now);
+		topk_add(t, 11, &x, 1, 1);
+	}
+	n = topk_top(t, 1, out, 8);
+	assert_int_equal(n, 1);
+	assert_in_range(out[0].count, 9000, 10000);         /* last second only */
+	topk_advance(t, now + 3000000);                     /* 3 s of quiet */
+	assert_int_equal(topk_top(t, 0, out, 8), 0);
+	assert_int_equal(topk_tag_total(t, 1), 0);
+	now += 3000000;
+	for (i = 0; i < 100; i++, now += 1000) {
+		topk_advance(t, now);
+		topk_add(t, 22, &y, 1, 1);
+	}
+	n = topk_top(t, 1, out, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].key, 22);
+	assert_int_equal(out[0].count, 100);
+	assert_int_equal(out[0].err, 0);
+	/* time going backwards is ignored */
+	topk_advance(t, now - 5000000);
+	assert_int_equal(topk_tag_total(t, 1), 100);
+	topk_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_dcount),
 		cmocka_unit_test(test_hll),
 		cmocka_unit_test(test_topk),
+		cmocka_unit_test(test_topk_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
