@@ -122,7 +122,7 @@ for path, code in [("/api/v1/customers/nobody", 404),
                    ("/api/v1/customers/c000001/series?metric=rx_bytes&cf=MIN", 400),
                    ("/api/v1/customers/c000001/series?metric=rx_bytes&from=yesterday", 400),
                    ("/api/v1/customers/c000001/series", 400),
-                   ("/api/v1/nothing", 404), ("/", 404)]:
+                   ("/api/v1/nothing", 404), ("/ui/nosuch.js", 404), ("/nothing", 404)]:
     st, body = get(path)
     assert st == code and "error" in body, (path, st, body)
 req = urllib.request.Request(API + "/api/v1/customers", method="DELETE")
