@@ -40,14 +40,7 @@ head -c 30000 "$GW_PCAPS/netflix.pcap" >"$T/cut.pcap"
 "$P" -r "$T/cut.pcap" --jsonl "$T/cut.jsonl" 2>"$T/cut.err" || gw_fail "cut capture: exit $?"
 grep -qi "truncated" "$T/cut.err" || gw_fail "cut capture: no error logged: $(cat "$T/cut.err")"
 want=$(python3 "$GW_TESTS/lib/tshark_ip_totals.py" "$T/cut.pcap")
-got=$(python3 -c '
-import json, sys
-p = b = 0
-for l in open(sys.argv[1]):
-    o = json.loads(l)
-    if o["type"] == "stats":
-        p += o["rx_packets"] + o["tx_packets"]; b += o["rx_bytes"] + o["tx_bytes"]
-print(json.dumps({"packets": p, "bytes": b}))' "$T/cut.jsonl")
+got=$(python3 "$GW_TESTS/lib/jsonl_totals.py" "$T/cut.jsonl")
 [ "$want" = "$got" ] || gw_fail "cut capture: probe $got, tshark $want"
 gw_ok "cut capture: error logged, $got accounted = tshark"
 

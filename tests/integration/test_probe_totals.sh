@@ -13,14 +13,7 @@ for f in "$GW_PCAPS"/*.pcap "$GW_PCAPS"/*.pcapng; do
 		echo "FAIL $name: probe exited non-zero: $(tail -3 "$T/$name.log")"; bad=$((bad + 1)); continue
 	fi
 	want=$(python3 "$GW_TESTS/lib/tshark_ip_totals.py" "$f")
-	got=$(python3 -c '
-import json, sys
-p = b = 0
-for l in open(sys.argv[1]):
-    o = json.loads(l)
-    if o["type"] == "stats":
-        p += o["rx_packets"] + o["tx_packets"]; b += o["rx_bytes"] + o["tx_bytes"]
-print(json.dumps({"packets": p, "bytes": b}))' "$T/$name.jsonl")
+	got=$(python3 "$GW_TESTS/lib/jsonl_totals.py" "$T/$name.jsonl")
 	if [ "$want" = "$got" ]; then
 		echo "ok   $name $got"
 	else
