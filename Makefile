@@ -9,18 +9,24 @@ CPPFLAGS += -D_GNU_SOURCE -Icommon -Iprobe -Ioperator -I$(B)/gen -MMD -MP
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS)
 
 PKG_COMMON := libprotobuf-c
-PKG_PROBE  := libpcap libndpi libzmq libnftables
+PKG_PROBE  := libpcap libndpi libzmq
+PKG_ENFORCER := libnftables
 PKG_OPER   := libzmq librrd libmicrohttpd jansson sqlite3
 PKGCONF     = $(shell pkg-config --$(1) $(2) 2>/dev/null)
-CPPFLAGS   += $(call PKGCONF,cflags,$(PKG_COMMON) $(PKG_PROBE) $(PKG_OPER))
+CPPFLAGS   += $(call PKGCONF,cflags,$(PKG_COMMON) $(PKG_PROBE) $(PKG_ENFORCER) $(PKG_OPER))
 LIBS_COMMON = $(call PKGCONF,libs,$(PKG_COMMON)) -lm
 LIBS_PROBE  = $(call PKGCONF,libs,$(PKG_PROBE)) $(LIBS_COMMON) -lpthread
 LIBS_OPER   = $(call PKGCONF,libs,$(PKG_OPER)) $(LIBS_COMMON) -lpthread
+LIBS_ENFORCER = $(call PKGCONF,libs,$(PKG_ENFORCER)) $(LIBS_COMMON)
 
 # Sources: every .c in a module directory; main.c is the daemon's entry point.
 PROTO_C    := $(B)/gen/gatewatch.pb-c.c
 COMMON_SRC := $(wildcard common/*.c)
-PROBE_SRC  := $(filter-out probe/main.c,$(wildcard probe/*.c))
+# probe/enforcer/: the privileged helper gatewatch-enforcer; its policy and wire
+# protocol are also linked into the probe (the client side, probe/enforce.c).
+ENFORCER_SRC    := $(wildcard probe/enforcer/*.c)
+ENFORCER_SHARED := probe/enforcer/banlist.c probe/enforcer/request.c
+PROBE_SRC  := $(filter-out probe/main.c,$(wildcard probe/*.c)) $(ENFORCER_SHARED)
 OPER_SRC   := $(filter-out operator/main.c,$(wildcard operator/*.c))
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -35,7 +41,8 @@ LIBOPER   := $(B)/libgwoperator.a
 PROBE_BIN := $(B)/gatewatch-probe
 OPER_BIN  := $(B)/gatewatch-operator
 CTL_BIN   := $(B)/gatewatchctl
-BINS      := $(PROBE_BIN) $(OPER_BIN) $(CTL_BIN)
+ENFORCER_BIN := $(B)/gatewatch-enforcer
+BINS      := $(PROBE_BIN) $(ENFORCER_BIN) $(OPER_BIN) $(CTL_BIN)
 
 # Unit tests: tests/unit/test_<area>_<module>.c, area = common|probe|operator.
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -50,7 +57,7 @@ all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 help:
 	@echo "gatewatch make targets:"
 	@echo "  make deps      install every Debian package the build, tests and demo need (idempotent)"
-	@echo "  make           build $(PROBE_BIN), $(OPER_BIN), $(CTL_BIN) and the unit tests"
+	@echo "  make           build $(PROBE_BIN), $(ENFORCER_BIN), $(OPER_BIN), $(CTL_BIN) and the unit tests"
 	@echo "  make test      deps + build + all tests (unit, integration, end to end); ends 'N passed, N failed'"
 	@echo "  make test-unit unit tests only"
 	@echo "  make demo      rrdcached + operator + probe replaying a capture; live table for a bounded time"
@@ -84,6 +91,8 @@ $(LIBOPER): $(OPER_OBJ)
 
 $(PROBE_BIN): $(B)/obj/probe/main.o $(LIBPROBE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_PROBE)
+$(ENFORCER_BIN): $(call obj,$(ENFORCER_SRC)) $(LIBCOMMON)
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_ENFORCER)
 $(OPER_BIN): $(B)/obj/operator/main.o $(LIBOPER) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_OPER)
 $(CTL_BIN): $(B)/obj/operator/cli/gatewatchctl.o $(LIBCOMMON)

@@ -55,6 +55,7 @@ struct opts {
 	enum log_level log_level;
 	bool use_syslog;
 	const char *user;
+	const char *enforcer;
 	double heartbeat_s;
 };
 
@@ -119,12 +120,20 @@ usage(FILE *fp)
 "      --thresholds FILE    detector thresholds, \"key value\" lines\n"
 "      --enforce MODE       off | dry-run | on (default dry-run): bans from the\n"
 "                           operator go to nftables table inet gatewatch (on) or\n"
-"                           are only logged (dry-run)\n"
+"                           are only logged (dry-run). With on, the probe starts\n"
+"                           the helper gatewatch-enforcer, which alone holds\n"
+"                           CAP_NET_ADMIN (passed on as an ambient capability,\n"
+"                           or by running as root) and changes nftables\n"
+"      --enforcer PATH      the helper for --enforce on (default: gatewatch-enforcer\n"
+"                           next to this program, else from $PATH)\n"
 "      --allow CIDR         never ban CIDR (repeatable: operator, gateway, ...)\n"
 "Process:\n"
-"      --user USER          after opening the capture, switch to USER; with\n"
-"                           --enforce on, keep only CAP_NET_ADMIN (for nftables),\n"
-"                           otherwise no capabilities at all\n"
+"      --user USER          after opening the capture (and starting the helper),\n"
+"                           switch to USER with no capabilities at all, also\n"
+"                           with --enforce on (the helper, started as root,\n"
+"                           switches to USER too and keeps only CAP_NET_ADMIN).\n"
+"                           Without --user a non-root probe drops every\n"
+"                           capability at the same point\n"
 "      --log-level LEVEL    debug | info | warn | error (default info)\n"
 "      --syslog             log to syslog instead of stderr\n"
 "  -h, --help               this help\n"
@@ -140,6 +149,7 @@ enum {
 	OPT_QUEUE, OPT_MAX_FLOWS, OPT_IDLE, OPT_ACTIVE, OPT_SNAPLEN, OPT_BUFFER,
 	OPT_NO_PROMISC, OPT_DPI_PACKETS, OPT_DPI_STATES, OPT_ENFORCE, OPT_ALLOW,
 	OPT_THRESHOLDS, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_USER, OPT_HEARTBEAT,
+	OPT_ENFORCER,
 };
 
 static const struct option long_opts[] = {
@@ -172,6 +182,7 @@ static const struct option long_opts[] = {
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+	{ "enforcer", required_argument, NULL, OPT_ENFORCER },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -270,6 +281,7 @@ opt_parse_one(struct opts *o, int c, const char *arg)
 		break;
 	case OPT_SYSLOG: o->use_syslog = true; break;
 	case OPT_USER: o->user = arg; break;
+	case OPT_ENFORCER: o->enforcer = arg; break;
 	case OPT_HEARTBEAT:
 		if (config_parse_double(arg, 0.1, 3600, &o->heartbeat_s) != 0)
 			fatalx("--heartbeat: \"%s\": expected seconds in 0.1..3600", arg);
@@ -334,7 +346,11 @@ setup_map(const struct opts *o)
 static struct enforce *
 setup_enforce(const struct opts *o)
 {
-	struct enforce_config ec = { .mode = o->enforce };
+	struct enforce_config ec = {
+		.mode = o->enforce, .enforcer_path = o->enforcer,
+		.enforcer_user = getuid() == 0 ? o->user : NULL,
+		.enforcer_syslog = o->use_syslog,
+	};
 	struct enforce *e;
 	struct gw_addr a;
 	char buf[GW_ADDR_MAX], *slash;
@@ -362,30 +378,46 @@ setup_enforce(const struct opts *o)
 	return e;
 }
 
-/* Switches to user; keeps CAP_NET_ADMIN only when keep_net_admin. */
+/*
+ * Switches to user with no capabilities. Enforcement needs none here: the
+ * helper gatewatch-enforcer, already running, holds CAP_NET_ADMIN.
+ */
 static void
-drop_privileges(const char *user, bool keep_net_admin)
+drop_privileges(const char *user)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
 	struct passwd *pw = getpwnam(user);
 
 	if (pw == NULL)
 		fatalx("--user: no such user \"%s\"", user);
-	if (keep_net_admin && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
-		fatal("prctl(PR_SET_KEEPCAPS)");
 	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0)
 		fatal("cannot switch to user %s", user);
 	if (setuid(0) == 0 && pw->pw_uid != 0)
 		fatalx("could regain root after dropping privileges");
-	if (!keep_net_admin)
+	log_info("running as %s without capabilities", user);
+}
+
+/*
+ * A non-root probe started with capabilities (systemd AmbientCapabilities, a
+ * file capability) gives them all up once the capture is open and the helper
+ * runs. Failure (e.g. a seccomp filter refusing capset) is only logged.
+ */
+static void
+drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) != 0 ||
+	    (data[0].permitted == 0 && data[1].permitted == 0 &&
+	    data[0].inheritable == 0 && data[1].inheritable == 0))
 		return;
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	memset(data, 0, sizeof(data));
-	data[0].effective = data[0].permitted = 1U << CAP_NET_ADMIN;
 	if (syscall(SYS_capset, &hdr, data) != 0)
-		fatal("capset(CAP_NET_ADMIN)");
-	log_info("running as %s with CAP_NET_ADMIN only", user);
+		log_warn("cannot drop capabilities: %s", strerror(errno));
+	else
+		log_info("capabilities dropped");
 }
 
 static uint64_t
@@ -723,7 +755,9 @@ main(int argc, char **argv)
 	if (o.jsonl != NULL && (pr.jsonl = jsonl_open(o.jsonl)) == NULL)
 		fatalx("--jsonl %s: cannot open", o.jsonl);
 	if (o.user != NULL)
-		drop_privileges(o.user, o.enforce == ENFORCE_ON);
+		drop_privileges(o.user);
+	else if (getuid() != 0)
+		drop_capabilities();
 	setup_outputs(&pr);
 	setup_engine(&pr);
 	if (pr.pub != NULL)

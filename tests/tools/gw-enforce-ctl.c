@@ -1,4 +1,10 @@
-/* gw-enforce-ctl.c: test driver that calls enforce_* from commands on stdin (for tests/e2e/test_enforce_netns.sh). */
+/*
+ * gw-enforce-ctl.c: test driver that calls enforce_* from commands on stdin (for
+ * tests/e2e/test_enforce_netns.sh). In mode on it is a client of
+ * gatewatch-enforcer like the probe: --enforcer PATH, else $GW_ENFORCER, else
+ * ../gatewatch-enforcer next to this tool (build/tools/ -> build/).
+ */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +40,7 @@ static int ctl_parse_prefix(const char *s, struct gw_addr *a, unsigned *len)
 static void ctl_usage(void)
 {
 	fprintf(stderr, "usage: gw-enforce-ctl [--mode off|dry-run|on] [--table NAME] "
-	    "[--max N] [--timeout S] [--allow ADDR/LEN]...\n"
+	    "[--max N] [--timeout S] [--allow ADDR/LEN]... [--enforcer PATH]\n"
 	    "stdin commands: ban P [S] | unban P | allow P | list | count | sleep S | quit\n");
 }
 
@@ -75,9 +81,31 @@ static void ctl_command(struct enforce *e, char *line)
 	}
 }
 
+/* The helper next to this tool's build directory: <exe dir>/../gatewatch-enforcer. */
+static const char *ctl_default_enforcer(char *buf, size_t len)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (getenv("GW_ENFORCER") != NULL)
+		return getenv("GW_ENFORCER");
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return NULL;
+	*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/../gatewatch-enforcer", exe) >= len ||
+	    access(buf, X_OK) != 0)
+		return NULL;
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
-	struct enforce_config cfg = { ENFORCE_DRY_RUN, "gatewatch", 10000, 600 };
+	struct enforce_config cfg = { .mode = ENFORCE_DRY_RUN, .table = "gatewatch",
+		.max_entries = 10000, .default_timeout_s = 600 };
+	char helper[PATH_MAX];
 	struct gw_addr allow[16];
 	unsigned allow_len[16], n_allow = 0, k;
 	struct enforce *e;
@@ -98,6 +126,8 @@ int main(int argc, char **argv)
 			cfg.table = argv[++i];
 		else if (strcmp(argv[i], "--max") == 0)
 			cfg.max_entries = (size_t)atol(argv[++i]);
+		else if (strcmp(argv[i], "--enforcer") == 0)
+			cfg.enforcer_path = argv[++i];
 		else if (strcmp(argv[i], "--timeout") == 0)
 			cfg.default_timeout_s = (uint32_t)atol(argv[++i]);
 		else if (strcmp(argv[i], "--allow") == 0 && n_allow < 16 &&
@@ -109,6 +139,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (cfg.enforcer_path == NULL)
+		cfg.enforcer_path = ctl_default_enforcer(helper, sizeof(helper));
 	if ((e = enforce_new(&cfg)) == NULL) {
 		printf("err enforce_new failed\n");
 		return 1;

@@ -20,7 +20,8 @@ static struct gw_addr A(const char *s)
 
 static void test_dry_run_policy(void **state)
 {
-	struct enforce_config cfg = { ENFORCE_DRY_RUN, "gatewatch", 3, 600 };
+	struct enforce_config cfg = { .mode = ENFORCE_DRY_RUN, .table = "gatewatch",
+		.max_entries = 3, .default_timeout_s = 600 };
 	struct enforce *e = enforce_new(&cfg);
 	struct gw_addr a;
 	char msg[GW_TEXT_MAX], lines[8][GW_TEXT_MAX];
@@ -85,7 +86,8 @@ static void test_dry_run_policy(void **state)
 
 static void test_off_and_config(void **state)
 {
-	struct enforce_config cfg = { ENFORCE_OFF, "gatewatch", 10, 60 };
+	struct enforce_config cfg = { .mode = ENFORCE_OFF, .table = "gatewatch",
+		.max_entries = 10, .default_timeout_s = 60 };
 	struct enforce *e = enforce_new(&cfg);
 	struct gw_addr a = A("198.51.100.7");
 	char msg[GW_TEXT_MAX], lines[2][GW_TEXT_MAX];
