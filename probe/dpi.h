@@ -14,7 +14,7 @@
 #define DPI_SKIPPED 2   /* never classified (e.g. attack traffic, no L3 data) */
 
 #define DPI_DEFAULT_MAX_PKTS   12
-#define DPI_DEFAULT_MAX_STATES 1024
+#define DPI_DEFAULT_MAX_STATES 512   /* shared captures classify identically down to 256 */
 
 struct dpi_config {
 	unsigned max_pkts;    /* packets per flow given to nDPI; 0 = default */

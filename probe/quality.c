@@ -3,7 +3,9 @@
  * RTP/UDP analysers (quality_tcp.c, quality_dns.c, quality_rtp.c) and the
  * per-customer interval summaries.
  *
- * Memory: struct qflow (about 200 bytes) per TCP/UDP flow with a customer,
+ * Memory: struct qflow (about 200 bytes) per TCP flow, per DNS flow and per
+ * UDP flow with a direction of two or more datagrams (lone datagrams keep
+ * a tag in f->quality instead, see quality_state),
  * plus about 200 bytes per tracked RTP SSRC (at most 4 per flow), plus per
  * customer one struct qcust (two 832-byte histograms). All per-flow memory
  * is released in quality_flow_end().
@@ -114,17 +116,74 @@ static uint8_t quality_kind(const struct flow *f)
 	return QF_UDP;
 }
 
-/* The flow's state, allocated on first use; NULL if none is kept or no memory. */
-static struct qflow *quality_state(struct quality *q, struct flow *f)
+/*
+ * Plain UDP flows are most often a datagram or two each way (DNS-like
+ * request/answer, NTP, STUN, scans), and such a direction adds nothing to
+ * the UDP summaries (an inter-arrival variation needs three datagrams).
+ * Until a direction's second datagram, or one that could be RTP, the flow
+ * keeps no state: f->quality holds a tag (bit 0 set, never a pointer) with
+ * the arrival time of each direction's single datagram, as microseconds
+ * after f->first_us (FWD: bits 3-33, REV: bits 34-63; bit 1+dir: seen).
+ * The state is then built exactly as if it had been kept all along.
+ */
+#define QTAG_BIT      1ULL
+#define QTAG_SEEN(d)  (2ULL << (d))
+#define QTAG_SHIFT(d) ((d) == FLOW_FWD ? 3 : 34)
+#define QTAG_MAX(d)   ((d) == FLOW_FWD ? (1ULL << 31) - 1 : (1ULL << 30) - 1)
+
+static bool quality_is_tag(const struct flow *f)
+{
+	return ((uintptr_t)f->quality & QTAG_BIT) != 0;
+}
+
+/* Records a lone datagram of direction dir in the tag; false if it does not fit. */
+static bool quality_tag_add(struct flow *f, int dir, uint64_t ts_us)
+{
+	uint64_t tag = (uint64_t)(uintptr_t)f->quality | QTAG_BIT;
+
+	if (sizeof(uintptr_t) < 8 || (tag & QTAG_SEEN(dir)) || ts_us < f->first_us ||
+	    ts_us - f->first_us > QTAG_MAX(dir))
+		return false;
+	tag |= QTAG_SEEN(dir) | ((ts_us - f->first_us) << QTAG_SHIFT(dir));
+	f->quality = (void *)(uintptr_t)tag;
+	return true;
+}
+
+/* Fills a fresh UDP state with the datagrams recorded in the tag t. */
+static void quality_tag_restore(struct quality *q, const struct flow *f,
+    struct qflow *qf, uint64_t t)
+{
+	struct qcust *c = quality_cust(q, qf);
+	int d;
+
+	for (d = FLOW_FWD; d <= FLOW_REV; d++) {
+		uint64_t ts;
+
+		if (!(t & QTAG_SEEN(d)))
+			continue;
+		ts = f->first_us + ((t >> QTAG_SHIFT(d)) & QTAG_MAX(d));
+		quality_udp_restore(qf, d, ts, c == NULL || ts >= c->closed_us);
+	}
+}
+
+/* The flow's state, allocated on first use; NULL if none is kept (yet) or no memory. */
+static struct qflow *quality_state(struct quality *q, struct flow *f,
+    const struct pkt *p, int dir)
 {
 	struct qflow *qf = f->quality;
+	uint64_t tag = 0;
 	uint8_t kind;
 
-	if (qf != NULL)
+	if (qf != NULL && !quality_is_tag(f))
 		return qf;
 	kind = quality_kind(f);
 	if (kind == 0)
 		return NULL;
+	if (kind == QF_UDP) {
+		tag = (uint64_t)(uintptr_t)f->quality;
+		if (!quality_rtp_possible(p) && quality_tag_add(f, dir, p->ts_us))
+			return NULL;
+	}
 	qf = calloc(1, sizeof(*qf));
 	if (qf == NULL) {
 		q->ctr.alloc_failed++;
@@ -132,6 +191,8 @@ static struct qflow *quality_state(struct quality *q, struct flow *f)
 	}
 	qf->kind = kind;
 	qf->customer = f->customer;
+	if (tag != 0)
+		quality_tag_restore(q, f, qf, tag);
 	quality_link(q, qf);
 	f->quality = qf;
 	return qf;
@@ -170,7 +231,9 @@ void quality_packet(struct quality *q, struct flow *f, const struct pkt *p, int 
 		return;
 	if (dir != FLOW_FWD && dir != FLOW_REV)
 		return;
-	qf = quality_state(q, f);
+	if (f->proto == IPPROTO_UDP && f->sport != 53 && f->dport != 53)
+		quality_sdp_packet(q, p);
+	qf = quality_state(q, f, p, dir);
 	if (qf == NULL)
 		return;
 	switch (qf->kind) {
@@ -183,7 +246,6 @@ void quality_packet(struct quality *q, struct flow *f, const struct pkt *p, int 
 		quality_dns_packet(q, f, qf, p, dir);
 		break;
 	case QF_UDP:
-		quality_sdp_packet(q, p);
 		quality_rtp_packet(q, f, qf, p, dir);
 		break;
 	}
@@ -205,6 +267,12 @@ void quality_flow_end(struct quality *q, struct flow *f, enum flow_end why,
 
 	if (q == NULL || f == NULL || f->quality == NULL)
 		return;
+	if (quality_is_tag(f)) {
+		/* Lone datagrams: nothing for records or summaries; the tag survives an active timeout. */
+		if (!keep)
+			f->quality = NULL;
+		return;
+	}
 	qf = f->quality;
 	c = quality_cust(q, qf);
 	switch (qf->kind) {
@@ -303,5 +371,6 @@ void quality_interval(struct quality *q, int c, uint64_t now_us,
 	memset(&fresh, 0, sizeof(fresh));
 	fresh.flows = acc->flows;
 	fresh.dirty = acc->dirty;
+	fresh.closed_us = now_us > acc->closed_us ? now_us : acc->closed_us;
 	*acc = fresh;
 }

@@ -37,6 +37,7 @@ double quality_hist_quantile_ms(const struct qhist *h, double p);
 
 /* Per-customer interval accumulators (events and streams that ended in the interval). */
 struct qcust {
+	uint64_t closed_us;           /* end of the last interval closed (kept across intervals) */
 	struct qflow *flows;          /* live per-flow states with nothing for the interval */
 	struct qflow *dirty;          /* live states with packets or pending DNS queries */
 	struct gw_rtp_summary rtp;    /* streams, expected, packets from ended + collected streams */
@@ -192,6 +193,13 @@ void quality_dns_expire(struct quality *q, struct flow *f, struct qflow *qf,
 
 void quality_rtp_packet(struct quality *q, struct flow *f, struct qflow *qf,
     const struct pkt *p, int dir);
+/* True when p's UDP payload parses as an RTP header (a stream may start). */
+bool quality_rtp_possible(const struct pkt *p);
+/*
+ * Rebuilds the state a single earlier non-RTP datagram at ts_us in direction
+ * dir left in a UDP flow's fresh state; in_interval: no interval closed since.
+ */
+void quality_udp_restore(struct qflow *qf, int dir, uint64_t ts_us, bool in_interval);
 /* Adds the interval's RTP/UDP figures of a flow to acc and starts a new interval. */
 void quality_rtp_collect(struct quality *q, struct qcust *acc, struct qflow *qf);
 /* Reports each confirmed stream to the observer, fills rec, frees streams unless keep. */

@@ -314,6 +314,29 @@ static void quality_udp_arrival(struct qudp_dir *d, uint64_t ts_us)
 	d->packets++;
 }
 
+/* See quality_int.h. */
+bool quality_rtp_possible(const struct pkt *p)
+{
+	struct qrtp_hdr h;
+
+	return quality_rtp_parse(p, &h);
+}
+
+/* See quality_int.h. */
+void quality_udp_restore(struct qflow *qf, int dir, uint64_t ts_us, bool in_interval)
+{
+	struct qudp_dir *d = &qf->u.udp.d[dir];
+
+	d->last_us = ts_us;
+	d->iv_last_us = ts_us;
+	d->packets = 1;
+	if (in_interval) {
+		d->iv_first_us = ts_us;
+		d->iv_packets = 1;
+	}
+	qf->u.udp.not_rtp++;
+}
+
 /* One UDP datagram of a non-DNS flow. */
 void quality_rtp_packet(struct quality *q, struct flow *f, struct qflow *qf,
     const struct pkt *p, int dir)

@@ -320,10 +320,63 @@ static void test_bad_input(void **state)
 	quality_free(NULL);
 }
 
+/* One non-RTP datagram of flow f in direction dir at ts_us. */
+static void udp_send(struct quality *q, struct flow *f, int dir, uint64_t ts_us)
+{
+	static const uint8_t b[32];   /* zeros: version 0, not RTP */
+	struct pkt p;
+
+	mk_pkt(&p, f, dir, ts_us, b, sizeof(b));
+	quality_packet(q, f, &p, dir);
+}
+
+/*
+ * Lone datagrams keep no per-flow state until a direction's second one; the
+ * state built then must give the summaries a state kept all along gives:
+ * here one answer each way in interval 1, then two more requests in
+ * interval 2 (the interval boundary restarts the pps span).
+ */
+static void test_udp_lazy_state(void **state)
+{
+	struct quality *q = quality_new(1);
+	struct gw_customer_stats st;
+	struct flow f;
+
+	(void)state;
+	mk_flow(&f, IPPROTO_UDP, 40000, 3478, true);
+	f.first_us = T0 + 100000;
+	udp_send(q, &f, FLOW_FWD, T0 + 100000);
+	udp_send(q, &f, FLOW_REV, T0 + 101000);
+	quality_interval(q, 0, T0 + 1000000, &st);
+	assert_int_equal(st.udp.streams, 0);
+	udp_send(q, &f, FLOW_FWD, T0 + 1300000);
+	udp_send(q, &f, FLOW_FWD, T0 + 1400000);
+	quality_interval(q, 0, T0 + 2000000, &st);
+	/* FWD: IATs 1.2 s then 0.1 s -> one variation sample of 1100 ms */
+	assert_int_equal(st.udp.streams, 1);
+	assert_true(fabs(st.udp.iat_var_ms_avg - 1100.0) < 1e-6);
+	/* two datagrams of interval 2, 0.1 s apart: 10 pps */
+	assert_true(fabs(st.udp.pps_avg - 10.0) < 1e-6);
+	quality_flow_end(q, &f, FLOW_END_IDLE, NULL);
+	assert_null(f.quality);
+	/* a flow of two lone datagrams ends without state or figures */
+	mk_flow(&f, IPPROTO_UDP, 40001, 123, true);
+	f.first_us = T0 + 2100000;
+	udp_send(q, &f, FLOW_FWD, T0 + 2100000);
+	udp_send(q, &f, FLOW_REV, T0 + 2100500);
+	quality_flow_end(q, &f, FLOW_END_ACTIVE, NULL);
+	quality_flow_end(q, &f, FLOW_END_IDLE, NULL);
+	assert_null(f.quality);
+	quality_interval(q, 0, T0 + 3000000, &st);
+	assert_int_equal(st.udp.streams, 0);
+	quality_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rtp_jitter_reference),
+		cmocka_unit_test(test_udp_lazy_state),
 		cmocka_unit_test(test_rtp_loss_wrap_dup_reorder),
 		cmocka_unit_test(test_rtp_rtcp_and_junk_ignored),
 		cmocka_unit_test(test_tcp_rtt_split_and_retransmit),
