@@ -317,7 +317,7 @@ handle(struct enforcer *en, const struct wire_request *rq, struct wire_reply *rp
 	case WIRE_OP_LIST: return handle_list(en, rq, rp);
 	case WIRE_OP_COUNT:
 		banlist_prune(en->bans, banlist_now_us());
-		rp->count = (uint32_t)banlist_count(en->bans);
+		rp->bans = (uint32_t)banlist_count(en->bans);
 		reply_msg(rp, 0, "count");
 		break;
 	case WIRE_OP_SHUTDOWN:

@@ -111,9 +111,9 @@ int request_reply_check(const void *buf, size_t len, struct wire_reply *out)
 	if (out->magic != WIRE_MAGIC || (out->status != 0 && out->status != -1) ||
 	    out->more > 1 || memchr(out->message, '\0', sizeof(out->message)) == NULL)
 		return -1;
-	if (out->count > WIRE_LIST_PER_REPLY && out->more != 0)
+	if (out->count > WIRE_LIST_PER_REPLY)
 		return -1;
-	for (i = 0; i < WIRE_LIST_PER_REPLY && i < out->count; i++) {
+	for (i = 0; i < out->count; i++) {
 		const struct wire_entry *e = &out->entries[i];
 
 		if ((e->family != 4 && e->family != 6) ||

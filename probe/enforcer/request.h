@@ -58,9 +58,9 @@ struct wire_reply {
 	uint32_t magic;       /* WIRE_MAGIC */
 	uint32_t seq;         /* the request's seq (0 when the request was unreadable) */
 	int32_t  status;      /* 0 done, -1 refused or failed (message says why) */
-	uint32_t count;       /* COUNT: live bans; LIST: entries used in this reply */
+	uint32_t count;       /* LIST: entries used in this reply (<= WIRE_LIST_PER_REPLY) */
 	uint32_t more;        /* LIST: 1 when another reply with this seq follows */
-	uint32_t reserved;    /* zero */
+	uint32_t bans;        /* COUNT: live bans in the helper's bookkeeping */
 	char     message[GW_TEXT_MAX];  /* NUL-terminated */
 	struct wire_entry entries[WIRE_LIST_PER_REPLY];
 };

@@ -63,6 +63,7 @@ static int rules_create_table(struct rules *r, char *msg, size_t msglen)
 	/* A table of this name left by an earlier run of ours is replaced. */
 	snprintf(cmd, sizeof(cmd), "list table inet %s", t);
 	if (nft_run_cmd_from_buffer(r->nft, cmd) == 0) {
+		(void)nft_ctx_get_output_buffer(r->nft);   /* the listing is not needed */
 		log_warn("rules: table inet %s exists (stale from an earlier run?); "
 		    "replacing it", t);
 		snprintf(cmd, sizeof(cmd), "delete table inet %s", t);
@@ -251,6 +252,7 @@ static size_t rules_list_set(struct rules *r, const char *set, unsigned family,
 	size_t n = 0;
 
 	snprintf(cmd, sizeof(cmd), "list set inet %s %s", r->table, set);
+	(void)nft_ctx_get_output_buffer(r->nft);   /* drop output of earlier commands */
 	if (max == 0 || rules_nft(r, cmd, NULL, 0) != 0)
 		return 0;
 	buf = nft_ctx_get_output_buffer(r->nft);
