@@ -30,12 +30,12 @@ trap cleanup EXIT INT TERM
 # 1. A trunk capture: three real captures, each tagged with its customer's VLAN.
 mkdir -p "$RUN/rrd" "$B/demo"
 # c103 sits behind a Q-in-Q pair (802.1ad 200 + 802.1Q 10), as on an aggregation trunk.
-trunk=$B/demo/trunk-v2.pcap
+trunk=$B/demo/trunk-v3.pcap
 if [ ! -s "$trunk" ]; then
 	python3 "$TOP/tests/lib/pcap_vlan.py" "$PCAPS/netflix.pcap" "$B/demo/v101.pcap" 101
 	python3 "$TOP/tests/lib/pcap_vlan.py" "$PCAPS/teams.pcap" "$B/demo/v102.pcap" 102
 	python3 "$TOP/tests/lib/pcap_vlan.py" "$PCAPS/youtube_quic.pcap" "$B/demo/v103.pcap" 200.10
-	mergecap -a -F pcap -w "$trunk" "$B/demo/v101.pcap" "$B/demo/v102.pcap" "$B/demo/v103.pcap"
+	python3 "$TOP/tests/lib/pcap_mix.py" "$trunk" "$B/demo/v101.pcap" "$B/demo/v102.pcap" "$B/demo/v103.pcap"
 fi
 cat > "$RUN/customers.map" <<MAP
 # customer  kind    value
