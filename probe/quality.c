@@ -3,14 +3,16 @@
  * RTP/UDP analysers (quality_tcp.c, quality_dns.c, quality_rtp.c) and the
  * per-customer interval summaries.
  *
- * Memory: struct qflow (about 200 bytes) per TCP flow, per DNS flow and per
- * UDP flow with a direction of two or more datagrams (lone datagrams keep
- * a tag in f->quality instead, see quality_state),
- * plus about 200 bytes per tracked RTP SSRC (at most 4 per flow), plus per
- * customer one struct qcust (two 832-byte histograms). All per-flow memory
- * is released in quality_flow_end().
+ * Memory, all per-flow states from fixed-size pools (no malloc per flow):
+ * 64 bytes per TCP flow, 152 per DNS flow; a UDP flow keeps nothing while
+ * each direction has had one datagram (a tag in f->quality), 24 bytes while
+ * each has had at most two, 168 bytes after that or once a datagram could
+ * be RTP (see quality_state), plus 208 bytes per tracked RTP SSRC (at most
+ * 4 per flow). Per customer one struct qcust (two 832-byte histograms). All
+ * per-flow memory is released in quality_flow_end().
  */
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,11 @@ struct quality *quality_new(size_t n_customers)
 	if (q == NULL)
 		return NULL;
 	q->n_customers = n_customers;
+	quality_pool_init(&q->tcp_pool, sizeof(struct qtcp));
+	quality_pool_init(&q->small_pool, sizeof(struct qudp_small));
+	quality_pool_init(&q->udp_pool, sizeof(struct qflow));
+	quality_pool_init(&q->dns_pool, offsetof(struct qflow, u) + sizeof(struct qdns));
+	quality_pool_init(&q->rtp_pool, sizeof(struct qrtp_stream));
 	if (n_customers > 0) {
 		q->cust = calloc(n_customers, sizeof(*q->cust));
 		if (q->cust == NULL) {
@@ -42,6 +49,11 @@ void quality_free(struct quality *q)
 {
 	if (q == NULL)
 		return;
+	quality_pool_destroy(&q->tcp_pool);
+	quality_pool_destroy(&q->small_pool);
+	quality_pool_destroy(&q->udp_pool);
+	quality_pool_destroy(&q->dns_pool);
+	quality_pool_destroy(&q->rtp_pool);
 	free(q->cust);
 	free(q);
 }
@@ -59,49 +71,45 @@ void quality_counters_get(const struct quality *q, struct quality_counters *out)
 	*out = q->ctr;
 }
 
-/* The accumulator of the customer a flow state belongs to, or NULL. */
+/* The accumulator of customer index c, or NULL. */
+struct qcust *quality_cust_of(struct quality *q, int32_t c)
+{
+	if (c < 0 || (size_t)c >= q->n_customers)
+		return NULL;
+	return &q->cust[c];
+}
+
+/* The accumulator of the customer a UDP/DNS flow state belongs to, or NULL. */
 struct qcust *quality_cust(struct quality *q, const struct qflow *qf)
 {
-	if (qf->customer < 0 || (size_t)qf->customer >= q->n_customers)
-		return NULL;
-	return &q->cust[qf->customer];
+	return quality_cust_of(q, qf->customer);
 }
 
 /*
- * A customer keeps two lists: flows with interval work (packets since the
- * last interval, or DNS queries pending) and the rest, so that closing an
- * interval costs O(flows with work), not O(live flows).
+ * A customer's dirty list holds the UDP/DNS states with interval work
+ * (datagrams since the last interval, or DNS queries pending), so that
+ * closing an interval costs O(flows with work), not O(live flows).
  */
-static void quality_link(struct quality *q, struct qflow *qf)
-{
-	struct qcust *c = quality_cust(q, qf);
-	struct qflow **head;
-
-	if (c == NULL)
-		return;
-	head = qf->dirty ? &c->dirty : &c->flows;
-	qf->prev = NULL;
-	qf->next = *head;
-	if (*head != NULL)
-		(*head)->prev = qf;
-	*head = qf;
-}
-
-static void quality_unlink(struct quality *q, struct qflow *qf)
+static void quality_set_dirty(struct quality *q, struct qflow *qf, bool dirty)
 {
 	struct qcust *c = quality_cust(q, qf);
 
-	if (c == NULL)
-		return;
-	if (qf->prev != NULL)
-		qf->prev->next = qf->next;
-	else if (qf->dirty)
-		c->dirty = qf->next;
-	else
-		c->flows = qf->next;
-	if (qf->next != NULL)
-		qf->next->prev = qf->prev;
-	qf->prev = qf->next = NULL;
+	if (c != NULL && dirty && !qf->dirty) {
+		qf->prev = NULL;
+		qf->next = c->dirty;
+		if (c->dirty != NULL)
+			c->dirty->prev = qf;
+		c->dirty = qf;
+	} else if (c != NULL && !dirty && qf->dirty) {
+		if (qf->prev != NULL)
+			qf->prev->next = qf->next;
+		else
+			c->dirty = qf->next;
+		if (qf->next != NULL)
+			qf->next->prev = qf->prev;
+		qf->prev = qf->next = NULL;
+	}
+	qf->dirty = dirty;
 }
 
 /* Kind of analysis for a flow: TCP, DNS over UDP port 53, other UDP; 0 none. */
@@ -117,14 +125,19 @@ static uint8_t quality_kind(const struct flow *f)
 }
 
 /*
- * Plain UDP flows are most often a datagram or two each way (DNS-like
- * request/answer, NTP, STUN, scans), and such a direction adds nothing to
- * the UDP summaries (an inter-arrival variation needs three datagrams).
- * Until a direction's second datagram, or one that could be RTP, the flow
- * keeps no state: f->quality holds a tag (bit 0 set, never a pointer) with
- * the arrival time of each direction's single datagram, as microseconds
- * after f->first_us (FWD: bits 3-33, REV: bits 34-63; bit 1+dir: seen).
- * The state is then built exactly as if it had been kept all along.
+ * Plain UDP flows are most often a few datagrams each way (DNS-like
+ * request/answer, NTP, STUN, QUIC probes, scans), and a direction with two
+ * or fewer adds nothing to the UDP summaries (an inter-arrival variation
+ * needs three datagrams). So a UDP flow keeps, until a direction's third
+ * datagram or one that could be RTP, only arrival times:
+ *  - while each direction has had one datagram, no memory at all:
+ *    f->quality holds a tag (bit 0 set, never a pointer) with each one's
+ *    time as microseconds after f->first_us (FWD: bits 3-33, REV: bits
+ *    34-63; bit 1+dir: seen);
+ *  - then a struct qudp_small (up to two times per direction).
+ * The full state is then built from those times exactly as if it had been
+ * kept all along; a datagram counts as part of the current interval when it
+ * is not older than the end of the customer's last closed interval.
  */
 #define QTAG_BIT      1ULL
 #define QTAG_SEEN(d)  (2ULL << (d))
@@ -149,61 +162,135 @@ static bool quality_tag_add(struct flow *f, int dir, uint64_t ts_us)
 	return true;
 }
 
-/* Fills a fresh UDP state with the datagrams recorded in the tag t. */
-static void quality_tag_restore(struct quality *q, const struct flow *f,
-    struct qflow *qf, uint64_t t)
+/* Moves the datagram times of tag t (0: none) into the fresh small state u. */
+static void quality_tag_to_small(uint64_t t, struct qudp_small *u)
 {
-	struct qcust *c = quality_cust(q, qf);
 	int d;
 
 	for (d = FLOW_FWD; d <= FLOW_REV; d++) {
-		uint64_t ts;
-
 		if (!(t & QTAG_SEEN(d)))
 			continue;
-		ts = f->first_us + ((t >> QTAG_SHIFT(d)) & QTAG_MAX(d));
-		quality_udp_restore(qf, d, ts, c == NULL || ts >= c->closed_us);
+		u->dt_us[d][0] = (uint32_t)((t >> QTAG_SHIFT(d)) & QTAG_MAX(d));
+		u->n[d] = 1;
 	}
 }
 
-/* The flow's state, allocated on first use; NULL if none is kept (yet) or no memory. */
-static struct qflow *quality_state(struct quality *q, struct flow *f,
+/* Records a datagram of direction dir in the small state; false if it does not fit. */
+static bool quality_small_add(const struct flow *f, struct qudp_small *u, int dir,
+    uint64_t ts_us)
+{
+	if (u->n[dir] >= QUDP_SMALL_MAX || ts_us < f->first_us ||
+	    ts_us - f->first_us > UINT32_MAX)
+		return false;
+	u->dt_us[dir][u->n[dir]++] = (uint32_t)(ts_us - f->first_us);
+	return true;
+}
+
+/* Full UDP state rebuilt from the datagram times of u. NULL if no memory. */
+static struct qflow *quality_udp_full(struct quality *q, const struct flow *f,
+    const struct qudp_small *u)
+{
+	struct qflow *qf = quality_pool_get(&q->udp_pool);
+	struct qcust *c;
+	unsigned d, i;
+
+	if (qf == NULL)
+		return NULL;
+	qf->kind = QF_UDP;
+	qf->customer = f->customer;
+	c = quality_cust(q, qf);
+	for (d = FLOW_FWD; d <= FLOW_REV; d++) {
+		for (i = 0; i < u->n[d]; i++) {
+			uint64_t ts = f->first_us + u->dt_us[d][i];
+
+			quality_udp_restore(qf, (int)d, ts, c == NULL || ts >= c->closed_us);
+		}
+	}
+	return qf;
+}
+
+/*
+ * A UDP flow's datagram: kept as a time in the tag or small state when it
+ * cannot be RTP and fits (returns NULL), else the full state, built now if
+ * needed (NULL if no memory).
+ */
+static struct qflow *quality_udp_state(struct quality *q, struct flow *f,
     const struct pkt *p, int dir)
 {
-	struct qflow *qf = f->quality;
-	uint64_t tag = 0;
-	uint8_t kind;
+	struct qudp_small tmp, *u = NULL;
+	struct qflow *qf;
+	bool rtp = quality_rtp_possible(p);
 
-	if (qf != NULL && !quality_is_tag(f))
-		return qf;
-	kind = quality_kind(f);
-	if (kind == 0)
-		return NULL;
-	if (kind == QF_UDP) {
-		tag = (uint64_t)(uintptr_t)f->quality;
-		if (!quality_rtp_possible(p) && quality_tag_add(f, dir, p->ts_us))
+	if (quality_is_tag(f) || f->quality == NULL) {
+		if (!rtp && quality_tag_add(f, dir, p->ts_us))
 			return NULL;
+		memset(&tmp, 0, sizeof(tmp));
+		quality_tag_to_small((uint64_t)(uintptr_t)f->quality, &tmp);
+		if (!rtp && quality_small_add(f, &tmp, dir, p->ts_us)) {
+			u = quality_pool_get(&q->small_pool);
+			if (u == NULL) {
+				q->ctr.alloc_failed++;
+				return NULL;   /* the datagram is lost to QoS, the tag kept */
+			}
+			*u = tmp;
+			u->kind = QF_UDP_SMALL;
+			f->quality = u;
+			return NULL;
+		}
+	} else {
+		u = f->quality;
+		if (!rtp && quality_small_add(f, u, dir, p->ts_us))
+			return NULL;
+		tmp = *u;
 	}
-	qf = calloc(1, sizeof(*qf));
+	qf = quality_udp_full(q, f, &tmp);
 	if (qf == NULL) {
 		q->ctr.alloc_failed++;
 		return NULL;
 	}
-	qf->kind = kind;
-	qf->customer = f->customer;
-	if (tag != 0)
-		quality_tag_restore(q, f, qf, tag);
-	quality_link(q, qf);
+	quality_pool_put(&q->small_pool, u);
 	f->quality = qf;
 	return qf;
 }
 
-/* Moves qf to the customer's dirty or clean list. */
-static void quality_set_dirty(struct quality *q, struct qflow *qf, bool dirty)
+/*
+ * The flow's state (struct qtcp or struct qflow), allocated on first use;
+ * NULL if none is kept (yet) or no memory.
+ */
+static void *quality_state(struct quality *q, struct flow *f, const struct pkt *p,
+    int dir)
 {
-	quality_unlink(q, qf);
-	qf->dirty = dirty;
-	quality_link(q, qf);
+	struct qflow *qf;
+	struct qtcp *t;
+	uint8_t kind;
+
+	if (f->quality != NULL && !quality_is_tag(f) &&
+	    *(const uint8_t *)f->quality != QF_UDP_SMALL)
+		return f->quality;
+	kind = quality_kind(f);
+	if (kind == QF_UDP)
+		return quality_udp_state(q, f, p, dir);
+	if (kind == QF_TCP) {
+		t = quality_pool_get(&q->tcp_pool);
+		if (t == NULL) {
+			q->ctr.alloc_failed++;
+			return NULL;
+		}
+		t->kind = QF_TCP;
+		f->quality = t;
+		return t;
+	}
+	if (kind != QF_DNS)
+		return NULL;
+	qf = quality_pool_get(&q->dns_pool);
+	if (qf == NULL) {
+		q->ctr.alloc_failed++;
+		return NULL;
+	}
+	qf->kind = QF_DNS;
+	qf->customer = f->customer;
+	f->quality = qf;
+	return qf;
 }
 
 /* True while a DNS flow has queries waiting for an answer (or a timeout). */
@@ -224,6 +311,7 @@ static bool quality_dns_pending(const struct qflow *qf)
 void quality_packet(struct quality *q, struct flow *f, const struct pkt *p, int dir)
 {
 	struct qflow *qf;
+	void *st;
 
 	if (q == NULL || f == NULL || p == NULL || !p->has_l4)
 		return;
@@ -233,23 +321,21 @@ void quality_packet(struct quality *q, struct flow *f, const struct pkt *p, int 
 		return;
 	if (f->proto == IPPROTO_UDP && f->sport != 53 && f->dport != 53)
 		quality_sdp_packet(q, p);
-	qf = quality_state(q, f, p, dir);
-	if (qf == NULL)
+	st = quality_state(q, f, p, dir);
+	if (st == NULL)
 		return;
-	switch (qf->kind) {
-	case QF_TCP:
-		quality_tcp_packet(q, f, qf, p, dir);
+	if (*(const uint8_t *)st == QF_TCP) {
+		quality_tcp_packet(q, f, st, p, dir);
 		if (p->payload_caplen > 0 && (p->sport == 5060 || p->dport == 5060))
 			quality_sdp_packet(q, p);
-		break;
-	case QF_DNS:
-		quality_dns_packet(q, f, qf, p, dir);
-		break;
-	case QF_UDP:
-		quality_rtp_packet(q, f, qf, p, dir);
-		break;
+		return;
 	}
-	if (qf->kind != QF_TCP && !qf->dirty)
+	qf = st;
+	if (qf->kind == QF_DNS)
+		quality_dns_packet(q, f, qf, p, dir);
+	else
+		quality_rtp_packet(q, f, qf, p, dir);
+	if (!qf->dirty)
 		quality_set_dirty(q, qf, true);
 }
 
@@ -264,6 +350,7 @@ void quality_flow_end(struct quality *q, struct flow *f, enum flow_end why,
 	struct qflow *qf;
 	struct qcust *c;
 	bool keep = why == FLOW_END_ACTIVE;
+	uint8_t kind;
 
 	if (q == NULL || f == NULL || f->quality == NULL)
 		return;
@@ -273,13 +360,21 @@ void quality_flow_end(struct quality *q, struct flow *f, enum flow_end why,
 			f->quality = NULL;
 		return;
 	}
+	kind = *(const uint8_t *)f->quality;
+	if (kind == QF_UDP_SMALL || kind == QF_TCP) {
+		/* TCP: RTT and retransmissions; a few datagrams' times: nothing. */
+		if (kind == QF_TCP)
+			quality_tcp_record(f, f->quality, rec);
+		if (!keep) {
+			quality_pool_put(kind == QF_TCP ? &q->tcp_pool : &q->small_pool,
+			    f->quality);
+			f->quality = NULL;
+		}
+		return;
+	}
 	qf = f->quality;
 	c = quality_cust(q, qf);
-	switch (qf->kind) {
-	case QF_TCP:
-		quality_tcp_record(qf, rec);
-		break;
-	case QF_DNS:
+	if (qf->kind == QF_DNS) {
 		/*
 		 * Idle: nothing came for the idle timeout (longer than the DNS
 		 * timeout), so every pending query timed out. Eviction and end of
@@ -288,17 +383,15 @@ void quality_flow_end(struct quality *q, struct flow *f, enum flow_end why,
 		 */
 		if (!keep)
 			quality_dns_expire(q, f, qf, f->last_us, why == FLOW_END_IDLE);
-		break;
-	case QF_UDP:
+	} else {
 		if (!keep && c != NULL)
 			quality_rtp_collect(q, c, qf);
 		quality_rtp_end(q, f, qf, rec, keep);
-		break;
 	}
 	if (keep)
 		return;
-	quality_unlink(q, qf);
-	free(qf);
+	quality_set_dirty(q, qf, false);
+	quality_pool_put(qf->kind == QF_DNS ? &q->dns_pool : &q->udp_pool, qf);
 	f->quality = NULL;
 }
 
@@ -369,7 +462,6 @@ void quality_interval(struct quality *q, int c, uint64_t now_us,
 	}
 	quality_summarise(acc, out);
 	memset(&fresh, 0, sizeof(fresh));
-	fresh.flows = acc->flows;
 	fresh.dirty = acc->dirty;
 	fresh.closed_us = now_us > acc->closed_us ? now_us : acc->closed_us;
 	*acc = fresh;

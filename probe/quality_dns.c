@@ -46,7 +46,6 @@ static void quality_dns_query(struct quality *q, struct qflow *qf, uint16_t id,
 			slot = &d->p[i];
 	}
 	if (slot == NULL) {
-		d->dropped++;
 		q->ctr.dns_pending_full++;
 		return;
 	}

@@ -38,8 +38,7 @@ double quality_hist_quantile_ms(const struct qhist *h, double p);
 /* Per-customer interval accumulators (events and streams that ended in the interval). */
 struct qcust {
 	uint64_t closed_us;           /* end of the last interval closed (kept across intervals) */
-	struct qflow *flows;          /* live per-flow states with nothing for the interval */
-	struct qflow *dirty;          /* live states with packets or pending DNS queries */
+	struct qflow *dirty;          /* UDP/DNS states with packets or pending DNS queries */
 	struct gw_rtp_summary rtp;    /* streams, expected, packets from ended + collected streams */
 	int64_t  rtp_lost;            /* may go down with late packets; clamped when reported */
 	double   rtp_jitter_sum_ms;
@@ -67,8 +66,34 @@ struct qsdp_entry {
 	uint64_t ts_us;                  /* 0 = free slot */
 };
 
+/*
+ * Fixed-size blocks carved from chunks of about 16 KiB: per-flow states cost
+ * their size, without malloc's per-block header, and freed blocks are reused
+ * (linked through their first word). Chunks go back only in quality_free.
+ */
+struct qpool {
+	size_t size;                     /* block size, a multiple of 8 */
+	size_t per_chunk;
+	struct qpool_chunk *chunks;
+	void  *free;
+	size_t live;                     /* blocks handed out */
+};
+
+void quality_pool_init(struct qpool *p, size_t size);
+/* A zeroed block, or NULL when out of memory. */
+void *quality_pool_get(struct qpool *p);
+/* Returns block b (from quality_pool_get of the same pool); NULL is a no-op. */
+void quality_pool_put(struct qpool *p, void *b);
+/* Frees every chunk; blocks still out become invalid. */
+void quality_pool_destroy(struct qpool *p);
+
 struct quality {
 	size_t n_customers;
+	struct qpool tcp_pool;           /* struct qtcp */
+	struct qpool small_pool;         /* struct qudp_small */
+	struct qpool udp_pool;           /* struct qflow holding a struct qudp */
+	struct qpool dns_pool;           /* struct qflow holding a struct qdns */
+	struct qpool rtp_pool;           /* struct qrtp_stream */
 	struct qcust *cust;
 	struct qsdp_entry sdp[QUALITY_SDP_ENTRIES];
 	unsigned sdp_next;
@@ -78,23 +103,32 @@ struct quality {
 	struct quality_counters ctr;
 };
 
-/* --- TCP --- */
-struct qtcp_dir {
-	uint32_t next_seq;       /* highest seq + len (+SYN/FIN) seen; valid when have_seq */
-	uint64_t next_seq_us;    /* when next_seq last advanced */
-	bool     have_seq;
-};
+/*
+ * Every per-flow state in flow->quality starts with its kind (enum
+ * qflow_kind), so the owner can tell them apart; a value with bit 0 set is a
+ * tag, not a pointer (quality.c).
+ */
+enum qflow_kind { QF_TCP = 1, QF_UDP, QF_DNS, QF_UDP_SMALL };
+
+/* --- TCP: 64 bytes per flow, never on a customer list (no interval work) --- */
+#define QTCP_HAVE_SEQ(d)  (1u << (d))    /* qtcp.flags: next_seq[d] valid */
+#define QTCP_HS_REPORTED  0x04           /* RTT given to a flow record already */
 
 struct qtcp {
-	uint64_t syn_us, synack_us;
-	uint32_t syn_seq, synack_seq;
-	uint8_t  hs_state;       /* QTCP_HS_* */
+	uint8_t  kind;           /* QF_TCP */
+	uint8_t  hs_state;       /* QTCP_HS_* (quality_tcp.c) */
 	uint8_t  syn_dir;
-	bool     hs_reported;    /* RTT given to a flow record already */
-	double   rtt_wan_ms, rtt_lan_ms, rtt_total_ms;
-	struct qtcp_dir d[2];
-	uint64_t retransmits, ooo, segments;
-	uint64_t rec_retransmits;   /* retransmits already put into flow records */
+	uint8_t  flags;          /* QTCP_* */
+	uint32_t next_seq[2];    /* highest seq + len (+SYN/FIN) seen per direction */
+	uint64_t next_seq_us[2]; /* when next_seq last advanced */
+	uint64_t syn_us, synack_us;
+	union {
+		struct {
+			uint32_t syn_seq, synack_seq;   /* until the handshake is done */
+		} seq;
+		uint64_t ack_us;                    /* once it is done */
+	} hs;
+	uint64_t retransmits;    /* since the last flow record */
 };
 
 /* --- DNS --- */
@@ -106,7 +140,6 @@ struct qdns_pending {
 
 struct qdns {
 	struct qdns_pending p[QUALITY_DNS_PENDING_MAX];
-	uint32_t dropped;   /* queries not tracked: table full */
 };
 
 /* --- RTP and plain UDP --- */
@@ -158,21 +191,35 @@ struct qudp_dir {
 };
 
 struct qudp {
-	struct qrtp_stream *rtp[QUALITY_RTP_STREAMS_MAX];   /* owned */
+	struct qrtp_stream *rtp[QUALITY_RTP_STREAMS_MAX];   /* owned (rtp_pool) */
 	struct qudp_dir d[2];
-	uint16_t not_rtp;            /* packets that failed the RTP header check */
 };
 
-enum qflow_kind { QF_TCP = 1, QF_UDP, QF_DNS };
+/*
+ * A UDP flow (not DNS) whose directions have had at most two datagrams each,
+ * none of them possibly RTP: only their arrival times, as microseconds after
+ * flow->first_us. Such a direction adds nothing to the summaries (an
+ * inter-arrival variation needs three datagrams), so nothing else is kept
+ * until the full state is built from these times (quality.c).
+ */
+#define QUDP_SMALL_MAX 2
+struct qudp_small {
+	uint8_t  kind;               /* QF_UDP_SMALL */
+	uint8_t  n[2];               /* datagrams recorded per direction */
+	uint32_t dt_us[2][QUDP_SMALL_MAX];
+};
 
-/* Per-flow state in flow->quality; linked into its customer's list. */
+/*
+ * Full UDP or DNS state in flow->quality; while it has interval work
+ * (dirty) it is on its customer's dirty list. A DNS state is allocated
+ * without the bytes of the union it does not use.
+ */
 struct qflow {
+	uint8_t kind;                /* QF_UDP or QF_DNS */
+	bool dirty;                  /* on the customer's dirty list */
+	int32_t customer;            /* -1 = none */
 	struct qflow *prev, *next;
-	int32_t customer;            /* list it is on, -1 = none */
-	uint8_t kind;
-	bool dirty;                  /* on the customer's dirty list (interval work pending) */
 	union {
-		struct qtcp tcp;
 		struct qudp udp;
 		struct qdns dns;
 	} u;
@@ -181,9 +228,13 @@ struct qflow {
 /* The customer accumulator of a flow state, or NULL. */
 struct qcust *quality_cust(struct quality *q, const struct qflow *qf);
 
-void quality_tcp_packet(struct quality *q, struct flow *f, struct qflow *qf,
+/* The customer accumulator of customer index c, or NULL. */
+struct qcust *quality_cust_of(struct quality *q, int32_t c);
+
+void quality_tcp_packet(struct quality *q, struct flow *f, struct qtcp *t,
     const struct pkt *p, int dir);
-void quality_tcp_record(struct qflow *qf, struct gw_flow_record *rec);
+void quality_tcp_record(const struct flow *f, struct qtcp *t,
+    struct gw_flow_record *rec);
 
 void quality_dns_packet(struct quality *q, struct flow *f, struct qflow *qf,
     const struct pkt *p, int dir);
@@ -196,8 +247,9 @@ void quality_rtp_packet(struct quality *q, struct flow *f, struct qflow *qf,
 /* True when p's UDP payload parses as an RTP header (a stream may start). */
 bool quality_rtp_possible(const struct pkt *p);
 /*
- * Rebuilds the state a single earlier non-RTP datagram at ts_us in direction
- * dir left in a UDP flow's fresh state; in_interval: no interval closed since.
+ * Replays an earlier non-RTP datagram at ts_us in direction dir into a UDP
+ * flow's state being rebuilt (datagrams in arrival order); in_interval: no
+ * interval closed since it arrived.
  */
 void quality_udp_restore(struct qflow *qf, int dir, uint64_t ts_us, bool in_interval);
 /* Adds the interval's RTP/UDP figures of a flow to acc and starts a new interval. */

@@ -25,8 +25,8 @@
  * duplicates (not counted as received) from late packets (counted). Jumps of
  * 3000 or more are taken as a restart after two sequential packets.
  *
- * Memory: sizeof(struct qrtp_stream) (about 200 bytes) per SSRC, at most
- * QUALITY_RTP_STREAMS_MAX per flow, freed with the flow.
+ * Memory: sizeof(struct qrtp_stream) (about 200 bytes, from a pool) per
+ * SSRC, at most QUALITY_RTP_STREAMS_MAX per flow, freed with the flow.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -287,7 +287,7 @@ static struct qrtp_stream *quality_rtp_find(struct quality *q, struct qudp *u,
 		q->ctr.rtp_streams_full++;
 		return NULL;
 	}
-	u->rtp[free_i] = malloc(sizeof(struct qrtp_stream));
+	u->rtp[free_i] = quality_pool_get(&q->rtp_pool);
 	if (u->rtp[free_i] == NULL)
 		q->ctr.alloc_failed++;
 	return u->rtp[free_i];
@@ -322,19 +322,21 @@ bool quality_rtp_possible(const struct pkt *p)
 	return quality_rtp_parse(p, &h);
 }
 
-/* See quality_int.h. */
+/*
+ * See quality_int.h. An interval closed since the datagram collected the
+ * flow then (quality_udp_collect_dir): with at most two datagrams in the
+ * direction that added nothing and zeroed the interval figures.
+ */
 void quality_udp_restore(struct qflow *qf, int dir, uint64_t ts_us, bool in_interval)
 {
 	struct qudp_dir *d = &qf->u.udp.d[dir];
 
-	d->last_us = ts_us;
-	d->iv_last_us = ts_us;
-	d->packets = 1;
-	if (in_interval) {
-		d->iv_first_us = ts_us;
-		d->iv_packets = 1;
+	quality_udp_arrival(d, ts_us);
+	if (!in_interval) {
+		d->iv_n = 0;
+		d->iv_sum_us = 0;
+		d->iv_packets = 0;
 	}
-	qf->u.udp.not_rtp++;
 }
 
 /* One UDP datagram of a non-DNS flow. */
@@ -348,11 +350,8 @@ void quality_rtp_packet(struct quality *q, struct flow *f, struct qflow *qf,
 
 	(void)f;
 	quality_udp_arrival(&u->d[dir], p->ts_us);
-	if (!quality_rtp_parse(p, &h)) {
-		if (u->not_rtp < UINT16_MAX)
-			u->not_rtp++;
+	if (!quality_rtp_parse(p, &h))
 		return;
-	}
 	s = quality_rtp_find(q, u, h.ssrc, dir, &is_new);
 	if (s == NULL)
 		return;
@@ -508,7 +507,7 @@ void quality_rtp_end(struct quality *q, struct flow *f, struct qflow *qf,
 				quality_rtp_observe(q, f, s);
 		}
 		if (!keep) {
-			free(s);
+			quality_pool_put(&q->rtp_pool, s);
 			u->rtp[i] = NULL;
 		}
 	}

@@ -29,8 +29,28 @@ static bool qtcp_lt(uint32_t a, uint32_t b)
 	return (int32_t)(a - b) < 0;
 }
 
+/* Handshake legs (ms) from the stored times: SYN -> SYN-ACK, SYN-ACK -> ACK. */
+static void quality_tcp_legs(const struct qtcp *t, double *first, double *second)
+{
+	*first = (double)(t->synack_us - t->syn_us) / 1000.0;
+	*second = (double)(t->hs.ack_us - t->synack_us) / 1000.0;
+}
+
+/* WAN and LAN legs of a done handshake (ms), as seen at the gateway. */
+static void quality_tcp_rtt(const struct flow *f, const struct qtcp *t,
+    double *wan_ms, double *lan_ms)
+{
+	/* Is the SYN sender on the customer's side of the gateway? */
+	bool syn_from_customer = (t->syn_dir == FLOW_FWD) == f->init_is_customer;
+	double first, second;
+
+	quality_tcp_legs(t, &first, &second);
+	*wan_ms = syn_from_customer ? first : second;
+	*lan_ms = syn_from_customer ? second : first;
+}
+
 static void quality_tcp_observe(struct quality *q, struct flow *f,
-    const struct qtcp *t, uint64_t ack_us)
+    const struct qtcp *t)
 {
 	struct quality_obs o = { 0 };
 
@@ -39,50 +59,42 @@ static void quality_tcp_observe(struct quality *q, struct flow *f,
 	o.kind = QUALITY_OBS_HANDSHAKE;
 	o.flow = f;
 	o.dir = t->syn_dir;
-	o.ts_us = ack_us;
-	o.syn_synack_ms = (double)(t->synack_us - t->syn_us) / 1000.0;
-	o.synack_ack_ms = (double)(ack_us - t->synack_us) / 1000.0;
-	o.rtt_wan_ms = t->rtt_wan_ms;
-	o.rtt_lan_ms = t->rtt_lan_ms;
+	o.ts_us = t->hs.ack_us;
+	quality_tcp_legs(t, &o.syn_synack_ms, &o.synack_ack_ms);
+	quality_tcp_rtt(f, t, &o.rtt_wan_ms, &o.rtt_lan_ms);
 	q->obs(&o, q->obs_ctx);
 }
 
 /* The handshake's ACK arrived at ack_us: split the RTT and account it. */
 static void quality_tcp_handshake_done(struct quality *q, struct flow *f,
-    struct qflow *qf, uint64_t ack_us)
+    struct qtcp *t, uint64_t ack_us)
 {
-	struct qtcp *t = &qf->u.tcp;
-	struct qcust *c = quality_cust(q, qf);
-	double first = (double)(t->synack_us - t->syn_us) / 1000.0;
-	double second = (double)(ack_us - t->synack_us) / 1000.0;
-	/* Is the SYN sender on the customer's side of the gateway? */
-	bool syn_from_customer = (t->syn_dir == FLOW_FWD) == f->init_is_customer;
+	struct qcust *c = quality_cust_of(q, f->customer);
+	double wan_ms, lan_ms;
 
 	t->hs_state = QTCP_HS_DONE;
-	t->rtt_wan_ms = syn_from_customer ? first : second;
-	t->rtt_lan_ms = syn_from_customer ? second : first;
-	t->rtt_total_ms = first + second;
+	t->hs.ack_us = ack_us;   /* the sequence numbers are not needed any more */
 	if (c != NULL) {
+		quality_tcp_rtt(f, t, &wan_ms, &lan_ms);
 		c->tcp_handshakes++;
-		c->tcp_wan_sum_ms += t->rtt_wan_ms;
-		c->tcp_lan_sum_ms += t->rtt_lan_ms;
+		c->tcp_wan_sum_ms += wan_ms;
+		c->tcp_lan_sum_ms += lan_ms;
 		quality_hist_add(&c->tcp_rtt, ack_us - t->syn_us);
 	}
-	quality_tcp_observe(q, f, t, ack_us);
+	quality_tcp_observe(q, f, t);
 }
 
 /* Handshake state machine: SYN, SYN-ACK acking it, ACK acking the SYN-ACK. */
 static void quality_tcp_handshake(struct quality *q, struct flow *f,
-    struct qflow *qf, const struct pkt *p, int dir)
+    struct qtcp *t, const struct pkt *p, int dir)
 {
-	struct qtcp *t = &qf->u.tcp;
 	uint8_t fl = p->tcp_flags;
 
 	if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN) {
 		if (t->hs_state == QTCP_HS_NONE || t->hs_state == QTCP_HS_SYN) {
 			/* most recent SYN, as tshark's initial_rtt uses it */
 			t->syn_us = p->ts_us;
-			t->syn_seq = p->tcp_seq;
+			t->hs.seq.syn_seq = p->tcp_seq;
 			t->syn_dir = (uint8_t)dir;
 			t->hs_state = QTCP_HS_SYN;
 		}
@@ -90,49 +102,56 @@ static void quality_tcp_handshake(struct quality *q, struct flow *f,
 	}
 	if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == (TCPF_SYN | TCPF_ACK)) {
 		if (t->hs_state == QTCP_HS_SYN && dir != t->syn_dir &&
-		    p->tcp_ack == t->syn_seq + 1) {
+		    p->tcp_ack == t->hs.seq.syn_seq + 1) {
 			t->synack_us = p->ts_us;
-			t->synack_seq = p->tcp_seq;
+			t->hs.seq.synack_seq = p->tcp_seq;
 			t->hs_state = QTCP_HS_SYNACK;
 		}
 		return;
 	}
 	if (t->hs_state == QTCP_HS_SYNACK && dir == t->syn_dir &&
 	    (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_ACK &&
-	    p->tcp_ack == t->synack_seq + 1)
-		quality_tcp_handshake_done(q, f, qf, p->ts_us);
+	    p->tcp_ack == t->hs.seq.synack_seq + 1)
+		quality_tcp_handshake_done(q, f, t, p->ts_us);
+}
+
+/*
+ * Out-of-order window (us): the handshake RTT (SYN -> ACK at the gateway),
+ * computed as the sum of the two legs in ms like tshark's initial_rtt.
+ */
+static uint64_t quality_tcp_ooo_us(const struct qtcp *t)
+{
+	double first, second;
+
+	if (t->hs_state != QTCP_HS_DONE)
+		return QTCP_OOO_DEFAULT_US;
+	quality_tcp_legs(t, &first, &second);
+	return (uint64_t)((first + second) * 1000.0);
 }
 
 /* Retransmission / out-of-order classification of one segment. */
-static void quality_tcp_sequence(struct quality *q, struct qflow *qf,
-    const struct pkt *p, int dir)
+static void quality_tcp_sequence(struct quality *q, const struct flow *f,
+    struct qtcp *t, const struct pkt *p, int dir)
 {
-	struct qtcp *t = &qf->u.tcp;
-	struct qtcp_dir *d = &t->d[dir];
-	struct qcust *c = quality_cust(q, qf);
+	struct qcust *c = quality_cust_of(q, f->customer);
+	bool have_seq = (t->flags & QTCP_HAVE_SEQ(dir)) != 0;
 	uint8_t fl = p->tcp_flags;
 	uint32_t len = p->payload_len + ((fl & TCPF_SYN) ? 1 : 0) +
 	    ((fl & TCPF_FIN) ? 1 : 0);
-	uint32_t end = p->tcp_seq + len;
-	uint64_t ooo_us;
+	uint32_t end = p->tcp_seq + len, next = t->next_seq[dir];
 
-	if (p->payload_len > 0) {
-		t->segments++;
-		if (c != NULL)
-			c->tcp_segments++;
-	}
-	if (len > 0 && d->have_seq && (fl & TCPF_RST) == 0) {
+	if (p->payload_len > 0 && c != NULL)
+		c->tcp_segments++;
+	if (len > 0 && have_seq && (fl & TCPF_RST) == 0) {
 		bool keepalive = p->payload_len <= 1 && (fl & (TCPF_SYN | TCPF_FIN)) == 0 &&
-		    p->tcp_seq == d->next_seq - 1;
-		bool stale = qtcp_lt(p->tcp_seq, d->next_seq);
+		    p->tcp_seq == next - 1;
+		bool stale = qtcp_lt(p->tcp_seq, next);
 
-		if (p->payload_len > 1 && p->tcp_seq == d->next_seq - 1)
+		if (p->payload_len > 1 && p->tcp_seq == next - 1)
 			stale = false;   /* after a zero-window probe: new data */
 		if (stale && !keepalive) {
-			ooo_us = t->hs_state == QTCP_HS_DONE ?
-			    (uint64_t)(t->rtt_total_ms * 1000.0) : QTCP_OOO_DEFAULT_US;
-			if (p->ts_us - d->next_seq_us < ooo_us && end != d->next_seq) {
-				t->ooo++;
+			if (p->ts_us - t->next_seq_us[dir] < quality_tcp_ooo_us(t) &&
+			    end != next) {
 				if (c != NULL)
 					c->tcp_ooo++;
 			} else {
@@ -142,34 +161,32 @@ static void quality_tcp_sequence(struct quality *q, struct qflow *qf,
 			}
 		}
 	}
-	if ((fl & TCPF_RST) == 0 && (!d->have_seq || qtcp_lt(d->next_seq, end))) {
-		d->next_seq = end;
-		d->next_seq_us = p->ts_us;
-		d->have_seq = true;
+	if ((fl & TCPF_RST) == 0 && (!have_seq || qtcp_lt(next, end))) {
+		t->next_seq[dir] = end;
+		t->next_seq_us[dir] = p->ts_us;
+		t->flags |= QTCP_HAVE_SEQ(dir);
 	}
 }
 
 /* One TCP segment of the flow. */
-void quality_tcp_packet(struct quality *q, struct flow *f, struct qflow *qf,
+void quality_tcp_packet(struct quality *q, struct flow *f, struct qtcp *t,
     const struct pkt *p, int dir)
 {
-	if (qf->u.tcp.hs_state != QTCP_HS_DONE)
-		quality_tcp_handshake(q, f, qf, p, dir);
-	quality_tcp_sequence(q, qf, p, dir);
+	if (t->hs_state != QTCP_HS_DONE)
+		quality_tcp_handshake(q, f, t, p, dir);
+	quality_tcp_sequence(q, f, t, p, dir);
 }
 
 /* Fills rec with the handshake RTT (first record only) and new retransmits. */
-void quality_tcp_record(struct qflow *qf, struct gw_flow_record *rec)
+void quality_tcp_record(const struct flow *f, struct qtcp *t,
+    struct gw_flow_record *rec)
 {
-	struct qtcp *t = &qf->u.tcp;
-
 	if (rec == NULL)
 		return;
-	if (t->hs_state == QTCP_HS_DONE && !t->hs_reported) {
-		rec->rtt_wan_ms = t->rtt_wan_ms;
-		rec->rtt_lan_ms = t->rtt_lan_ms;
-		t->hs_reported = true;
+	if (t->hs_state == QTCP_HS_DONE && !(t->flags & QTCP_HS_REPORTED)) {
+		quality_tcp_rtt(f, t, &rec->rtt_wan_ms, &rec->rtt_lan_ms);
+		t->flags |= QTCP_HS_REPORTED;
 	}
-	rec->retransmits = t->retransmits - t->rec_retransmits;
-	t->rec_retransmits = t->retransmits;
+	rec->retransmits = t->retransmits;
+	t->retransmits = 0;
 }

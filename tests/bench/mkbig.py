@@ -8,6 +8,11 @@
         time (copy k 1 us after copy k-1), like many customers on one link.
   mkbig.py flows OUT.pcap N                   exactly N distinct UDP flows (one packet each
         way), all within 10 s, so all N are concurrent with a long idle timeout.
+  mkbig.py mixed OUT.pcap N                   N concurrent flows as a home gateway carries them:
+        60% TCP (handshake, one data segment each way: HTTP GET or TLS ClientHello and an
+        answer; no FIN/RST, so all stay open), 30% UDP (QUIC-like, 3 or 4 datagrams, both
+        ways), 10% DNS (query + response). Homes 192.168.1.1-250, servers 203.0.113.0/24;
+        flows start evenly over 10 s and interleave, so all N are concurrent at the end.
   mkbig.py synflood OUT.pcap N                N TCP SYNs from random sources in 198.51.100.0/24
         with random source ports to one target, 100k packets/s: ~N distinct flows.
 Prints "packets P bytes B" (B = sum of wire lengths).
@@ -145,6 +150,173 @@ def flows(out, nflows):
     return n, nbytes
 
 
+ETH = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+TCPF_FIN, TCPF_SYN, TCPF_PSH, TCPF_ACK = 0x01, 0x02, 0x08, 0x10
+
+
+def frame_ip(src, dst, proto, l4):
+    return ETH + struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0x4000, 64, proto, 0,
+                             src, dst) + l4
+
+
+def frame_tcp(src, dst, sport, dport, seq, ack, flags, payload=b""):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xffffffff, ack & 0xffffffff, 0x50,
+                      flags, 64240, 0, 0)
+    return frame_ip(src, dst, 6, tcp + payload)
+
+
+def frame_udp_payload(src, dst, sport, dport, payload):
+    return frame_ip(src, dst, 17, struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload)
+
+
+def tls_client_hello(host):
+    """A TLS 1.2-framed ClientHello (SNI, padded to the usual 517 bytes of a browser's)."""
+    sni = host.encode()
+    ext = struct.pack("!HHHBH", 0, len(sni) + 5, len(sni) + 3, 0, len(sni)) + sni
+    ext += struct.pack("!HHH", 10, 4, 2) + b"\x00\x1d"                 # groups: x25519
+    ext += struct.pack("!HHB", 43, 3, 2) + b"\x03\x04"                 # versions: 1.3
+    ext += struct.pack("!HHH", 13, 4, 2) + b"\x04\x03"                 # sig algs
+    ext += struct.pack("!HHHHH", 51, 38, 36, 0x1d, 32) + bytes(range(32))  # key share
+    suites = b"\x13\x01\x13\x02\x13\x03\xc0\x2b\xc0\x2f\xc0\x2c\xc0\x30"
+    body = b"\x03\x03" + bytes(range(32)) + b"\x20" + bytes(range(32, 64))
+    body += struct.pack("!H", len(suites)) + suites + b"\x01\x00"
+    fixed = 5 + 4 + len(body) + 2 + len(ext)
+    pad = max(0, 517 - fixed - 4)
+    ext += struct.pack("!HH", 21, pad) + b"\x00" * pad
+    body += struct.pack("!H", len(ext)) + ext
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def tls_server_flight():
+    """ServerHello, ChangeCipherSpec and an encrypted record: a TLS 1.3 server's first segment."""
+    ext = struct.pack("!HHH", 43, 2, 0x0304) + struct.pack("!HHHH", 51, 36, 0x1d, 32) + bytes(32)
+    body = b"\x03\x03" + bytes(range(64, 96)) + b"\x20" + bytes(range(32, 64)) + b"\x13\x01\x00"
+    body += struct.pack("!H", len(ext)) + ext
+    hs = b"\x02" + struct.pack("!I", len(body))[1:] + body
+    out = b"\x16\x03\x03" + struct.pack("!H", len(hs)) + hs + b"\x14\x03\x03\x00\x01\x01"
+    app = bytes((i * 73 + 11) & 0xff for i in range(1200 - len(out) - 5))
+    return out + b"\x17\x03\x03" + struct.pack("!H", len(app)) + app
+
+
+HTTP_GET = (b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n"
+            b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0\r\n"
+            b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+            b"Accept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate\r\n"
+            b"Connection: keep-alive\r\n\r\n")
+HTML = (b"<!DOCTYPE html>\n<html><head><title>Welcome</title></head><body>" +
+        b"<p>example text</p>" * 28 + b"</body></html>\n")
+HTTP_OK = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\n"
+           b"Content-Length: %d\r\nConnection: keep-alive\r\n\r\n" % len(HTML)) + HTML
+
+
+def dns_msg(qid, name, answer=None):
+    q = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    if answer is None:
+        return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q
+    return (struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q +
+            b"\xc0\x0c\x00\x01\x00\x01" + struct.pack("!IH", 300, 4) + answer)
+
+
+FILL = [bytes((i * 31 + b) & 0xff for i in range(1500)) for b in range(256)]
+
+
+def quic_initial(first, dcid, size):
+    hdr = bytes([first]) + b"\x00\x00\x00\x01\x08" + dcid + b"\x08" + dcid[::-1]
+    if first & 0x30 == 0:                      # Initial: token length
+        hdr += b"\x00"
+    hdr += struct.pack("!H", 0x4000 | (size - len(hdr) - 2))
+    return hdr + FILL[first][:size - len(hdr)]
+
+
+MIXED_PAYLOADS = {
+    "tls_ch": tls_client_hello("www.example.com"), "tls_sf": tls_server_flight(),
+    "http_get": HTTP_GET, "http_ok": HTTP_OK,
+    "wg_init": b"\x01\x00\x00\x00" + bytes(144), "wg_resp": b"\x02\x00\x00\x00" + bytes(88),
+    "wg_data": b"\x04\x00\x00\x00" + bytes(92),
+}
+
+
+def mixed_flow(i):
+    """(kind, home, server, home port, server port, WAN RTT us, LAN RTT us) of flow i."""
+    m = i % 10
+    kind = "tcp" if m < 6 else ("udp" if m < 9 else "dns")
+    home = bytes([192, 168, 1, 1 + i % 250])
+    srv = bytes([203, 0, 113, 53]) if kind == "dns" else bytes([203, 0, 113, 1 + (i * 31) % 254])
+    if kind == "tcp":
+        port = 80 if i % 4 == 0 else 443
+    elif kind == "udp":
+        port = 443 if i % 2 == 0 else 51820
+    else:
+        port = 53
+    return kind, home, srv, 20000 + i // 250, port, 8000 + (i * 7919) % 40000, 300 + (i * 13) % 700
+
+
+def mixed_times(i):
+    """Offsets (us from the flow's start) of flow i's packets, in order."""
+    kind, _, _, _, _, wan, lan = mixed_flow(i)
+    if kind == "tcp":   # SYN, SYN-ACK, ACK, request, answer (server think time 2 ms)
+        return (0, wan, wan + lan, wan + lan + 50, 2 * wan + lan + 2050)
+    if kind == "udp":   # 3 or 4 datagrams
+        t = (0, wan, wan + lan + 20000, 2 * wan + lan + 20000)
+        return t if i % 3 else t[:3]
+    return (0, 2000 + (i * 17) % 30000)
+
+
+def mixed_frame(i, k):
+    """Packet k of flow i (wire bytes)."""
+    kind, home, srv, hp, sp, _, _ = mixed_flow(i)
+    P = MIXED_PAYLOADS
+    if kind == "tcp":
+        c, s = (i * 2654435761) & 0xffffffff, (i * 40503 + 12345) & 0xffffffff
+        req, ans = (P["http_get"], P["http_ok"]) if sp == 80 else (P["tls_ch"], P["tls_sf"])
+        return (frame_tcp(home, srv, hp, sp, c, 0, TCPF_SYN),
+                frame_tcp(srv, home, sp, hp, s, c + 1, TCPF_SYN | TCPF_ACK),
+                frame_tcp(home, srv, hp, sp, c + 1, s + 1, TCPF_ACK),
+                frame_tcp(home, srv, hp, sp, c + 1, s + 1, TCPF_PSH | TCPF_ACK, req),
+                frame_tcp(srv, home, sp, hp, s + 1, c + 1 + len(req), TCPF_PSH | TCPF_ACK, ans))[k]
+    if kind == "dns":
+        name = "h%d.example.com" % (i % 1000)
+        if k == 0:
+            return frame_udp_payload(home, srv, hp, 53, dns_msg(i & 0xffff, name))
+        return frame_udp_payload(srv, home, 53, hp, dns_msg(i & 0xffff, name, srv))
+    up = k % 2 == 0
+    if sp == 443:
+        dcid = struct.pack("!Q", i * 11400714819323198485 & 0xffffffffffffffff)
+        if k < 2:   # client Initial, server Handshake; then 1-RTT short-header packets
+            pl = quic_initial(0xc3 if up else 0xe1, dcid, 1200)
+        else:
+            pl = b"\x41" + dcid + FILL[k][:110]
+    else:
+        pl = P["wg_init"] if k == 0 else P["wg_resp"] if k == 1 else P["wg_data"]
+    return frame_udp_payload(home, srv, hp, sp, pl) if up else frame_udp_payload(srv, home, sp, hp, pl)
+
+
+def mixed(out, nflows):
+    if nflows > 250 * 40000:
+        sys.exit("mixed: at most 10M flows")
+    t0 = 1700000000 * 1000000
+    step = max(1, 10000000 // nflows)
+    # One sortable integer per packet: time, flow, packet number.
+    keys = []
+    for i in range(nflows):
+        start = i * step
+        for k, dt in enumerate(mixed_times(i)):
+            keys.append((start + dt) << 27 | i << 3 | k)
+    keys.sort()
+    n = nbytes = 0
+    with open(out, "wb") as f:
+        write_header(f)
+        for key in keys:
+            t = t0 + (key >> 27)
+            d = mixed_frame((key >> 3) & 0xffffff, key & 7)
+            f.write(REC.pack(t // 1000000, t % 1000000, len(d), len(d)))
+            f.write(d)
+            n += 1
+            nbytes += len(d)
+    return n, nbytes
+
+
 def synflood(out, npk):
     rnd = random.Random(1)
     t = 1700000000 * 1000000
@@ -172,6 +344,8 @@ def main():
         n, b = big(tmp, sys.argv[3], int(sys.argv[4]))
     elif kind == "flows":
         n, b = flows(tmp, int(sys.argv[3]))
+    elif kind == "mixed":
+        n, b = mixed(tmp, int(sys.argv[3]))
     elif kind == "synflood":
         n, b = synflood(tmp, int(sys.argv[3]))
     else:
