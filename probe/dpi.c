@@ -1,6 +1,9 @@
 /* dpi.c: nDPI on the first packets of each flow, with a cap on live nDPI states. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <ndpi_api.h>
 
@@ -18,8 +21,116 @@ struct dpi_state {
 	struct ndpi_flow_struct nf;
 };
 
+/*
+ * nDPI's start-up allocations: about 80,000 small blocks (patricia nodes of
+ * its IP lists, string automata) that live until the module is freed. From
+ * malloc each costs 8-24 bytes of header and rounding on top of its size
+ * (about 1 MiB in all); from a bump arena it costs its size. The arena is
+ * address space reserved up front; only the pages used become memory.
+ * nDPI's allocator hooks are process-wide, so the live arenas are kept in a
+ * file-static list that only the two hook functions below read: blocks from
+ * an arena are never freed one by one (the arena goes in dpi_free), every
+ * other block is malloc's. Outside dpi_new the hooks are plain malloc/free.
+ */
+#define DPI_ARENA_BYTES ((size_t)64 << 20)
+
+struct dpi_arena {
+	struct dpi_arena *next;
+	unsigned char *base, *cur, *end;
+};
+
+static struct dpi_arena *dpi_arenas;        /* every live arena */
+static struct dpi_arena *dpi_arena_filling; /* the one taking allocations, or NULL */
+
+static void *
+dpi_hook_malloc(size_t size)
+{
+	struct dpi_arena *a = dpi_arena_filling;
+	/* 16-byte alignment only where an object of that size could need it */
+	uintptr_t align = (size % 16 == 0) ? 16 : 8, p;
+
+	if (a != NULL && size > 0) {
+		p = ((uintptr_t)a->cur + align - 1) & ~(align - 1);
+		if (p <= (uintptr_t)a->end && size <= (uintptr_t)a->end - p) {
+			a->cur = (unsigned char *)(p + size);
+			return (void *)p;
+		}
+	}
+	return malloc(size);
+}
+
+static void
+dpi_hook_free(void *ptr)
+{
+	const struct dpi_arena *a;
+
+	for (a = dpi_arenas; a != NULL; a = a->next)
+		if ((unsigned char *)ptr >= a->base && (unsigned char *)ptr < a->end)
+			return;
+	free(ptr);
+}
+
+/* Reserves an arena and routes nDPI's allocations to it; NULL: nDPI uses malloc. */
+static struct dpi_arena *
+dpi_arena_begin(void)
+{
+	struct dpi_arena *a = malloc(sizeof(*a));
+	void *m;
+
+	if (a == NULL)
+		return NULL;
+	m = mmap(NULL, DPI_ARENA_BYTES, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		free(a);
+		return NULL;
+	}
+	a->base = a->cur = m;
+	a->end = a->base + DPI_ARENA_BYTES;
+	a->next = dpi_arenas;
+	dpi_arenas = a;
+	set_ndpi_malloc(dpi_hook_malloc);
+	set_ndpi_free(dpi_hook_free);
+	dpi_arena_filling = a;
+	return a;
+}
+
+/* Stops filling arena a and gives back the address space it did not use. */
+static void
+dpi_arena_end(struct dpi_arena *a)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t used;
+
+	dpi_arena_filling = NULL;
+	if (a == NULL || pg <= 0)
+		return;
+	used = ((uintptr_t)a->cur + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	if (used < (uintptr_t)a->end && munmap((void *)used, (uintptr_t)a->end - used) == 0)
+		a->end = (unsigned char *)used;
+}
+
+/* Unmaps arena a (NULL: no-op); nothing may use its blocks any more. */
+static void
+dpi_arena_free(struct dpi_arena *a)
+{
+	struct dpi_arena **pp;
+
+	if (a == NULL)
+		return;
+	for (pp = &dpi_arenas; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	munmap(a->base, (size_t)(a->end - a->base));
+	free(a);
+}
+
 struct dpi {
 	struct ndpi_detection_module_struct *ndpi;
+	struct dpi_arena *arena;           /* nDPI's start-up blocks, or NULL */
 	unsigned max_pkts;
 	size_t max_states;
 	size_t n_states;                   /* allocated (pending + free) */
@@ -49,9 +160,12 @@ dpi_new(const struct dpi_config *cfg)
 	 * (about 300 KiB) is not needed: libgcrypt initialises itself on first
 	 * use, and QUIC decryption classifies the shared captures unchanged.
 	 */
+	d->arena = dpi_arena_begin();
 	d->ndpi = ndpi_init_detection_module(ndpi_dont_load_tor_hosts |
 	    ndpi_dont_init_libgcrypt);
 	if (d->ndpi == NULL) {
+		dpi_arena_end(d->arena);
+		dpi_arena_free(d->arena);
 		log_err("dpi: nDPI initialisation failed");
 		free(d);
 		return NULL;
@@ -59,6 +173,7 @@ dpi_new(const struct dpi_config *cfg)
 	NDPI_BITMASK_SET_ALL(all);
 	ndpi_set_protocol_detection_bitmask2(d->ndpi, &all);
 	ndpi_finalize_initialization(d->ndpi);
+	dpi_arena_end(d->arena);
 	return d;
 }
 
@@ -90,6 +205,7 @@ dpi_free(struct dpi *d)
 	}
 	if (d->ndpi != NULL)
 		ndpi_exit_detection_module(d->ndpi);
+	dpi_arena_free(d->arena);
 	free(d);
 }
 
