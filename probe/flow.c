@@ -1,7 +1,8 @@
-/* flow.c: bidirectional flow table: seeded hash, slab allocation, LRU expiry, hard cap. */
+/* flow.c: bidirectional flow table: seeded hash, one reserved array of flows, LRU expiry, hard cap. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -11,20 +12,22 @@
 #define FLOW_DEFAULT_IDLE_US    (60ULL * 1000000ULL)
 #define FLOW_CLOSING_IDLE_US    (10ULL * 1000000ULL)
 #define FLOW_DEFAULT_ACTIVE_US  (300ULL * 1000000ULL)
-#define FLOW_SLAB_FLOWS         512
 #define FLOW_MIN_BUCKETS        1024
 #define FLOW_EMBRYO_MIN         1024     /* cap on SYN-only flows: at least this, */
 #define FLOW_EMBRYO_SHARE       64       /* ... or max_flows / this */
 
+/*
+ * Flows live in one array of max_flows slots, reserved as address space
+ * when the table is made: a page becomes memory when a flow first uses it,
+ * so the table costs what its busiest moment needed, and links between
+ * flows are 32-bit slot numbers (slot + 1; 0 = none) instead of pointers.
+ */
+typedef uint32_t flow_id;
+
 /* Flows of one list are ordered by last_us (oldest at head). */
 struct flow_list {
-	struct flow *head, *tail;
+	flow_id head, tail;
 	size_t n;
-};
-
-struct flow_slab {
-	struct flow_slab *next;
-	struct flow flows[FLOW_SLAB_FLOWS];
 };
 
 struct flow_table {
@@ -34,7 +37,7 @@ struct flow_table {
 	void *ctx;               /* borrowed */
 	uint64_t seed[2];        /* SipHash key: random per table */
 
-	struct flow **buckets;
+	flow_id *buckets;
 	size_t nbuckets;         /* power of two */
 	size_t max_buckets;
 
@@ -49,8 +52,10 @@ struct flow_table {
 	struct flow_list embryo;
 	size_t max_embryo;
 
-	struct flow_slab *slabs;
-	struct flow *free_list;  /* linked through hnext */
+	struct flow *slots;      /* max_flows of them, reserved (mmap) */
+	size_t slots_bytes;
+	size_t used;             /* slots ever handed out (the rest never touched) */
+	flow_id free_list;       /* linked through hnext */
 
 	struct flow_stats stats;
 };
@@ -107,27 +112,45 @@ flow_siphash(const uint64_t seed[2], const uint64_t *w, size_t nwords)
 	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
 }
 
+/* Hash of a flow key, the same for both directions. */
 static uint32_t
-flow_hash_pkt(const struct flow_table *t, const struct pkt *p)
+flow_hash_key(const struct flow_table *t, const struct gw_addr *src,
+    const struct gw_addr *dst, uint16_t sport, uint16_t dport, uint16_t vlan_outer,
+    uint16_t vlan_inner, uint8_t proto)
 {
 	union { struct flow_key k; uint64_t w[6]; } u;
 	int c;
 
 	_Static_assert(sizeof(struct flow_key) == 48, "flow_key must be 6 words");
 	memset(&u, 0, sizeof(u));
-	c = memcmp(p->src.a, p->dst.a, 16);
-	if (c < 0 || (c == 0 && p->sport <= p->dport)) {
-		memcpy(u.k.lo, p->src.a, 16); memcpy(u.k.hi, p->dst.a, 16);
-		u.k.lo_port = p->sport; u.k.hi_port = p->dport;
+	c = memcmp(src->a, dst->a, 16);
+	if (c < 0 || (c == 0 && sport <= dport)) {
+		memcpy(u.k.lo, src->a, 16); memcpy(u.k.hi, dst->a, 16);
+		u.k.lo_port = sport; u.k.hi_port = dport;
 	} else {
-		memcpy(u.k.lo, p->dst.a, 16); memcpy(u.k.hi, p->src.a, 16);
-		u.k.lo_port = p->dport; u.k.hi_port = p->sport;
+		memcpy(u.k.lo, dst->a, 16); memcpy(u.k.hi, src->a, 16);
+		u.k.lo_port = dport; u.k.hi_port = sport;
 	}
-	u.k.vlan_outer = p->vlan_outer;
-	u.k.vlan_inner = p->vlan_inner;
-	u.k.family = p->src.family;
-	u.k.proto = p->l4_proto;
+	u.k.vlan_outer = vlan_outer;
+	u.k.vlan_inner = vlan_inner;
+	u.k.family = src->family;
+	u.k.proto = proto;
 	return flow_siphash(t->seed, u.w, 6);
+}
+
+static uint32_t
+flow_hash_pkt(const struct flow_table *t, const struct pkt *p)
+{
+	return flow_hash_key(t, &p->src, &p->dst, p->sport, p->dport, p->vlan_outer,
+	    p->vlan_inner, p->l4_proto);
+}
+
+/* A stored flow's hash (not kept in the flow: recomputed when it moves bucket). */
+static uint32_t
+flow_hash_flow(const struct flow_table *t, const struct flow *f)
+{
+	return flow_hash_key(t, &f->src, &f->dst, f->sport, f->dport, f->vlan_outer,
+	    f->vlan_inner, f->proto);
 }
 
 static void
@@ -154,10 +177,24 @@ flow_pow2_at_least(size_t n)
 	return p;
 }
 
+/* The flow in slot id (id != 0). */
+static inline struct flow *
+flow_at(const struct flow_table *t, flow_id id)
+{
+	return &t->slots[id - 1];
+}
+
+static inline flow_id
+flow_id_of(const struct flow_table *t, const struct flow *f)
+{
+	return (flow_id)(f - t->slots) + 1;
+}
+
 struct flow_table *
 flow_table_new(const struct flow_config *cfg, flow_end_cb cb, void *ctx)
 {
 	struct flow_table *t = calloc(1, sizeof(*t));
+	void *m;
 
 	if (t == NULL)
 		return NULL;
@@ -165,6 +202,8 @@ flow_table_new(const struct flow_config *cfg, flow_end_cb cb, void *ctx)
 		t->cfg = *cfg;
 	if (t->cfg.max_flows == 0)
 		t->cfg.max_flows = FLOW_DEFAULT_MAX;
+	if (t->cfg.max_flows > UINT32_MAX - 1)
+		t->cfg.max_flows = UINT32_MAX - 1;
 	if (t->cfg.idle_timeout_us == 0)
 		t->cfg.idle_timeout_us = FLOW_DEFAULT_IDLE_US;
 	if (t->cfg.active_timeout_us == 0)
@@ -181,38 +220,47 @@ flow_table_new(const struct flow_config *cfg, flow_end_cb cb, void *ctx)
 	t->nbuckets = t->max_buckets < FLOW_MIN_BUCKETS ? t->max_buckets :
 	    FLOW_MIN_BUCKETS;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	if (t->buckets == NULL) {
+	t->slots_bytes = t->cfg.max_flows * sizeof(struct flow);
+	m = mmap(NULL, t->slots_bytes, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t->buckets == NULL || m == MAP_FAILED) {
+		if (m != MAP_FAILED)
+			munmap(m, t->slots_bytes);
+		free(t->buckets);
 		free(t);
 		return NULL;
 	}
+	t->slots = m;
 	return t;
 }
 
 static void
-flow_list_unlink(struct flow_list *l, struct flow *f)
+flow_list_unlink(struct flow_table *t, struct flow_list *l, struct flow *f)
 {
-	if (f->lru_prev != NULL)
-		f->lru_prev->lru_next = f->lru_next;
+	if (f->lru_prev != 0)
+		flow_at(t, f->lru_prev)->lru_next = f->lru_next;
 	else
 		l->head = f->lru_next;
-	if (f->lru_next != NULL)
-		f->lru_next->lru_prev = f->lru_prev;
+	if (f->lru_next != 0)
+		flow_at(t, f->lru_next)->lru_prev = f->lru_prev;
 	else
 		l->tail = f->lru_prev;
-	f->lru_prev = f->lru_next = NULL;
+	f->lru_prev = f->lru_next = 0;
 	l->n--;
 }
 
 static void
-flow_list_append(struct flow_list *l, struct flow *f)
+flow_list_append(struct flow_table *t, struct flow_list *l, struct flow *f)
 {
-	f->lru_next = NULL;
+	flow_id id = flow_id_of(t, f);
+
+	f->lru_next = 0;
 	f->lru_prev = l->tail;
-	if (l->tail != NULL)
-		l->tail->lru_next = f;
+	if (l->tail != 0)
+		flow_at(t, l->tail)->lru_next = id;
 	else
-		l->head = f;
-	l->tail = f;
+		l->head = id;
+	l->tail = id;
 	l->n++;
 }
 
@@ -228,17 +276,18 @@ flow_list_of(struct flow_table *t, const struct flow *f)
 static void
 flow_end(struct flow_table *t, struct flow *f, enum flow_end why)
 {
-	struct flow **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
+	flow_id id = flow_id_of(t, f);
+	flow_id *pp = &t->buckets[flow_hash_flow(t, f) & (t->nbuckets - 1)];
 
 	if (t->cb != NULL)
 		t->cb(f, why, t->ctx);
-	while (*pp != NULL && *pp != f)
-		pp = &(*pp)->hnext;
-	if (*pp == f)
+	while (*pp != 0 && *pp != id)
+		pp = &flow_at(t, *pp)->hnext;
+	if (*pp == id)
 		*pp = f->hnext;
-	flow_list_unlink(flow_list_of(t, f), f);
+	flow_list_unlink(t, flow_list_of(t, f), f);
 	f->hnext = t->free_list;
-	t->free_list = f;
+	t->free_list = id;
 	t->stats.active--;
 	if (why == FLOW_END_EVICTED)
 		t->stats.evicted++;
@@ -247,39 +296,37 @@ flow_end(struct flow_table *t, struct flow *f, enum flow_end why)
 void
 flow_table_free(struct flow_table *t)
 {
-	struct flow_slab *s, *next;
-
 	if (t == NULL)
 		return;
-	while (t->open.head != NULL)
-		flow_end(t, t->open.head, FLOW_END_FLUSH);
-	while (t->closing.head != NULL)
-		flow_end(t, t->closing.head, FLOW_END_FLUSH);
-	while (t->embryo.head != NULL)
-		flow_end(t, t->embryo.head, FLOW_END_FLUSH);
-	for (s = t->slabs; s != NULL; s = next) {
-		next = s->next;
-		free(s);
-	}
+	while (t->open.head != 0)
+		flow_end(t, flow_at(t, t->open.head), FLOW_END_FLUSH);
+	while (t->closing.head != 0)
+		flow_end(t, flow_at(t, t->closing.head), FLOW_END_FLUSH);
+	while (t->embryo.head != 0)
+		flow_end(t, flow_at(t, t->embryo.head), FLOW_END_FLUSH);
+	munmap(t->slots, t->slots_bytes);
 	free(t->buckets);
 	free(t);
 }
 
-/* Doubles the bucket array (rehashing by the stored hash); keeps the old one on ENOMEM. */
+/* Doubles the bucket array (rehashing every flow); keeps the old one on ENOMEM. */
 static void
 flow_grow(struct flow_table *t)
 {
 	size_t n = t->nbuckets * 2, i;
-	struct flow **nb, *f, *next;
+	flow_id *nb, id, next;
 
 	nb = calloc(n, sizeof(*nb));
 	if (nb == NULL)
 		return;
 	for (i = 0; i < t->nbuckets; i++) {
-		for (f = t->buckets[i]; f != NULL; f = next) {
+		for (id = t->buckets[i]; id != 0; id = next) {
+			struct flow *f = flow_at(t, id);
+			size_t b = flow_hash_flow(t, f) & (n - 1);
+
 			next = f->hnext;
-			f->hnext = nb[f->hash & (n - 1)];
-			nb[f->hash & (n - 1)] = f;
+			f->hnext = nb[b];
+			nb[b] = id;
 		}
 	}
 	free(t->buckets);
@@ -287,27 +334,20 @@ flow_grow(struct flow_table *t)
 	t->nbuckets = n;
 }
 
+/* A free slot: a recycled one, else the next never used; NULL when all are live. */
 static struct flow *
 flow_alloc(struct flow_table *t)
 {
-	struct flow_slab *s;
 	struct flow *f;
-	size_t i;
 
-	if (t->free_list == NULL) {
-		s = malloc(sizeof(*s));
-		if (s == NULL)
-			return NULL;
-		s->next = t->slabs;
-		t->slabs = s;
-		for (i = FLOW_SLAB_FLOWS; i-- > 0; ) {
-			s->flows[i].hnext = t->free_list;
-			t->free_list = &s->flows[i];
-		}
+	if (t->free_list != 0) {
+		f = flow_at(t, t->free_list);
+		t->free_list = f->hnext;
+		return f;
 	}
-	f = t->free_list;
-	t->free_list = f->hnext;
-	return f;
+	if (t->used >= t->cfg.max_flows)
+		return NULL;
+	return &t->slots[t->used++];
 }
 
 static bool
@@ -321,9 +361,11 @@ static struct flow *
 flow_find(struct flow_table *t, const struct pkt *p, uint32_t h, int *dir)
 {
 	struct flow *f;
+	flow_id id;
 
-	for (f = t->buckets[h & (t->nbuckets - 1)]; f != NULL; f = f->hnext) {
-		if (f->hash != h || f->proto != p->l4_proto ||
+	for (id = t->buckets[h & (t->nbuckets - 1)]; id != 0; id = f->hnext) {
+		f = flow_at(t, id);
+		if (f->proto != p->l4_proto ||
 		    f->vlan_outer != p->vlan_outer || f->vlan_inner != p->vlan_inner)
 			continue;
 		if (f->sport == p->sport && f->dport == p->dport &&
@@ -344,13 +386,16 @@ flow_find(struct flow_table *t, const struct pkt *p, uint32_t h, int *dir)
 static void
 flow_evict_one(struct flow_table *t)
 {
-	struct flow *heads[3] = { t->open.head, t->closing.head, t->embryo.head };
+	flow_id heads[3] = { t->open.head, t->closing.head, t->embryo.head };
 	struct flow *old = NULL;
 	int i;
 
-	for (i = 0; i < 3; i++)
-		if (heads[i] != NULL && (old == NULL || heads[i]->last_us < old->last_us))
-			old = heads[i];
+	for (i = 0; i < 3; i++) {
+		if (heads[i] == 0)
+			continue;
+		if (old == NULL || flow_at(t, heads[i])->last_us < old->last_us)
+			old = flow_at(t, heads[i]);
+	}
 	if (old != NULL)
 		flow_end(t, old, FLOW_END_EVICTED);
 }
@@ -369,7 +414,7 @@ flow_create(struct flow_table *t, const struct pkt *p, uint32_t h)
 	size_t b;
 
 	if (flow_bare_syn(p) && t->embryo.n >= t->max_embryo)
-		flow_end(t, t->embryo.head, FLOW_END_EVICTED);
+		flow_end(t, flow_at(t, t->embryo.head), FLOW_END_EVICTED);
 	if (t->stats.active >= t->cfg.max_flows)
 		flow_evict_one(t);
 	if (t->stats.active >= t->nbuckets && t->nbuckets < t->max_buckets)
@@ -380,7 +425,6 @@ flow_create(struct flow_table *t, const struct pkt *p, uint32_t h)
 		return NULL;
 	}
 	memset(f, 0, sizeof(*f));
-	f->hash = h;
 	f->src = p->src;
 	f->dst = p->dst;
 	f->sport = p->sport;
@@ -395,8 +439,8 @@ flow_create(struct flow_table *t, const struct pkt *p, uint32_t h)
 		f->flags |= FLOWF_EMBRYONIC;
 	b = h & (t->nbuckets - 1);
 	f->hnext = t->buckets[b];
-	t->buckets[b] = f;
-	flow_list_append(flow_list_of(t, f), f);
+	t->buckets[b] = flow_id_of(t, f);
+	flow_list_append(t, flow_list_of(t, f), f);
 	t->stats.active++;
 	t->stats.created++;
 	return f;
@@ -445,13 +489,13 @@ flow_table_packet(struct flow_table *t, const struct pkt *p, int *dir,
 			f->flags |= FLOWF_RST_SEEN;
 	}
 	if (*dir == FLOW_REV || !flow_bare_syn(p))
-		f->flags &= ~(uint32_t)FLOWF_EMBRYONIC;
+		f->flags &= (uint16_t)~FLOWF_EMBRYONIC;
 	/* Time only moves forward for LRU order (live capture may reorder a little). */
 	if (p->ts_us > f->last_us)
 		f->last_us = p->ts_us;
-	if (old != flow_list_of(t, f) || old->tail != f) {
-		flow_list_unlink(old, f);
-		flow_list_append(flow_list_of(t, f), f);
+	if (old != flow_list_of(t, f) || old->tail != flow_id_of(t, f)) {
+		flow_list_unlink(t, old, f);
+		flow_list_append(t, flow_list_of(t, f), f);
 	}
 	f->bytes[*dir] += p->ip_bytes;
 	f->pkts[*dir]++;
@@ -462,8 +506,8 @@ static void
 flow_expire_list(struct flow_table *t, struct flow_list *l, uint64_t timeout_us,
     uint64_t now_us)
 {
-	while (l->head != NULL && l->head->last_us + timeout_us <= now_us)
-		flow_end(t, l->head, FLOW_END_IDLE);
+	while (l->head != 0 && flow_at(t, l->head)->last_us + timeout_us <= now_us)
+		flow_end(t, flow_at(t, l->head), FLOW_END_IDLE);
 }
 
 void
@@ -484,21 +528,15 @@ void
 flow_table_walk(struct flow_table *t, int (*fn)(struct flow *f, void *ctx),
     void *ctx)
 {
-	struct flow *f, *next;
+	const struct flow_list *lists[3] = { &t->open, &t->closing, &t->embryo };
+	flow_id id, next;
+	int i;
 
-	for (f = t->open.head; f != NULL; f = next) {
-		next = f->lru_next;
-		if (fn(f, ctx) != 0)
-			return;
-	}
-	for (f = t->closing.head; f != NULL; f = next) {
-		next = f->lru_next;
-		if (fn(f, ctx) != 0)
-			return;
-	}
-	for (f = t->embryo.head; f != NULL; f = next) {
-		next = f->lru_next;
-		if (fn(f, ctx) != 0)
-			return;
+	for (i = 0; i < 3; i++) {
+		for (id = lists[i]->head; id != 0; id = next) {
+			next = flow_at(t, id)->lru_next;
+			if (fn(flow_at(t, id), ctx) != 0)
+				return;
+		}
 	}
 }

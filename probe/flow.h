@@ -22,38 +22,41 @@ enum flow_end {
 /* Short name of an end reason: "idle", "active", "evicted", "end". */
 const char *flow_end_name(enum flow_end why);
 
+/*
+ * 144 bytes (64-bit), laid out without padding: memory per tracked flow is
+ * what bounds the probe at 100k concurrent flows.
+ */
 struct flow {
-	/* hash chain and LRU list: owned by the table */
-	struct flow *hnext;
-	struct flow *lru_prev, *lru_next;
-	uint32_t hash;
-
-	/* key, oriented as the first packet seen (the initiator is src) */
-	struct gw_addr src, dst;
-	uint16_t sport, dport;
-	uint8_t  proto;
-	uint16_t vlan_outer, vlan_inner;
-
 	uint64_t first_us, last_us;   /* packet time */
 	uint64_t record_start_us;     /* start of the current record (active timeout) */
 	uint64_t bytes[2];            /* IP-layer bytes, [FLOW_FWD], [FLOW_REV] */
 	uint64_t pkts[2];
 
+	void    *dpi;                 /* per-flow DPI state, owned by dpi module */
+	void    *quality;             /* per-flow QoS state, owned by quality module */
+
+	/* hash chain and LRU list: slot numbers, owned by the table */
+	uint32_t hnext;
+	uint32_t lru_prev, lru_next;
+
 	/* set by the engine on creation */
 	int32_t  customer;            /* customer index, CUSTOMER_NONE if none */
 	int32_t  peer_customer;       /* other side's customer for inter-customer flows */
-	bool     init_is_customer;    /* the initiator (src) is on the customer's side (tx) */
+
+	/* key, oriented as the first packet seen (the initiator is src) */
+	struct gw_addr src, dst;
+	uint16_t sport, dport;
+	uint16_t vlan_outer, vlan_inner;
 
 	/* set by the dpi module */
 	uint16_t app;                 /* application id (dpi_app_name) */
 	uint16_t category;            /* category id (dpi_category_name) */
+
+	uint16_t flags;               /* FLOWF_* (and the engine's own, 0x100 up) */
+	uint8_t  proto;
 	uint8_t  dpi_state;           /* DPI_PENDING, DPI_DONE, DPI_SKIPPED (dpi.h) */
 	uint8_t  dpi_pkts;            /* packets given to DPI so far */
-	void    *dpi;                 /* per-flow DPI state, owned by dpi module */
-
-	void    *quality;             /* per-flow QoS state, owned by quality module */
-	uint32_t flags;               /* FLOWF_* */
-	bool     counted_new;         /* already counted in an interval's flows_new */
+	bool     init_is_customer;    /* the initiator (src) is on the customer's side (tx) */
 };
 
 #define FLOWF_SYN_SEEN    0x01
