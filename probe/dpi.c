@@ -13,8 +13,11 @@
 /*
  * One nDPI flow state. Live states sit on the pending list in creation
  * order, so the oldest can be forced to a verdict when the cap is reached;
- * released states go to a free list and are reused (no malloc churn).
+ * released states go to a free list and are reused. States come in chunks
+ * of DPI_CHUNK_STATES (no malloc header per state, no churn).
  */
+#define DPI_CHUNK_STATES 32
+
 struct dpi_state {
 	struct dpi_state *prev, *next;
 	struct flow *owner;                /* borrowed: the flow this state serves */
@@ -128,12 +131,18 @@ dpi_arena_free(struct dpi_arena *a)
 	free(a);
 }
 
+struct dpi_chunk {
+	struct dpi_chunk *next;
+	struct dpi_state states[DPI_CHUNK_STATES];
+};
+
 struct dpi {
 	struct ndpi_detection_module_struct *ndpi;
 	struct dpi_arena *arena;           /* nDPI's start-up blocks, or NULL */
+	struct dpi_chunk *chunks;
 	unsigned max_pkts;
 	size_t max_states;
-	size_t n_states;                   /* allocated (pending + free) */
+	size_t n_states;                   /* carved from chunks (pending + free) */
 	struct dpi_state *head, *tail;     /* pending, oldest first */
 	struct dpi_state *free_list;       /* linked through next */
 	struct dpi_stats stats;
@@ -177,17 +186,11 @@ dpi_new(const struct dpi_config *cfg)
 	return d;
 }
 
-static void
-dpi_state_release_mem(struct dpi_state *s)
-{
-	ndpi_free_flow_data(&s->nf);
-	free(s);
-}
-
 void
 dpi_free(struct dpi *d)
 {
 	struct dpi_state *s, *next;
+	struct dpi_chunk *c, *cnext;
 
 	if (d == NULL)
 		return;
@@ -197,11 +200,11 @@ dpi_free(struct dpi *d)
 			s->owner->dpi = NULL;
 			s->owner->dpi_state = DPI_SKIPPED;
 		}
-		dpi_state_release_mem(s);
+		ndpi_free_flow_data(&s->nf);
 	}
-	for (s = d->free_list; s != NULL; s = next) {
-		next = s->next;
-		free(s);
+	for (c = d->chunks; c != NULL; c = cnext) {
+		cnext = c->next;
+		free(c);
 	}
 	if (d->ndpi != NULL)
 		ndpi_exit_detection_module(d->ndpi);
@@ -256,6 +259,24 @@ dpi_give_up(struct dpi *d, struct dpi_state *s)
 	dpi_finish(d, s, proto);
 }
 
+/* A state never used yet, from the current chunk or a new one; NULL if no memory. */
+static struct dpi_state *
+dpi_state_new(struct dpi *d)
+{
+	size_t i = d->n_states % DPI_CHUNK_STATES;
+	struct dpi_chunk *c = d->chunks;
+
+	if (i == 0) {
+		c = malloc(sizeof(*c));
+		if (c == NULL)
+			return NULL;
+		c->next = d->chunks;
+		d->chunks = c;
+	}
+	d->n_states++;
+	return &c->states[i];
+}
+
 /* A zeroed state for flow f, or NULL when memory is exhausted. */
 static struct dpi_state *
 dpi_state_get(struct dpi *d, struct flow *f)
@@ -265,10 +286,9 @@ dpi_state_get(struct dpi *d, struct flow *f)
 	if (s != NULL) {
 		d->free_list = s->next;
 	} else if (d->n_states < d->max_states) {
-		s = malloc(sizeof(*s));
+		s = dpi_state_new(d);
 		if (s == NULL)
 			return NULL;
-		d->n_states++;
 	} else {
 		/* Cap reached: the oldest pending flow gets its verdict now. */
 		d->stats.states_forced++;
