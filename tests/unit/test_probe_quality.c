@@ -372,11 +372,98 @@ static void test_udp_lazy_state(void **state)
 	quality_free(q);
 }
 
+/*
+ * Two datagrams each way keep only their times (a small state); the third
+ * in a direction builds the full state from them. Interval 1: FWD at 0.1 and
+ * 0.3 s, REV at 0.2 and 0.25 s (nothing to report: no direction has three).
+ * Interval 2: FWD at 1.2 and 1.5 s, REV at 1.3 s.
+ */
+static void test_udp_small_state(void **state)
+{
+	struct quality *q = quality_new(1);
+	struct gw_customer_stats st;
+	struct gw_flow_record rec;
+	struct flow f;
+
+	(void)state;
+	mk_flow(&f, IPPROTO_UDP, 40000, 51820, true);
+	f.first_us = T0 + 100000;
+	udp_send(q, &f, FLOW_FWD, T0 + 100000);
+	udp_send(q, &f, FLOW_REV, T0 + 200000);
+	udp_send(q, &f, FLOW_REV, T0 + 250000);
+	udp_send(q, &f, FLOW_FWD, T0 + 300000);
+	assert_non_null(f.quality);
+	memset(&rec, 0, sizeof(rec));
+	quality_flow_end(q, &f, FLOW_END_ACTIVE, &rec);   /* the times survive */
+	assert_non_null(f.quality);
+	quality_interval(q, 0, T0 + 1000000, &st);
+	assert_int_equal(st.udp.streams, 0);
+	udp_send(q, &f, FLOW_FWD, T0 + 1200000);
+	udp_send(q, &f, FLOW_REV, T0 + 1300000);
+	udp_send(q, &f, FLOW_FWD, T0 + 1500000);
+	quality_interval(q, 0, T0 + 2000000, &st);
+	/*
+	 * FWD IATs 0.2, 0.9, 0.3 s: variations 0.7 and 0.6 s (650 ms average),
+	 * 2 datagrams 0.3 s apart in the interval (3.33 pps). REV IATs 0.05 and
+	 * 1.05 s: one variation of 1000 ms, one datagram (no rate).
+	 */
+	assert_int_equal(st.udp.streams, 2);
+	assert_true(fabs(st.udp.iat_var_ms_avg - 825.0) < 1e-6);
+	assert_true(fabs(st.udp.pps_avg - 1e6 / 300000.0 / 2) < 1e-6);
+	quality_flow_end(q, &f, FLOW_END_IDLE, NULL);
+	assert_null(f.quality);
+	/* two datagrams one way only: freed without figures */
+	mk_flow(&f, IPPROTO_UDP, 40002, 443, true);
+	f.first_us = T0 + 2100000;
+	udp_send(q, &f, FLOW_FWD, T0 + 2100000);
+	udp_send(q, &f, FLOW_FWD, T0 + 2200000);
+	assert_non_null(f.quality);
+	quality_flow_end(q, &f, FLOW_END_EVICTED, NULL);
+	assert_null(f.quality);
+	quality_interval(q, 0, T0 + 3000000, &st);
+	assert_int_equal(st.udp.streams, 0);
+	quality_free(q);
+}
+
+/* Retransmissions go to the record that saw them; the RTT only to the first. */
+static void test_tcp_records_across_active_timeout(void **state)
+{
+	struct quality *q = quality_new(1);
+	struct gw_flow_record rec;
+	struct flow f;
+
+	(void)state;
+	mk_flow(&f, IPPROTO_TCP, 40001, 443, true);
+	tcp_send(q, &f, FLOW_FWD, T0, TCPF_SYN, 1000, 0, 0);
+	tcp_send(q, &f, FLOW_REV, T0 + 20000, TCPF_SYN | TCPF_ACK, 5000, 1001, 0);
+	tcp_send(q, &f, FLOW_FWD, T0 + 21000, TCPF_ACK, 1001, 5001, 0);
+	tcp_send(q, &f, FLOW_FWD, T0 + 30000, TCPF_ACK, 1001, 5001, 100);
+	tcp_send(q, &f, FLOW_FWD, T0 + 400000, TCPF_ACK, 1001, 5001, 100);   /* retransmission */
+	/* within the 21 ms handshake RTT and not ending at the highest seq: out of order */
+	tcp_send(q, &f, FLOW_REV, T0 + 500000, TCPF_ACK, 5001, 1101, 200);
+	tcp_send(q, &f, FLOW_REV, T0 + 505000, TCPF_ACK, 5001, 1101, 100);
+	memset(&rec, 0, sizeof(rec));
+	quality_flow_end(q, &f, FLOW_END_ACTIVE, &rec);
+	assert_true(fabs(rec.rtt_wan_ms - 20.0) < 1e-9);
+	assert_true(fabs(rec.rtt_lan_ms - 1.0) < 1e-9);
+	assert_int_equal(rec.retransmits, 1);
+	tcp_send(q, &f, FLOW_FWD, T0 + 900000, TCPF_ACK, 1001, 5201, 100);   /* again */
+	tcp_send(q, &f, FLOW_FWD, T0 + 950000, TCPF_ACK, 1001, 5201, 100);   /* and again */
+	memset(&rec, 0, sizeof(rec));
+	quality_flow_end(q, &f, FLOW_END_IDLE, &rec);
+	assert_true(rec.rtt_wan_ms == 0 && rec.rtt_lan_ms == 0);
+	assert_int_equal(rec.retransmits, 2);
+	assert_null(f.quality);
+	quality_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rtp_jitter_reference),
 		cmocka_unit_test(test_udp_lazy_state),
+		cmocka_unit_test(test_udp_small_state),
+		cmocka_unit_test(test_tcp_records_across_active_timeout),
 		cmocka_unit_test(test_rtp_loss_wrap_dup_reorder),
 		cmocka_unit_test(test_rtp_rtcp_and_junk_ignored),
 		cmocka_unit_test(test_tcp_rtt_split_and_retransmit),
