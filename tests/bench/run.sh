@@ -3,7 +3,8 @@
 # and every comparison a ratio measured within the same run.
 #   run.sh BUILD_DIR [--only throughput|memory|ingest|lab[,...]]
 # Sections: throughput (probe vs ndpiReader vs bare libpcap loop on a >1M-packet capture),
-# memory (peak RSS at 10k/100k concurrent flows and under a 1M-packet random-source SYN flood),
+# memory (peak RSS at 10k/100k concurrent flows, a TCP/UDP/DNS mix and UDP-only, and under a
+# 1M-packet random-source SYN flood),
 # ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
 # in network namespaces at the reference profile, scaled to fit the machine).
 # Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.05), BENCH_LAB_SECONDS (default 20),
@@ -95,23 +96,33 @@ peak_rss_kb() { # pcap extra-args... -> median VmHWM (KB) of RUNS runs; flows of
 }
 
 bench_memory() {
-	local n f base r10 r100 syn
+	local n f base u10 u100 m10 m100 syn fu10 fu100 fm10 fm100 fsyn
 	for n in 10000 100000; do
 		f=$CACHE/flows$n.pcap
 		[ -s "$f" ] || "$PY" "$HERE/mkbig.py" flows "$f" "$n" >/dev/null
+		f=$CACHE/mixed$n.pcap
+		[ -s "$f" ] || "$PY" "$HERE/mkbig.py" mixed "$f" "$n" >/dev/null
 	done
 	[ -s "$CACHE/syn1m.pcap" ] || "$PY" "$HERE/mkbig.py" synflood "$CACHE/syn1m.pcap" 1000000 >/dev/null
 	"$PY" "$HERE/mkbig.py" flows "$TMP/flows1.pcap" 1 >/dev/null
 	base=$(peak_rss_kb "$TMP/flows1.pcap" --idle-timeout 1h)
-	r10=$(peak_rss_kb "$CACHE/flows10000.pcap" --idle-timeout 1h); f10=$(cat "$TMP/flows")
-	r100=$(peak_rss_kb "$CACHE/flows100000.pcap" --idle-timeout 1h); f100=$(cat "$TMP/flows")
+	# Headline: a home gateway's mix (mkbig.py mixed): 60% TCP (handshake, request
+	# and answer, left open), 30% UDP (3-4 datagrams), 10% DNS; all concurrent.
+	m10=$(peak_rss_kb "$CACHE/mixed10000.pcap" --idle-timeout 1h); fm10=$(cat "$TMP/flows")
+	m100=$(peak_rss_kb "$CACHE/mixed100000.pcap" --idle-timeout 1h); fm100=$(cat "$TMP/flows")
+	# The cheapest flows there are: one UDP datagram each way.
+	u10=$(peak_rss_kb "$CACHE/flows10000.pcap" --idle-timeout 1h); fu10=$(cat "$TMP/flows")
+	u100=$(peak_rss_kb "$CACHE/flows100000.pcap" --idle-timeout 1h); fu100=$(cat "$TMP/flows")
 	syn=$(peak_rss_kb "$CACHE/syn1m.pcap" --idle-timeout 1h); fsyn=$(cat "$TMP/flows")
 	row memory "peak RSS, 1 flow (floor)" "$(calc "$base / 1024" 1) MiB" "VmHWM via /usr/bin/time"
-	row memory "peak RSS, 10k flows" "$(calc "$r10 / 1024" 1) MiB" "probe counted $f10 flows, --idle-timeout 1h"
-	row memory "peak RSS, 100k flows" "$(calc "$r100 / 1024" 1) MiB" "probe counted $f100 flows"
-	row memory "bytes per flow" "$(calc "($r100 - $r10) * 1024 / 90000" 0)" "(RSS100k - RSS10k) / 90k"
+	row memory "peak RSS, 10k mixed flows" "$(calc "$m10 / 1024" 1) MiB" "target <= 16 MiB; 60% TCP 30% UDP 10% DNS, all open; probe counted $fm10 flows, --idle-timeout 1h"
+	row memory "peak RSS, 100k mixed flows" "$(calc "$m100 / 1024" 1) MiB" "target <= 64 MiB; probe counted $fm100 flows"
+	row memory "bytes per mixed flow" "$(calc "($m100 - $m10) * 1024 / 90000" 0)" "(RSS100k - RSS10k) / 90k"
+	row memory "peak RSS, 10k UDP 1-packet flows" "$(calc "$u10 / 1024" 1) MiB" "one datagram each way; probe counted $fu10 flows"
+	row memory "peak RSS, 100k UDP 1-packet flows" "$(calc "$u100 / 1024" 1) MiB" "probe counted $fu100 flows"
+	row memory "bytes per UDP 1-packet flow" "$(calc "($u100 - $u10) * 1024 / 90000" 0)" "(RSS100k - RSS10k) / 90k"
 	row memory "peak RSS, 1M-SYN flood" "$(calc "$syn / 1024" 1) MiB" "random src in 198.51.100.0/24 + ports; $fsyn flows (cap --max-flows)"
-	row memory "ratio RSS flood/100k" "$(calc "$syn / $r100" 2)" "flat (bounded) if ~ cap/100k or less"
+	row memory "ratio RSS flood/100k mixed" "$(calc "$syn / $m100" 2)" "flat (bounded) if ~ cap/100k or less"
 }
 
 # ---- 3. operator ingest ---------------------------------------------------------------------
