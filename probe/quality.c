@@ -4,7 +4,7 @@
  * per-customer interval summaries.
  *
  * Memory, all per-flow states from fixed-size pools (no malloc per flow):
- * 64 bytes per TCP flow, 152 per DNS flow; a UDP flow keeps nothing while
+ * 56 bytes per TCP flow, 112 per DNS flow; a UDP flow keeps nothing while
  * each direction has had one datagram (a tag in f->quality), 24 bytes while
  * each has had at most two, 168 bytes after that or once a datagram could
  * be RTP (see quality_state), plus 208 bytes per tracked RTP SSRC (at most
@@ -299,7 +299,7 @@ static bool quality_dns_pending(const struct qflow *qf)
 	unsigned i;
 
 	for (i = 0; i < QUALITY_DNS_PENDING_MAX; i++)
-		if (qf->u.dns.p[i].ts_us != 0)
+		if (qf->u.dns.ts_us[i] != 0)
 			return true;
 	return false;
 }

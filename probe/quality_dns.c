@@ -10,8 +10,16 @@
 
 #define QDNS_HDR_LEN 12
 
+_Static_assert(QUALITY_DNS_PENDING_MAX <= 8, "qdns.rev holds one bit per pending query");
+
+static int qdns_dir(const struct qdns *d, unsigned i)
+{
+	return (d->rev >> i) & 1 ? FLOW_REV : FLOW_FWD;
+}
+
+/* Reports pending query i (answered at resp_us, or timed out) to the observer. */
 static void quality_dns_observe(struct quality *q, const struct flow *f,
-    const struct qdns_pending *pq, uint8_t rcode, uint64_t resp_us, bool timeout)
+    const struct qdns *d, unsigned i, uint8_t rcode, uint64_t resp_us, bool timeout)
 {
 	struct quality_obs o = { 0 };
 
@@ -19,13 +27,13 @@ static void quality_dns_observe(struct quality *q, const struct flow *f,
 		return;
 	o.kind = QUALITY_OBS_DNS;
 	o.flow = f;
-	o.dir = pq->dir;
-	o.ts_us = pq->ts_us;
-	o.dns_id = pq->id;
+	o.dir = qdns_dir(d, i);
+	o.ts_us = d->ts_us[i];
+	o.dns_id = d->id[i];
 	o.rcode = rcode;
 	o.timeout = timeout;
 	if (!timeout)
-		o.latency_ms = (double)(resp_us - pq->ts_us) / 1000.0;
+		o.latency_ms = (double)(resp_us - d->ts_us[i]) / 1000.0;
 	q->obs(&o, q->obs_ctx);
 }
 
@@ -34,24 +42,26 @@ static void quality_dns_query(struct quality *q, struct qflow *qf, uint16_t id,
 {
 	struct qdns *d = &qf->u.dns;
 	struct qcust *c = quality_cust(q, qf);
-	struct qdns_pending *slot = NULL;
-	unsigned i;
+	unsigned i, slot = QUALITY_DNS_PENDING_MAX;
 
 	if (c != NULL)
 		c->dns_queries++;
 	for (i = 0; i < QUALITY_DNS_PENDING_MAX; i++) {
-		if (d->p[i].ts_us != 0 && d->p[i].id == id && d->p[i].dir == dir)
+		if (d->ts_us[i] != 0 && d->id[i] == id && qdns_dir(d, i) == dir)
 			return;   /* retransmitted query: keep the first time */
-		if (d->p[i].ts_us == 0 && slot == NULL)
-			slot = &d->p[i];
+		if (d->ts_us[i] == 0 && slot == QUALITY_DNS_PENDING_MAX)
+			slot = i;
 	}
-	if (slot == NULL) {
+	if (slot == QUALITY_DNS_PENDING_MAX) {
 		q->ctr.dns_pending_full++;
 		return;
 	}
-	slot->ts_us = p->ts_us ? p->ts_us : 1;
-	slot->id = id;
-	slot->dir = (uint8_t)dir;
+	d->ts_us[slot] = p->ts_us ? p->ts_us : 1;
+	d->id[slot] = id;
+	if (dir == FLOW_REV)
+		d->rev |= (uint8_t)(1u << slot);
+	else
+		d->rev &= (uint8_t)~(1u << slot);
 }
 
 static void quality_dns_response(struct quality *q, const struct flow *f,
@@ -59,7 +69,6 @@ static void quality_dns_response(struct quality *q, const struct flow *f,
 {
 	struct qdns *d = &qf->u.dns;
 	struct qcust *c = quality_cust(q, qf);
-	struct qdns_pending *pq = NULL;
 	uint64_t lat_us;
 	unsigned i;
 
@@ -68,31 +77,28 @@ static void quality_dns_response(struct quality *q, const struct flow *f,
 		if (rcode != 0)
 			c->dns_failures++;
 	}
-	for (i = 0; i < QUALITY_DNS_PENDING_MAX; i++) {
-		if (d->p[i].ts_us != 0 && d->p[i].id == id && d->p[i].dir != dir) {
-			pq = &d->p[i];
+	for (i = 0; i < QUALITY_DNS_PENDING_MAX; i++)
+		if (d->ts_us[i] != 0 && d->id[i] == id && qdns_dir(d, i) != dir)
 			break;
-		}
-	}
-	if (pq == NULL) {
+	if (i == QUALITY_DNS_PENDING_MAX) {
 		q->ctr.dns_unmatched++;
 		return;
 	}
-	lat_us = p->ts_us >= pq->ts_us ? p->ts_us - pq->ts_us : 0;
+	lat_us = p->ts_us >= d->ts_us[i] ? p->ts_us - d->ts_us[i] : 0;
 	if (lat_us > QUALITY_DNS_TIMEOUT_US) {
 		/* answered too late: it was a timeout, whenever we notice it */
 		if (c != NULL)
 			c->dns_timeouts++;
-		quality_dns_observe(q, f, pq, rcode, p->ts_us, true);
+		quality_dns_observe(q, f, d, i, rcode, p->ts_us, true);
 	} else {
 		if (c != NULL) {
 			c->dns_lat_sum_ms += (double)lat_us / 1000.0;
 			c->dns_lat_n++;
 			quality_hist_add(&c->dns_lat, lat_us);
 		}
-		quality_dns_observe(q, f, pq, rcode, p->ts_us, false);
+		quality_dns_observe(q, f, d, i, rcode, p->ts_us, false);
 	}
-	pq->ts_us = 0;
+	d->ts_us[i] = 0;
 }
 
 /*
@@ -131,16 +137,15 @@ void quality_dns_expire(struct quality *q, struct flow *f, struct qflow *qf,
 	unsigned i;
 
 	for (i = 0; i < QUALITY_DNS_PENDING_MAX; i++) {
-		struct qdns_pending *pq = &d->p[i];
+		uint64_t ts = d->ts_us[i];
 
-		if (pq->ts_us == 0)
+		if (ts == 0)
 			continue;
-		if (!force && (now_us < pq->ts_us ||
-		    now_us - pq->ts_us <= QUALITY_DNS_TIMEOUT_US))
+		if (!force && (now_us < ts || now_us - ts <= QUALITY_DNS_TIMEOUT_US))
 			continue;
 		if (c != NULL)
 			c->dns_timeouts++;
-		quality_dns_observe(q, f, pq, 0, now_us, true);
-		pq->ts_us = 0;
+		quality_dns_observe(q, f, d, i, 0, now_us, true);
+		d->ts_us[i] = 0;
 	}
 }

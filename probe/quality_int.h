@@ -110,7 +110,7 @@ struct quality {
  */
 enum qflow_kind { QF_TCP = 1, QF_UDP, QF_DNS, QF_UDP_SMALL };
 
-/* --- TCP: 64 bytes per flow, never on a customer list (no interval work) --- */
+/* --- TCP: 56 bytes per flow, never on a customer list (no interval work) --- */
 #define QTCP_HAVE_SEQ(d)  (1u << (d))    /* qtcp.flags: next_seq[d] valid */
 #define QTCP_HS_REPORTED  0x04           /* RTT given to a flow record already */
 
@@ -120,26 +120,25 @@ struct qtcp {
 	uint8_t  syn_dir;
 	uint8_t  flags;          /* QTCP_* */
 	uint32_t next_seq[2];    /* highest seq + len (+SYN/FIN) seen per direction */
+	uint32_t hs_seq;         /* the SYN's seq, then the SYN-ACK's, as the handshake goes */
 	uint64_t next_seq_us[2]; /* when next_seq last advanced */
-	uint64_t syn_us, synack_us;
 	union {
 		struct {
-			uint32_t syn_seq, synack_seq;   /* until the handshake is done */
-		} seq;
-		uint64_t ack_us;                    /* once it is done */
+			uint64_t syn_us, synack_us;   /* until the handshake is done */
+		} at;
+		struct {
+			uint64_t first_us;    /* SYN -> SYN-ACK, once it is done */
+			uint64_t second_us;   /* SYN-ACK -> ACK */
+		} legs;
 	} hs;
 	uint64_t retransmits;    /* since the last flow record */
 };
 
-/* --- DNS --- */
-struct qdns_pending {
-	uint64_t ts_us;   /* 0 = free */
-	uint16_t id;
-	uint8_t  dir;
-};
-
+/* --- DNS: pending queries, column-wise (no padding): 81 bytes --- */
 struct qdns {
-	struct qdns_pending p[QUALITY_DNS_PENDING_MAX];
+	uint64_t ts_us[QUALITY_DNS_PENDING_MAX];   /* query time; 0 = free slot */
+	uint16_t id[QUALITY_DNS_PENDING_MAX];
+	uint8_t  rev;                               /* bit i: query i went FLOW_REV */
 };
 
 /* --- RTP and plain UDP --- */

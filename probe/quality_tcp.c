@@ -29,11 +29,11 @@ static bool qtcp_lt(uint32_t a, uint32_t b)
 	return (int32_t)(a - b) < 0;
 }
 
-/* Handshake legs (ms) from the stored times: SYN -> SYN-ACK, SYN-ACK -> ACK. */
+/* Handshake legs (ms) of a done handshake: SYN -> SYN-ACK, SYN-ACK -> ACK. */
 static void quality_tcp_legs(const struct qtcp *t, double *first, double *second)
 {
-	*first = (double)(t->synack_us - t->syn_us) / 1000.0;
-	*second = (double)(t->hs.ack_us - t->synack_us) / 1000.0;
+	*first = (double)t->hs.legs.first_us / 1000.0;
+	*second = (double)t->hs.legs.second_us / 1000.0;
 }
 
 /* WAN and LAN legs of a done handshake (ms), as seen at the gateway. */
@@ -50,7 +50,7 @@ static void quality_tcp_rtt(const struct flow *f, const struct qtcp *t,
 }
 
 static void quality_tcp_observe(struct quality *q, struct flow *f,
-    const struct qtcp *t)
+    const struct qtcp *t, uint64_t ack_us)
 {
 	struct quality_obs o = { 0 };
 
@@ -59,7 +59,7 @@ static void quality_tcp_observe(struct quality *q, struct flow *f,
 	o.kind = QUALITY_OBS_HANDSHAKE;
 	o.flow = f;
 	o.dir = t->syn_dir;
-	o.ts_us = t->hs.ack_us;
+	o.ts_us = ack_us;
 	quality_tcp_legs(t, &o.syn_synack_ms, &o.synack_ack_ms);
 	quality_tcp_rtt(f, t, &o.rtt_wan_ms, &o.rtt_lan_ms);
 	q->obs(&o, q->obs_ctx);
@@ -70,18 +70,21 @@ static void quality_tcp_handshake_done(struct quality *q, struct flow *f,
     struct qtcp *t, uint64_t ack_us)
 {
 	struct qcust *c = quality_cust_of(q, f->customer);
+	uint64_t syn_us = t->hs.at.syn_us, synack_us = t->hs.at.synack_us;
 	double wan_ms, lan_ms;
 
 	t->hs_state = QTCP_HS_DONE;
-	t->hs.ack_us = ack_us;   /* the sequence numbers are not needed any more */
+	/* from now on only the legs are needed */
+	t->hs.legs.first_us = synack_us - syn_us;
+	t->hs.legs.second_us = ack_us - synack_us;
 	if (c != NULL) {
 		quality_tcp_rtt(f, t, &wan_ms, &lan_ms);
 		c->tcp_handshakes++;
 		c->tcp_wan_sum_ms += wan_ms;
 		c->tcp_lan_sum_ms += lan_ms;
-		quality_hist_add(&c->tcp_rtt, ack_us - t->syn_us);
+		quality_hist_add(&c->tcp_rtt, ack_us - syn_us);
 	}
-	quality_tcp_observe(q, f, t);
+	quality_tcp_observe(q, f, t, ack_us);
 }
 
 /* Handshake state machine: SYN, SYN-ACK acking it, ACK acking the SYN-ACK. */
@@ -93,8 +96,8 @@ static void quality_tcp_handshake(struct quality *q, struct flow *f,
 	if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN) {
 		if (t->hs_state == QTCP_HS_NONE || t->hs_state == QTCP_HS_SYN) {
 			/* most recent SYN, as tshark's initial_rtt uses it */
-			t->syn_us = p->ts_us;
-			t->hs.seq.syn_seq = p->tcp_seq;
+			t->hs.at.syn_us = p->ts_us;
+			t->hs_seq = p->tcp_seq;
 			t->syn_dir = (uint8_t)dir;
 			t->hs_state = QTCP_HS_SYN;
 		}
@@ -102,16 +105,16 @@ static void quality_tcp_handshake(struct quality *q, struct flow *f,
 	}
 	if ((fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == (TCPF_SYN | TCPF_ACK)) {
 		if (t->hs_state == QTCP_HS_SYN && dir != t->syn_dir &&
-		    p->tcp_ack == t->hs.seq.syn_seq + 1) {
-			t->synack_us = p->ts_us;
-			t->hs.seq.synack_seq = p->tcp_seq;
+		    p->tcp_ack == t->hs_seq + 1) {
+			t->hs.at.synack_us = p->ts_us;
+			t->hs_seq = p->tcp_seq;
 			t->hs_state = QTCP_HS_SYNACK;
 		}
 		return;
 	}
 	if (t->hs_state == QTCP_HS_SYNACK && dir == t->syn_dir &&
 	    (fl & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_ACK &&
-	    p->tcp_ack == t->hs.seq.synack_seq + 1)
+	    p->tcp_ack == t->hs_seq + 1)
 		quality_tcp_handshake_done(q, f, t, p->ts_us);
 }
 
