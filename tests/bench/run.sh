@@ -7,7 +7,7 @@
 # 1M-packet random-source SYN flood),
 # ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
 # in network namespaces at the reference profile, scaled to fit the machine).
-# Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.05), BENCH_LAB_SECONDS (default 20),
+# Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.1), BENCH_LAB_FULL_N (default 3), BENCH_LAB_SECONDS (default 20),
 # BENCH_INGEST_SECONDS (default 10), GW_PCAPS.
 set -uo pipefail
 
@@ -225,12 +225,17 @@ print(s.get("accepted", 0), s.get("lost", -1), sys.argv[4], s.get("rrd_queue_dro
 }
 
 # ---- 4. live lab ----------------------------------------------------------------------------
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Environment: BENCH_LAB_SCALE (default 0.1: 30 customers x 5 Mbit/s, what a shared 2-core
+# host generates without loss; the "generator achieved" row tells when it did not),
+# BENCH_LAB_FULL_N (gateways at the full reference profile, default 3; 0 skips the row),
+# BENCH_LAB_SIZES (default "10 30").
+# CPU time of a process, all threads, in ns (schedstat: exact, unlike 10 ms ticks).
+proc_cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
-lab_run() { # customers
-	local n=$1 scale=${BENCH_LAB_SCALE:-0.05} secs=${BENCH_LAB_SECONDS:-20} dir port lab=$REPO/deploy/lab/lab
-	local hz t0 t1 p f i
-	dir=$TMP/lab-$n; mkdir -p "$dir"
+lab_run() { # customers scale
+	local n=$1 scale=${2:-0.1} secs=${BENCH_LAB_SECONDS:-20} dir port lab=$REPO/deploy/lab/lab
+	local t0 t1 f i
+	dir=$TMP/lab-$n-$scale; rm -rf "$dir"; mkdir -p "$dir"
 	export GW_LAB_STATE=$dir/state GW_LAB_PREFIX=gw-bench- GW_BUILD=$B
 	export GW_LAB_OPERATOR=ipc://$dir/operator.sock
 	start_operator "$dir" "$GW_LAB_OPERATOR"
@@ -238,22 +243,24 @@ lab_run() { # customers
 	"$lab" up "$n" --probes >"$dir/up.log" 2>&1 || { row lab "$n customers" error "lab up failed: $(tail -n 2 "$dir/up.log")"; stop_operator "$dir"; return; }
 	LAB_UP=1
 	sleep 3
-	hz=$(getconf CLK_TCK)
-	for f in "$GW_LAB_STATE"/pids/probe-*.pid; do echo "$(cat "$f") $(proc_ticks "$(cat "$f")")"; done >"$dir/cpu0"
+	cpu_snap() { for f in "$GW_LAB_STATE"/pids/probe-*.pid; do echo "$(cat "$f") $(proc_cpu_ns "$(cat "$f")")"; done; }
+	curl -fsS "http://127.0.0.1:$port/api/v1/probes" >"$dir/probes0.json" 2>/dev/null || echo '{"probes":[]}' >"$dir/probes0.json"
+	cpu_snap >"$dir/cpu0"
 	t0=$(now)
 	"$lab" traffic reference "$secs" --scale "$scale" >"$dir/traffic.jsonl" 2>"$dir/traffic.err"
 	t1=$(now)
-	for f in "$GW_LAB_STATE"/pids/probe-*.pid; do echo "$(cat "$f") $(proc_ticks "$(cat "$f")")"; done >"$dir/cpu1"
+	cpu_snap >"$dir/cpu1"
 	sleep 4 # last intervals close on the wall-clock tick and reach the operator
 	for i in $(seq 1 "$n"); do
 		curl -fsS "http://127.0.0.1:$port/api/v1/customers/c$((100 + i))" >"$dir/op-c$((100 + i)).json" 2>/dev/null || echo '{}' >"$dir/op-c$((100 + i)).json"
 	done
 	curl -fsS "http://127.0.0.1:$port/api/v1/probes" >"$dir/probes.json" 2>/dev/null || echo '{"probes":[]}' >"$dir/probes.json"
-	"$PY" - "$dir" "$n" "$hz" "$(calc "$t1 - $t0" 3)" >"$dir/result" <<'EOF'
-import glob, json, os, sys, statistics as st
-d, n, hz, wall = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+	# -> cpu_med cpu_max drops ratio_med ratio_min ratio_max n_ratios offered_mbit n_probes pps_med gen_min
+	"$PY" - "$dir" "$(calc "$t1 - $t0" 3)" "$scale" "${GW_LAB_LINE_BPS:-50000000}" >"$dir/result" <<'EOF'
+import json, sys, statistics as st
+d, wall, scale, line = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 c0 = dict(l.split() for l in open(d + "/cpu0")); c1 = dict(l.split() for l in open(d + "/cpu1"))
-cpu = [(int(c1[p]) - int(c0[p])) / hz / wall * 100 for p in c1 if p in c0]
+cpu = [(int(c1[p]) - int(c0[p])) / 1e9 / wall * 100 for p in c1 if p in c0]
 truth = {}
 for l in open(d + "/traffic.jsonl"):
     o = json.loads(l); truth[o["customer"]] = o
@@ -263,35 +270,55 @@ for c, o in truth.items():
     except Exception: j = {}
     seen = sum(h.get("rx_bytes", 0) for h in j.get("history", []))
     if o["rx_ip_bytes"] > 0: ratios.append(seen / o["rx_ip_bytes"])
-drops = sum(p.get("health", {}).get("pcap_dropped", 0) + p.get("health", {}).get("pcap_if_dropped", 0)
-            for p in json.load(open(d + "/probes.json")).get("probes", []))
+health = lambda f: {p.get("id"): p.get("health", {}) for p in json.load(open(d + f)).get("probes", [])}
+h0, h1 = health("/probes0.json"), health("/probes.json")
+drops = sum(h.get("pcap_dropped", 0) + h.get("pcap_if_dropped", 0) for h in h1.values())
+# packets the probe's capture saw during the run (health counters are cumulative)
+pps = [(h.get("pcap_received", 0) - h0.get(p, {}).get("pcap_received", 0)) / wall for p, h in h1.items()]
+# generators: rx (toward the customer) achieved / the profile's line rate at this scale
+gen = [o["rx_ip_bytes"] * 8 / float(o["seconds"]) / (line * scale) for o in truth.values()]
 rx = sum(o["rx_ip_bytes"] for o in truth.values())
-print("%.2f %.2f %d %.4f %.4f %.4f %d %.3f %d" % (st.median(cpu) if cpu else -1, max(cpu) if cpu else -1, drops,
-      st.median(ratios) if ratios else 0, min(ratios) if ratios else 0, max(ratios) if ratios else 0,
+m = lambda v: st.median(v) if v else -1
+print("%.3f %.3f %d %.4f %.4f %.4f %d %.3f %d %.0f %.3f" % (m(cpu), max(cpu) if cpu else -1, drops,
+      m(ratios), min(ratios) if ratios else 0, max(ratios) if ratios else 0,
       len(ratios), rx * 8 / 1e6 / float(next(iter(truth.values()))["seconds"]) if truth else 0,
-      len(json.load(open(d + "/probes.json")).get("probes", []))))
+      len(h1), m(pps), min(gen) if gen else 0))
 EOF
 	"$lab" down >/dev/null 2>&1; LAB_UP=
 	stop_operator "$dir"
 	cat "$dir/result"
 }
 
+lab_rows() { # label runs_file scale
+	local l=$1 f=$2 sc=$3
+	col() { awk -v k="$1" '{print $k}' "$f" | median; }
+	row lab "$l: probe CPU % per gw" "$(col 1)" "median gw; max gw $(col 2) % (worst run $(awk '{print $2}' "$f" | sort -g | tail -n 1)); target < 1 %; scale $sc of the reference profile, ${BENCH_LAB_SECONDS:-20}s"
+	row lab "$l: pps per gw" "$(col 10)" "median gw, packets the probe's capture received (health pcap_received)"
+	row lab "$l: pcap drops" "$(col 3)" "sum over probes (worst run $(awk '{print $3}' "$f" | sort -g | tail -n 1)); probes seen $(col 9); target 0"
+	row lab "$l: offered load" "$(col 8) Mbit/s" "sum of lan0 rx over all gateways (oracle); generator achieved/target min gw $(col 11)"
+	row lab "$l: operator/actual rx bytes" "$(col 4)" "median customer; min $(col 5) max $(col 6); target within 0.98..1.02"
+}
+
 bench_lab() {
-	local n r res
+	local n r res sc=${BENCH_LAB_SCALE:-0.1} full=${BENCH_LAB_FULL_N:-3}
 	[ "$(id -u)" = 0 ] || { row lab skipped - "needs root (network namespaces)"; return; }
 	for n in ${BENCH_LAB_SIZES:-10 30}; do
 		: >"$TMP/lab-$n.runs"
 		for r in $(seq 1 "$RUNS"); do
-			res=$(lab_run "$n") && echo "$res" >>"$TMP/lab-$n.runs"
-			note "lab $n customers run $r: $res"
+			res=$(lab_run "$n" "$sc") && echo "$res" >>"$TMP/lab-$n.runs"
+			note "lab $n customers scale $sc run $r: $res"
 		done
-		[ -s "$TMP/lab-$n.runs" ] || continue
-		col() { awk -v k="$1" '{print $k}' "$TMP/lab-$n.runs" | median; }
-		row lab "$n cust: probe CPU % (median gw)" "$(col 1)" "max gw $(col 2) %; scale ${BENCH_LAB_SCALE:-0.05} of the reference profile, ${BENCH_LAB_SECONDS:-20}s"
-		row lab "$n cust: offered load" "$(col 8) Mbit/s" "sum of lan0 rx over all gateways (oracle)"
-		row lab "$n cust: pcap drops" "$(col 3)" "sum over probes (operator /api/v1/probes); probes seen $(col 9)"
-		row lab "$n cust: operator/oracle rx bytes" "$(col 4)" "median customer; min $(col 5) max $(col 6); target within 0.98..1.02"
+		[ -s "$TMP/lab-$n.runs" ] && lab_rows "$n cust x $sc" "$TMP/lab-$n.runs" "$sc"
 	done
+	# The full reference profile (~50 Mbit/s, ~3.7k pps per gateway) on as many gateways as
+	# the host generates: probe CPU per gateway does not depend on how many gateways there are.
+	[ "$full" -ge 1 ] 2>/dev/null || return 0
+	: >"$TMP/lab-full.runs"
+	for r in $(seq 1 "$RUNS"); do
+		res=$(lab_run "$full" 1) && echo "$res" >>"$TMP/lab-full.runs"
+		note "lab full reference profile, $full gateways, run $r: $res"
+	done
+	[ -s "$TMP/lab-full.runs" ] && lab_rows "full ref profile, $full gw" "$TMP/lab-full.runs" 1
 }
 
 [ -x "$PROBE" ] || { echo "bench: $PROBE not built"; exit 1; }
