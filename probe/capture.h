@@ -12,7 +12,7 @@ struct capture_config {
 	const char *filter;      /* BPF expression, or NULL; borrowed */
 	int snaplen;             /* 0 = 65535 */
 	bool promisc;            /* live: promiscuous mode (default on) */
-	bool immediate;          /* live: deliver packets at once (default on) */
+	bool immediate;          /* live: deliver packets at once (else batched per timeout_ms) */
 	int buffer_mb;           /* live: kernel buffer size, 0 = libpcap default */
 	int timeout_ms;          /* live: read timeout, 0 = 100 */
 };

@@ -48,6 +48,7 @@ struct opts {
 	unsigned long long max_flows, idle_ms, active_ms;
 	int snaplen, buffer_mb;
 	bool promisc;
+	bool immediate;
 	unsigned dpi_packets;
 	unsigned long long dpi_states;
 	enum enforce_mode enforce;
@@ -91,6 +92,9 @@ usage(FILE *fp)
 "                           for usage but limits DPI)\n"
 "      --buffer-mb N        live: kernel capture buffer in MiB (default libpcap's)\n"
 "      --no-promisc         live: do not put the interface in promiscuous mode\n"
+"      --immediate          live: hand over every packet at once (a wakeup per\n"
+"                           packet); default: batches of up to 100 ms, which\n"
+"                           costs ~10x less CPU under load\n"
 "Customers:\n"
 "      --customer-map FILE  map file: lines \"ID vlan N\", \"ID vlan OUTER.INNER\",\n"
 "                           \"ID prefix CIDR\"\n"
@@ -147,7 +151,7 @@ enum {
 	OPT_PROBE_ID = 256, OPT_MAP, OPT_CUSTOMER, OPT_LAN_PREFIX, OPT_INTERVAL,
 	OPT_JSONL, OPT_FLOWS, OPT_OPERATOR, OPT_SERVER_KEY, OPT_CLIENT_KEY,
 	OPT_QUEUE, OPT_MAX_FLOWS, OPT_IDLE, OPT_ACTIVE, OPT_SNAPLEN, OPT_BUFFER,
-	OPT_NO_PROMISC, OPT_DPI_PACKETS, OPT_DPI_STATES, OPT_ENFORCE, OPT_ALLOW,
+	OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_DPI_PACKETS, OPT_DPI_STATES, OPT_ENFORCE, OPT_ALLOW,
 	OPT_THRESHOLDS, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_USER, OPT_HEARTBEAT,
 	OPT_ENFORCER,
 };
@@ -173,6 +177,7 @@ static const struct option long_opts[] = {
 	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
 	{ "buffer-mb", required_argument, NULL, OPT_BUFFER },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+	{ "immediate", no_argument, NULL, OPT_IMMEDIATE },
 	{ "dpi-packets", required_argument, NULL, OPT_DPI_PACKETS },
 	{ "dpi-states", required_argument, NULL, OPT_DPI_STATES },
 	{ "enforce", required_argument, NULL, OPT_ENFORCE },
@@ -265,6 +270,7 @@ opt_parse_one(struct opts *o, int c, const char *arg)
 	case OPT_SNAPLEN: o->snaplen = (int)opt_u64("snaplen", arg, 64, 262144); break;
 	case OPT_BUFFER: o->buffer_mb = (int)opt_u64("buffer-mb", arg, 1, 4096); break;
 	case OPT_NO_PROMISC: o->promisc = false; break;
+	case OPT_IMMEDIATE: o->immediate = true; break;
 	case OPT_DPI_PACKETS: o->dpi_packets = (unsigned)opt_u64("dpi-packets", arg, 1, 250); break;
 	case OPT_DPI_STATES: o->dpi_states = opt_u64("dpi-states", arg, 1, 1ULL << 24); break;
 	case OPT_ENFORCE:
@@ -590,7 +596,7 @@ static void
 run_live(struct probe *pr)
 {
 	struct pollfd pfd = { .fd = capture_fd(pr->cap), .events = POLLIN };
-	double next_hb = mono_s() + pr->o->heartbeat_s, next_sec = 0, now;
+	double next_hb = mono_s() + pr->o->heartbeat_s, next_sec = 0, next_cmd = 0, now;
 	struct gw_msg hb;
 
 	if (pfd.fd < 0)
@@ -605,8 +611,12 @@ run_live(struct probe *pr)
 		if (capture_dispatch(pr->cap, -1, on_packet, pr) == -1)
 			break;
 		engine_tick(pr->eng, wall_us());
-		handle_commands(pr);
 		now = mono_s();
+		/* Each look at the command socket costs syscalls: at most every 50 ms. */
+		if (now >= next_cmd) {
+			handle_commands(pr);
+			next_cmd = now + 0.05;
+		}
 		if (now >= next_sec) {
 			if (pr->enf != NULL)
 				enforce_tick(pr->enf, wall_us());
@@ -681,7 +691,7 @@ setup_capture(struct probe *pr)
 	const struct opts *o = pr->o;
 	struct capture_config cc = {
 		.iface = o->iface, .file = o->file, .filter = o->filter,
-		.snaplen = o->snaplen, .promisc = o->promisc, .immediate = true,
+		.snaplen = o->snaplen, .promisc = o->promisc, .immediate = o->immediate,
 		.buffer_mb = o->buffer_mb, .timeout_ms = 100,
 	};
 
