@@ -126,7 +126,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory -j2 all
-	@sh tests/bench/run.sh $(B)
+	@bash tests/bench/run.sh $(B)
 
 asan:
 	@$(MAKE) --no-print-directory B=build-asan CC=clang \
