@@ -271,14 +271,13 @@ static int
 rs_conf_line(const struct config_line *l, void *ctx, char *err, size_t errlen)
 {
 	struct rs_conf *k = ctx;
-	struct respond_config rc_dummy;
-	struct correlate_config cc_dummy;
+	/* Sinks for the half of the file a caller did not ask for: parsed, then dropped. */
+	struct respond_config rc_dummy = { 0 };
+	struct correlate_config cc_dummy = { 0 };
 	struct respond_config *rc = k->rc != NULL ? k->rc : &rc_dummy;
 	struct correlate_config *cc = k->cc != NULL ? k->cc : &cc_dummy;
 	const char *w = l->words[0];
 
-	if (k->rc == NULL)
-		memset(&rc_dummy, 0, sizeof(rc_dummy));
 	if (strcmp(w, "ban_timeout_s") == 0)
 		return rs_conf_u32(l, 30 * 86400, &rc->ban_timeout_s, err, errlen);
 	if (strcmp(w, "hook_timeout_s") == 0)
