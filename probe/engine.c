@@ -311,7 +311,7 @@ engine_packet(struct engine *e, const struct engine_frame *fr)
 	if (e->finished)
 		return;
 	e->cnt.packets++;
-	memset(&p, 0, sizeof(p));
+	/* decode_packet resets every field but these three, which are ours. */
 	r = decode_packet(e->cfg.dlt, fr->data, fr->caplen, &p);
 	p.ts_us = fr->ts_us;
 	p.caplen = fr->caplen;
