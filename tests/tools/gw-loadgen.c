@@ -371,8 +371,12 @@ main(int argc, char **argv)
 	reports = (unsigned)(o.rate > 0 ? o.rate * o.duration : o.duration);
 	cs = calloc(o.customers, sizeof(*cs));
 	socks = calloc(nsock, sizeof(*socks));
-	if (cs == NULL || socks == NULL || (ctx = zmq_ctx_new()) == NULL)
+	if (cs == NULL || socks == NULL || (ctx = zmq_ctx_new()) == NULL) {
+		fprintf(stderr, "gw-loadgen: out of memory\n");
+		free(cs);
+		free(socks);
 		return 1;
+	}
 	zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, (int)nsock + 16);
 	zmq_ctx_set(ctx, ZMQ_IO_THREADS, nsock > 100 ? 2 : 1);
 	if (o.log_path != NULL && (log = fopen(o.log_path, "w")) == NULL) {
