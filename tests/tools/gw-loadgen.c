@@ -369,27 +369,37 @@ main(int argc, char **argv)
 		return 2;
 	nsock = o.probes < o.sockets ? o.probes : o.sockets;
 	reports = (unsigned)(o.rate > 0 ? o.rate * o.duration : o.duration);
+	if (o.log_path != NULL && (log = fopen(o.log_path, "w")) == NULL) {
+		perror(o.log_path);
+		return 1;
+	}
 	cs = calloc(o.customers, sizeof(*cs));
 	socks = calloc(nsock, sizeof(*socks));
 	if (cs == NULL || socks == NULL || (ctx = zmq_ctx_new()) == NULL) {
 		fprintf(stderr, "gw-loadgen: out of memory\n");
 		free(cs);
 		free(socks);
+		if (log != NULL)
+			fclose(log);
 		return 1;
 	}
 	zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, (int)nsock + 16);
 	zmq_ctx_set(ctx, ZMQ_IO_THREADS, nsock > 100 ? 2 : 1);
-	if (o.log_path != NULL && (log = fopen(o.log_path, "w")) == NULL) {
-		perror(o.log_path);
-		return 1;
-	}
 	for (unsigned s = 0; s < nsock; s++) {
 		if (nsock == o.probes)
 			snprintf(rid, sizeof(rid), "%s%05u", o.prefix, s);
 		else
 			snprintf(rid, sizeof(rid), "lg-sock-%u", s);
-		if ((socks[s] = lg_socket(ctx, &o, rid)) == NULL)
+		if ((socks[s] = lg_socket(ctx, &o, rid)) == NULL) {
+			while (s-- > 0)
+				zmq_close(socks[s]);
+			zmq_ctx_term(ctx);
+			free(cs);
+			free(socks);
+			if (log != NULL)
+				fclose(log);
 			return 1;
+		}
 	}
 	t0 = lg_now();
 	for (unsigned i = 0; i < o.probes; i++) {
