@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "metrics.h"
 
 #define API_SERIES_MAX_POINTS 100000
 #define API_RESPOND_WAIT_MS   5000   /* a ban/unban waits this long for the ingest loop */
@@ -732,117 +733,36 @@ api_graph(const struct api_ctx *ctx, const char *id,
 	return 0;
 }
 
-static void
-api_metrics_customers(FILE *f, const struct live_customer_view *v, size_t n)
-{
-	static const char *const names[4] = { "rx_bytes", "tx_bytes",
-	    "rx_packets", "tx_packets" };
-
-	for (int k = 0; k < 4; k++) {
-		fprintf(f, "# TYPE gatewatch_customer_%s_total counter\n", names[k]);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t x = k == 0 ? v[i].total_rx_bytes : k == 1 ?
-			    v[i].total_tx_bytes : k == 2 ? v[i].total_rx_packets :
-			    v[i].total_tx_packets;
-			fprintf(f, "gatewatch_customer_%s_total{customer=\"%s\"} %llu\n",
-			    names[k], v[i].id, (unsigned long long)x);
-		}
-	}
-	fprintf(f, "# TYPE gatewatch_customer_flows_active gauge\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "gatewatch_customer_flows_active{customer=\"%s\"} %u\n",
-		    v[i].id, v[i].stats.flows_active);
-	fprintf(f, "# TYPE gatewatch_customer_last_report_timestamp_seconds gauge\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "gatewatch_customer_last_report_timestamp_seconds"
-		    "{customer=\"%s\"} %.3f\n", v[i].id, v[i].ts);
-}
-
-static void
-api_metrics_probes(FILE *f, const struct live_probe_info *p, size_t n)
-{
-	static const char *const names[4] = { "messages", "lost", "duplicates",
-	    "rejected" };
-
-	for (int k = 0; k < 4; k++) {
-		fprintf(f, "# TYPE gatewatch_probe_%s_total counter\n", names[k]);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t x = k == 0 ? p[i].messages : k == 1 ? p[i].lost :
-			    k == 2 ? p[i].duplicates : p[i].rejected;
-			fprintf(f, "gatewatch_probe_%s_total{probe=\"%s\"} %llu\n",
-			    names[k], p[i].id, (unsigned long long)x);
-		}
-	}
-	fprintf(f, "# TYPE gatewatch_probe_last_seen_timestamp_seconds gauge\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "gatewatch_probe_last_seen_timestamp_seconds{probe=\"%s\"} "
-		    "%.3f\n", p[i].id, p[i].last_seen);
-}
-
-static void
-api_metrics_operator(FILE *f, const struct api_ctx *ctx)
-{
-	struct live_counters c;
-	struct store_counters s;
-
-	live_counters_get(ctx->live, &c);
-	store_counters_get(ctx->store, &s);
-	fprintf(f, "# TYPE gatewatch_envelopes_total counter\n"
-	    "gatewatch_envelopes_total %llu\n"
-	    "# TYPE gatewatch_rejected_total counter\n"
-	    "gatewatch_rejected_total{reason=\"garbage\"} %llu\n"
-	    "gatewatch_rejected_total{reason=\"bad_frames\"} %llu\n"
-	    "gatewatch_rejected_total{reason=\"unknown_probe\"} %llu\n"
-	    "gatewatch_rejected_total{reason=\"key_mismatch\"} %llu\n"
-	    "# TYPE gatewatch_lost_total counter\ngatewatch_lost_total %llu\n"
-	    "# TYPE gatewatch_rrd_updates_total counter\n"
-	    "gatewatch_rrd_updates_total %llu\n"
-	    "# TYPE gatewatch_rrd_errors_total counter\n"
-	    "gatewatch_rrd_errors_total %llu\n"
-	    "# TYPE gatewatch_rrd_queue_dropped_total counter\n"
-	    "gatewatch_rrd_queue_dropped_total %llu\n"
-	    "# TYPE gatewatch_rrd_queue_length gauge\n"
-	    "gatewatch_rrd_queue_length %llu\n"
-	    "# TYPE gatewatch_rrdcached_up gauge\ngatewatch_rrdcached_up %d\n"
-	    "# TYPE gatewatch_uptime_seconds gauge\ngatewatch_uptime_seconds %.0f\n",
-	    (unsigned long long)c.envelopes, (unsigned long long)c.garbage,
-	    (unsigned long long)c.bad_frames, (unsigned long long)c.unknown_probe,
-	    (unsigned long long)c.key_mismatch, (unsigned long long)c.lost,
-	    (unsigned long long)s.rrd_updates, (unsigned long long)s.rrd_errors,
-	    (unsigned long long)s.queue_dropped, (unsigned long long)s.queue_len,
-	    s.connected ? 1 : 0, api_now() - ctx->start_wall);
-}
-
+/* GET /metrics: snapshots of live and store, rendered by metrics.c. */
 static int
 api_metrics(const struct api_ctx *ctx, struct api_response *r)
 {
+	struct metrics_snapshot snap = { .max_customers =
+	    ctx->metrics_max_customers };
 	struct live_customer_view *cv = NULL;
 	struct live_probe_info *pv = NULL;
-	size_t nc = 0, np = 0;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f;
+	int rc = -1;
 
-	if (live_customers_list(ctx->live, &cv, &nc) == -1 ||
-	    live_probes_list(ctx->live, &pv, &np) == -1 ||
-	    (f = open_memstream(&buf, &len)) == NULL) {
-		free(cv);
-		free(pv);
-		return api_error(r, 500, "out of memory");
+	if (live_customers_list(ctx->live, &cv, &snap.n_customers) == 0 &&
+	    live_probes_list(ctx->live, &pv, &snap.n_probes) == 0) {
+		live_counters_get(ctx->live, &snap.counters);
+		store_counters_get(ctx->store, &snap.store);
+		snap.customers = cv;
+		snap.probes = pv;
+		snap.now = api_now();
+		snap.uptime_s = snap.now - ctx->start_wall;
+		rc = metrics_render(&snap, &buf, &len);
 	}
-	api_metrics_operator(f, ctx);
-	api_metrics_customers(f, cv, nc);
-	api_metrics_probes(f, pv, np);
 	free(cv);
 	free(pv);
-	if (fclose(f) != 0 || buf == NULL) {
-		free(buf);
+	if (rc == -1)
 		return api_error(r, 500, "out of memory");
-	}
 	r->status = 200;
 	r->body = buf;
 	r->body_len = len;
-	r->content_type = "text/plain; version=0.0.4";
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	return 0;
 }
 

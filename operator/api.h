@@ -23,6 +23,7 @@ struct api_ctx {
 	struct events *events;
 	struct respond *respond;
 	double        start_wall;   /* operator start, s since the epoch */
+	size_t        metrics_max_customers; /* /metrics cap, 0 = default (metrics.h) */
 };
 
 struct api_request {

@@ -18,6 +18,7 @@
 #include "ingest.h"
 #include "live.h"
 #include "log.h"
+#include "metrics.h"
 #include "respond.h"
 #include "static.h"
 #include "store.h"
@@ -27,7 +28,7 @@
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
 	char *probes, *log_level, *db, *policy, *dashboard_dir;
-	unsigned long long history, max_events;
+	unsigned long long history, max_events, metrics_max;
 	int use_syslog;
 };
 
@@ -72,6 +73,10 @@ main_usage(FILE *f)
 "  --probes F               without CURVE: allowed probe ids (words); others are\n"
 "                           rejected and counted\n"
 "  --history N              intervals kept in memory per customer (default %d)\n"
+"  --metrics-max-customers N\n"
+"                           customers on /metrics (default %d, 1..%d); with\n"
+"                           more, only the N with the highest rx bit/s, and\n"
+"                           gatewatch_metrics_customers_omitted counts the rest\n"
 "  --dashboard-dir DIR      NOC dashboard files, served at / and /ui/NAME\n"
 "                           (default " GW_DASHBOARD_DIR ", else ../dashboards\n"
 "                           next to the binary's directory)\n"
@@ -94,6 +99,7 @@ main_usage(FILE *f)
 "  --keygen DIR NAME        write DIR/NAME.key (mode 0600) and DIR/NAME.pub and exit\n"
 "  -h, --help               this text\n"
 "  --version                print the version\n", LIVE_HISTORY_DEFAULT,
+	    METRICS_MAX_CUSTOMERS_DEFAULT, METRICS_MAX_CUSTOMERS_MAX,
 	    EVENTS_CAP_DEFAULT);
 }
 
@@ -118,6 +124,14 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
 			    "1..100000000", val);
+			return -1;
+		}
+		return 0;
+	} else if (strcmp(key, "metrics-max-customers") == 0) {
+		if (config_parse_u64(val, 1, METRICS_MAX_CUSTOMERS_MAX,
+		    &o->metrics_max) == -1) {
+			snprintf(err, errlen, "metrics-max-customers: \"%.64s\" is "
+			    "not 1..%d", val, METRICS_MAX_CUSTOMERS_MAX);
 			return -1;
 		}
 		return 0;
@@ -168,6 +182,7 @@ static const struct option main_longopts[] = {
 	{ "probe-keys", required_argument, NULL, 'k' },
 	{ "probes", required_argument, NULL, 'p' },
 	{ "history", required_argument, NULL, 'n' },
+	{ "metrics-max-customers", required_argument, NULL, 'm' },
 	{ "db", required_argument, NULL, 'D' },
 	{ "policy", required_argument, NULL, 'P' },
 	{ "max-events", required_argument, NULL, 'M' },
@@ -407,7 +422,8 @@ main_policy_start(const struct opts *o, struct main_ctx *mc)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { .history = LIVE_HISTORY_DEFAULT };
+	struct opts o = { .history = LIVE_HISTORY_DEFAULT,
+	    .metrics_max = METRICS_MAX_CUSTOMERS_DEFAULT };
 	const char *keygen_dir = NULL;
 	enum log_level lvl = LOG_LVL_INFO;
 	struct static_site *site;
@@ -450,7 +466,8 @@ main(int argc, char **argv)
 	if ((mc.in = ingest_new(&icfg, lv, st, &hooks)) == NULL)
 		fatalx("cannot start ingest");
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
-	    .respond = mc.rs, .start_wall = main_now() };
+	    .respond = mc.rs, .start_wall = main_now(),
+	    .metrics_max_customers = (size_t)o.metrics_max };
 	site = main_dashboard_open(o.dashboard_dir);
 	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx, site)) == NULL)
 		fatalx("cannot start the HTTP server");
