@@ -1,4 +1,4 @@
-/* test_operator_api.c: API routes over real live/store/events/respond: events filters, countermeasures, bans, graph.png. */
+/* test_operator_api.c: API routes over real live/store/events/respond: events filters, countermeasures, bans, graph.png, /metrics. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -341,6 +341,44 @@ test_no_database(void **state)
 	f->ctx = saved;
 }
 
+/* GET /metrics through the route: live state in, exposition out, the cap from the context. */
+static void
+test_metrics_route(void **state)
+{
+	struct fixture *f = *state;
+	struct gw_customer_stats cs;
+	struct api_response r;
+
+	memset(&cs, 0, sizeof(cs));
+	for (int i = 0; i < 3; i++) {
+		snprintf(cs.customer, sizeof(cs.customer), "c%d", i);
+		cs.rx_bytes = 1000 * (uint64_t)(i + 1);   /* c2 highest */
+		cs.dns.responses = i == 2;
+		cs.dns.latency_ms_avg = 12.0;
+		assert_int_equal(live_customer_update(f->live, "g1", 1700000000.0,
+		    2.0, &cs), 0);
+	}
+	f->ctx.metrics_max_customers = 2;
+	assert_int_equal(call(f, "GET", "/metrics", NULL, NULL, &r), 200);
+	assert_string_equal(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+	assert_int_equal(strlen(r.body), r.body_len);
+	assert_non_null(strstr(r.body,
+	    "\ngatewatch_customer_rx_bits_per_second{customer=\"c1\"} 8000\n"
+	    "gatewatch_customer_rx_bits_per_second{customer=\"c2\"} 12000\n"));
+	assert_non_null(strstr(r.body,
+	    "\ngatewatch_customer_dns_latency_seconds{customer=\"c2\"} 0.012\n"));
+	assert_null(strstr(r.body, "customer=\"c0\""));
+	assert_non_null(strstr(r.body, "\ngatewatch_metrics_customers_omitted 1\n"));
+	assert_non_null(strstr(r.body, "\ngatewatch_customers 3\n"));
+	api_response_clear(&r);
+	f->ctx.metrics_max_customers = 0;   /* the default cap shows all three */
+	assert_int_equal(call(f, "GET", "/metrics", NULL, NULL, &r), 200);
+	assert_non_null(strstr(r.body, "\ngatewatch_metrics_customers_omitted 0\n"));
+	assert_non_null(strstr(r.body, "customer=\"c0\""));
+	api_response_clear(&r);
+	assert_int_equal(call(f, "POST", "/metrics", "x", NULL, NULL), 405);
+}
+
 int
 main(void)
 {
@@ -349,6 +387,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graph, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_route, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
