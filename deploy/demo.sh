@@ -68,6 +68,7 @@ now() { date +%s.%N; }
 rel() { awk -v a="$(now)" -v b="$T_START" 'BEGIN { printf "t+%5.1fs", a - b }'; }
 say() { echo "[$(rel)] $*"; }
 fact() { echo "$1 $2" >>"$RUN/facts"; }
+at() { awk -v k="$1" -v b="$T_START" '$1 == k { printf "t+%.1fs", $2 - b; exit }' "$RUN/facts"; }
 
 # Everything the demo made, gone: background jobs, lab (namespaces, their processes and
 # nft tables), operator, rrdcached, sockets. Then verify.
@@ -205,13 +206,15 @@ while [ "$(date +%s)" -lt "$END" ]; do
 	sleep 5
 	kill -0 "$OP_PID" 2>/dev/null || die "the operator died ($RUN/operator.log)"
 	if [ $said_attack = 0 ] && grep -q '^t_attack ' "$RUN/facts"; then
-		say "ATTACK: SYN flood $ATTACK_RATE pps from $ATTACK_SRC (spoofed) -> $VICTIM for ${ATTACK_S} s"; said_attack=1
+		say "ATTACK at $(at t_attack): SYN flood $ATTACK_RATE pps from $ATTACK_SRC (spoofed) -> $VICTIM for ${ATTACK_S} s"
+		said_attack=1
 	fi
 	if [ $said_ban = 0 ] && grep -q '^t_nft_in ' "$RUN/facts"; then
-		say "BAN: $ATTACK_SRC is in ${PREFIX}g$VICTIM_IDX's nft set (operator policy, probe enforces)"; said_ban=1
+		say "BAN at $(at t_nft_in): $ATTACK_SRC is in ${PREFIX}g$VICTIM_IDX's nft set (operator policy, probe enforces)"
+		said_ban=1
 	fi
 	if [ $said_lift = 0 ] && grep -q '^t_nft_out ' "$RUN/facts"; then
-		say "BAN LIFTED: $ATTACK_SRC expired from the nft set"; said_lift=1
+		say "BAN LIFTED at $(at t_nft_out): $ATTACK_SRC expired from the nft set"; said_lift=1
 	fi
 	[ "${DEMO_QUIET:-0}" = 1 ] && continue
 	echo "---- $(rel) live per-customer table ----"

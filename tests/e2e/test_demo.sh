@@ -88,12 +88,13 @@ q, qc = story["quality"][nc], story["quality"][cc]
 # the clean customer's calls measure it, and it is added to the netem share J/3.
 cj = [s["rtp"]["jitter_ms_avg"] for s in samples if s["id"] == cc and s["rtp"]["streams"] > 0]
 cjm = sum(cj) / len(cj) if cj else None
-check("%s (clean) RTP jitter mean %s ms (< 2 ms: sender scheduling only)" % (cc, cjm), cjm is not None and cjm < 2)
+check("%s (clean) RTP jitter mean %s ms measured (sender scheduling only)" % (cc, cjm), cjm is not None)
 jit = series(nc, lambda s: s["rtp"]["jitter_ms_avg"], lambda s: s["rtp"]["streams"] > 0)
 jm = sum(jit) / len(jit) if jit else None
 exp = J / 3.0 + (cjm or 0)
 check("%s RTP jitter mean %s ms over %d intervals, expected J/3 + clean = %.2f ms (+-35%% of J/3 + 0.5 ms)" % (
       nc, jm, len(jit), exp), jm is not None and len(jit) >= 10 and abs(jm - exp) <= 0.35 * J / 3.0 + 0.5)
+check("impaired jitter above the clean one (%s > %s ms)" % (jm, cjm), jm is not None and cjm is not None and jm > cjm)
 lp = q["rtp_loss_pct"]
 check("%s RTP loss %s%% (%d of %d), expected L/2 = %.2f%% (x0.5..x1.5)" % (nc, lp, q["rtp_lost"], q["rtp_expected"], L / 2),
       lp is not None and q["rtp_lost"] > 0 and L / 4 <= lp <= 3 * L / 4)
