@@ -16,7 +16,7 @@
 #   DEMO_HTTP     operator HTTP address for the API and dashboard (default 127.0.0.1:8080)
 #   DEMO_PREFIX   lab namespace prefix (default gwdemo-)
 #   DEMO_STATE    state directory (default /run/gatewatch-demo): lab/ (removed at the end)
-#                 and run/ (database, RRD files, logs, story.json; kept for inspection)
+#                 and run/ (database, RRD files, logs, lab-logs/, story.json; kept)
 #   DEMO_CHECK    a command run after the story while everything is still up, with
 #                 DEMO_API, DEMO_RUN, DEMO_STORY, DEMO_PREFIX, DEMO_LAB_STATE exported;
 #                 its failure makes the demo fail
@@ -78,6 +78,10 @@ cleanup() {
 	[ $STOPPING = 1 ] && return
 	STOPPING=1
 	for p in "${JOBS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	# gw-netem prints its counters when stopped; keep the lab's logs before they go.
+	for p in "$GW_LAB_STATE"/pids/netem-*.pid; do [ -f "$p" ] && kill -TERM "$(cat "$p")" 2>/dev/null; done
+	sleep 0.3
+	[ -d "$GW_LAB_STATE/logs" ] && rm -rf "$RUN/lab-logs" && cp -r "$GW_LAB_STATE/logs" "$RUN/lab-logs"
 	"$LAB" down >/dev/null 2>&1 || "$LAB" down
 	if [ -n "$OP_PID" ]; then
 		kill -TERM "$OP_PID" 2>/dev/null
@@ -104,7 +108,7 @@ cleanup() {
 		return 1
 	fi
 	echo "demo: stopped; nothing left behind (namespaces, processes, nft tables, sockets)." \
-		"Data kept in $RUN (gatewatch.db, rrd/, logs, story.json)"
+		"Data kept in $RUN (gatewatch.db, rrd/, logs, lab-logs/, story.json)"
 }
 on_signal() {
 	echo
@@ -234,6 +238,17 @@ dropped=$(ip netns exec "${PREFIX}g$VICTIM_IDX" nft list chain inet gatewatch pr
 	awk '/saddr @banned4/ { for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1) } END { print s + 0 }')
 fact nft_dropped "$dropped"
 fact attack_packets "$(grep -o '"packets":[0-9]*' "$RUN/attack.json" 2>/dev/null | grep -o '[0-9]*$' || echo 0)"
+# gw-netem's own counters for the impaired link (SIGUSR1: print and go on).
+nf=$GW_LAB_STATE/pids/netem-$NETEM_C.pid
+if [ -f "$nf" ] && kill -USR1 "$(cat "$nf")" 2>/dev/null; then
+	sleep 0.3
+	tail -n 1 "$GW_LAB_STATE/logs/netem-$NETEM_C.log" | $PY -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+for k in ("down", "up"):
+    print("netem_%s_frames %d" % (k, d[k]["rx"]))
+    print("netem_%s_lost %d" % (k, d[k]["lost"]))' >>"$RUN/facts" 2>/dev/null
+fi
 grep -q '^t_nft_in ' "$RUN/facts" || fact t_nft_in 0
 grep -q '^t_nft_out ' "$RUN/facts" || fact t_nft_out 0
 grep -q '^t_attack ' "$RUN/facts" || fact t_attack 0

@@ -14,7 +14,8 @@ t_start, t_traffic, t_attack, t_attack_end, attack_src, victim, netem_customer,
 clean_customer, netem_delay_ms, netem_jitter_ms, netem_loss_pct, netem_dir, ban_timeout_s,
 t_nft_in (first time the source was seen in the victim gateway's nft set, 0 if never),
 t_nft_out (first time it was gone again), nft_dropped (the drop rule's packet counter),
-attack_packets (what the attacker sent). Prints the story on stdout and writes every
+attack_packets (what the attacker sent), netem_{down,up}_{frames,lost} (gw-netem's
+counters). Prints the story on stdout and writes every
 figure to STORY.json (the demo test reads it besides the API and SQLite).
 Exit status 1 when the API cannot be read.
 """
@@ -72,6 +73,11 @@ def quality(hist):
     hs = sum(h["tcp"]["handshakes"] for h in hist)
     wan = sum(h["tcp"]["rtt_wan_ms_avg"] * h["tcp"]["handshakes"] for h in hist)
     lan = sum(h["tcp"]["rtt_lan_ms_avg"] * h["tcp"]["handshakes"] for h in hist)
+    per = sorted(h["tcp"]["rtt_wan_ms_avg"] for h in hist if h["tcp"]["handshakes"] > 0)
+    med = None
+    if per:
+        k = len(per) // 2
+        med = per[k] if len(per) % 2 else (per[k - 1] + per[k]) / 2
     dq = sum(h["dns"]["queries"] for h in hist)
     dresp = [h for h in hist if h["dns"]["responses"] > 0]
     dlat = (sum(h["dns"]["latency_ms_avg"] * h["dns"]["responses"] for h in dresp) /
@@ -86,6 +92,7 @@ def quality(hist):
         "rtp_jitter_intervals": len(jit),
         "tcp_handshakes": hs,
         "rtt_wan_ms": wan / hs if hs else None,
+        "rtt_wan_ms_median": med,
         "rtt_lan_ms": lan / hs if hs else None,
         "dns_queries": dq,
         "dns_failures": sum(h["dns"]["failures"] for h in hist),
@@ -184,15 +191,24 @@ def main():
     q, qc = s["quality"].get(nc, {}), s["quality"].get(cc, {})
     print("Impaired WAN (%s): netem %s delay %g ms jitter +-%g ms loss %g%%" % (
         nc, f["netem_dir"], f["netem_delay_ms"], f["netem_jitter_ms"], f["netem_loss_pct"]))
-    print("  %-5s RTP jitter %s  RTP loss %s  TCP RTT WAN %s LAN %s (%d handshakes)  DNS %s" % (
-        nc, fmt(q.get("rtp_jitter_ms"), " ms", 2), fmt(q.get("rtp_loss_pct"), "%", 2),
-        fmt(q.get("rtt_wan_ms"), " ms"), fmt(q.get("rtt_lan_ms"), " ms", 2),
-        q.get("tcp_handshakes", 0), fmt(q.get("dns_latency_ms"), " ms")))
-    print("  %-5s RTP jitter %s  RTP loss %s  TCP RTT WAN %s LAN %s (%d handshakes)  DNS %s "
-          "(clean line, for comparison)" % (
-              cc, fmt(qc.get("rtp_jitter_ms"), " ms", 2), fmt(qc.get("rtp_loss_pct"), "%", 2),
-              fmt(qc.get("rtt_wan_ms"), " ms"), fmt(qc.get("rtt_lan_ms"), " ms", 2),
-              qc.get("tcp_handshakes", 0), fmt(qc.get("dns_latency_ms"), " ms")))
+    if f.get("netem_down_frames"):
+        print("  gw-netem dropped %d of %d frames downstream (%.2f%%), %d of %d upstream (%.2f%%)" % (
+            f["netem_down_lost"], f["netem_down_frames"],
+            100.0 * f["netem_down_lost"] / f["netem_down_frames"],
+            f["netem_up_lost"], f["netem_up_frames"],
+            100.0 * f["netem_up_lost"] / max(1, f["netem_up_frames"])))
+    print("  expected at the probe: RTT WAN ~%g ms (the delay twice), RTP jitter ~J/3 = %.1f ms plus"
+          " the senders' own (the clean line's), RTP loss ~L/2 = %.1f%% (the probe on the LAN"
+          " side sees upstream RTP before the impairment)" % (
+              2 * f["netem_delay_ms"] if f["netem_dir"] == "both" else f["netem_delay_ms"],
+              f["netem_jitter_ms"] / 3.0, f["netem_loss_pct"] / 2.0))
+    for cid, x, note in ((nc, q, ""), (cc, qc, "  (clean line, for comparison)")):
+        print("  %-5s RTP jitter %s loss %s | TCP RTT WAN median %s (mean %s, %d handshakes)"
+              " LAN %s | DNS mean %s%s" % (
+                  cid, fmt(x.get("rtp_jitter_ms"), " ms", 2), fmt(x.get("rtp_loss_pct"), "%", 2),
+                  fmt(x.get("rtt_wan_ms_median"), " ms"), fmt(x.get("rtt_wan_ms"), " ms"),
+                  x.get("tcp_handshakes", 0), fmt(x.get("rtt_lan_ms"), " ms", 2),
+                  fmt(x.get("dns_latency_ms"), " ms"), note))
     shown = False
     for e in sla:
         if not e["cleared"]:

@@ -20,7 +20,8 @@
  * would drop it. Frames over 1600 bytes (GSO super-frames: set gso_max_segs
  * 1 on the sending interfaces) are dropped and counted. The queue holds at
  * most 8192 frames per direction; more are dropped and counted. On SIGTERM,
- * SIGINT or after --seconds it prints one JSON line of counters and exits 0.
+ * SIGINT or after --seconds it prints one JSON line of counters and exits 0;
+ * SIGUSR1 prints the same line and goes on.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -59,14 +60,16 @@ struct nm_dir {
 	uint64_t rx, tx, lost, overflow, too_big, csum_fixed, send_err;
 };
 
-static volatile sig_atomic_t nm_stop;
+static volatile sig_atomic_t nm_stop, nm_report;
 static uint64_t nm_rng = 0x9e3779b97f4a7c15ull;
 static uint64_t nm_order;
 
 static void nm_on_signal(int sig)
 {
-	(void)sig;
-	nm_stop = 1;
+	if (sig == SIGUSR1)
+		nm_report = 1;
+	else
+		nm_stop = 1;
 }
 
 static uint64_t nm_now_ns(void)
@@ -306,6 +309,16 @@ static void nm_print(const struct nm_dir *d, const char *sep)
 	    (unsigned long long)d->send_err, d->n, sep);
 }
 
+static void nm_report_line(const struct nm_opts *o, const char *dir,
+    const struct nm_dir *down, const struct nm_dir *up)
+{
+	printf("{\"type\":\"netem\",\"delay_ms\":%g,\"jitter_ms\":%g,\"loss_pct\":%g,\"dir\":\"%s\",",
+	    o->delay_ms, o->jitter_ms, o->loss_pct, dir);
+	nm_print(down, ",");
+	nm_print(up, "}\n");
+	fflush(stdout);
+}
+
 static int nm_usage(void)
 {
 	fprintf(stderr, "usage: gw-netem --down IFACE --up IFACE --seconds N [--delay-ms D] "
@@ -373,6 +386,7 @@ int main(int argc, char **argv)
 	up.impaired = strcmp(dir, "down") != 0;
 	signal(SIGTERM, nm_on_signal);
 	signal(SIGINT, nm_on_signal);
+	signal(SIGUSR1, nm_on_signal);
 	end_ns = nm_now_ns() + (uint64_t)(secs * 1e9);
 	while (!nm_stop && nm_now_ns() < end_ns) {
 		t1 = nm_flush(&down);
@@ -391,16 +405,16 @@ int main(int argc, char **argv)
 		pf[0].revents = pf[1].revents = 0;
 		if (ppoll(pf, 2, &ts, NULL) < 0 && errno != EINTR)
 			break;
+		if (nm_report) {
+			nm_report = 0;
+			nm_report_line(&o, dir, &down, &up);
+		}
 		if (pf[0].revents & POLLIN)
 			nm_read(&down, &o);
 		if (pf[1].revents & POLLIN)
 			nm_read(&up, &o);
 	}
-	printf("{\"type\":\"netem\",\"delay_ms\":%g,\"jitter_ms\":%g,\"loss_pct\":%g,\"dir\":\"%s\",",
-	    o.delay_ms, o.jitter_ms, o.loss_pct, dir);
-	nm_print(&down, ",");
-	nm_print(&up, "}\n");
-	fflush(stdout);
+	nm_report_line(&o, dir, &down, &up);
 	while (down.n > 0)
 		free(nm_pop(&down));
 	while (up.n > 0)
