@@ -60,7 +60,7 @@ help:
 	@echo "  make           build $(PROBE_BIN), $(ENFORCER_BIN), $(OPER_BIN), $(CTL_BIN) and the unit tests"
 	@echo "  make test      deps + build + all tests (unit, integration, end to end); ends 'N passed, N failed'"
 	@echo "  make test-unit unit tests only"
-	@echo "  make demo      rrdcached + operator + probe replaying a capture; live table for a bounded time"
+	@echo "  make demo      live lab (~90 s, DEMO_SECONDS): 4 gateways, probes, operator, dashboard, traffic, a banned attack"
 	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest); not part of test"
 	@echo "  make asan      build with AddressSanitizer/UBSan into build-asan/ and run the unit tests"
 	@echo "  make fuzz      build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30)"
