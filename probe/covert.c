@@ -25,7 +25,6 @@
 #define COVERT_DATA_RECENT_US 1000000ULL
 
 struct cslot {
-	uint64_t key;               /* 0 = free */
 	uint64_t last_us;           /* last packet of this direction */
 	uint64_t last_data_us;      /* last packet with payload */
 	uint32_t pkts;
@@ -40,9 +39,15 @@ struct cslot {
 	uint8_t iat[COVERT_IAT_BINS];
 };
 
+/* Keys apart from the records: a lookup reads one cache line of keys. */
+struct cbucket {
+	uint64_t key[COVERT_WAYS];  /* 0 = free */
+	struct cslot s[COVERT_WAYS];
+};
+
 struct covert {
-	struct cslot *slots;
-	size_t n_buckets;           /* COVERT_WAYS slots each */
+	struct cbucket *b;
+	size_t n_buckets;
 };
 
 /* See covert.h. */
@@ -53,7 +58,7 @@ struct covert *covert_new(size_t slots)
 	if (slots < COVERT_WAYS || (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->n_buckets = slots / COVERT_WAYS;
-	if ((c->slots = calloc(c->n_buckets * COVERT_WAYS, sizeof(*c->slots))) == NULL) {
+	if ((c->b = calloc(c->n_buckets, sizeof(*c->b))) == NULL) {
 		free(c);
 		return NULL;
 	}
@@ -65,14 +70,14 @@ void covert_free(struct covert *c)
 {
 	if (c == NULL)
 		return;
-	free(c->slots);
+	free(c->b);
 	free(c);
 }
 
 /* See covert.h. */
 size_t covert_memory(const struct covert *c)
 {
-	return c == NULL ? 0 : sizeof(*c) + c->n_buckets * COVERT_WAYS * sizeof(*c->slots);
+	return c == NULL ? 0 : sizeof(*c) + c->n_buckets * sizeof(*c->b);
 }
 
 static uint64_t covert_key(const struct gw_addr *src, const struct gw_addr *dst,
@@ -90,23 +95,23 @@ static uint64_t covert_key(const struct gw_addr *src, const struct gw_addr *dst,
 static struct cslot *covert_slot(struct covert *c, uint64_t key, uint64_t now_us,
     bool create)
 {
-	struct cslot *b = &c->slots[((key >> 7) % c->n_buckets) * COVERT_WAYS], *victim = NULL;
-	int i;
+	struct cbucket *b = &c->b[(key >> 7) % c->n_buckets];
+	int i, v = -1;
 
 	for (i = 0; i < COVERT_WAYS; i++)
-		if (b[i].key == key)
-			return &b[i];
-	for (i = 0; i < COVERT_WAYS && victim == NULL; i++)
-		if (b[i].key == 0 || b[i].last_us + COVERT_IDLE_US < now_us)
-			victim = &b[i];
-	for (i = 0, victim = victim != NULL ? victim : b; i < COVERT_WAYS; i++)
-		if (victim->key != 0 && b[i].last_us < victim->last_us)
-			victim = &b[i];
+		if (b->key[i] == key)
+			return &b->s[i];
 	if (!create)
 		return NULL;
-	memset(victim, 0, sizeof(*victim));
-	victim->key = key;
-	return victim;
+	for (i = 0; i < COVERT_WAYS && v < 0; i++)
+		if (b->key[i] == 0 || b->s[i].last_us + COVERT_IDLE_US < now_us)
+			v = i;
+	for (i = 0, v = v < 0 ? 0 : v; i < COVERT_WAYS; i++)
+		if (b->key[v] != 0 && b->s[i].last_us < b->s[v].last_us)
+			v = i;
+	b->key[v] = key;
+	memset(&b->s[v], 0, sizeof(b->s[v]));
+	return &b->s[v];
 }
 
 static unsigned iat_bin(uint64_t gap_us)

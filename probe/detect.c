@@ -320,11 +320,17 @@ struct alarm_id detect_alarm_id(enum det_kind kind, int dir, int cust,
 struct alarm *detect_alarm_get(struct detect *d, const struct alarm_id *id,
     bool create)
 {
-	uint64_t h = sketch_hash(id, sizeof(*id), 5);
-	struct alarm *b = &d->alarms[(h % d->n_alarm_buckets) * ALARM_WAYS];
+	uint64_t w[sizeof(*id) / 8], h = 5;
+	size_t i;
+	struct alarm *b;
 	struct alarm *spare = NULL;
 	uint64_t hold_us = (uint64_t)(d->th.holddown_s * 1e6);
-	int i;
+
+	/* Word-wise: alarm lookups happen for every packet of an active attack. */
+	memcpy(w, id, sizeof(w));
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		h = sketch_mix(h, w[i]);
+	b = &d->alarms[(h % d->n_alarm_buckets) * ALARM_WAYS];
 
 	for (i = 0; i < ALARM_WAYS; i++) {
 		if (b[i].used && memcmp(&b[i].id, id, sizeof(*id)) == 0)

@@ -26,27 +26,37 @@ static bool flowind_customer(const struct detect *d, const struct customer_match
 	return detect_cust_valid(d, *cust);
 }
 
-/* Fires or refreshes the alarm id; detail is used when it fires. */
-static void flowind_raise(struct detect *d, const struct alarm_id *id, int cust,
-    int dir, const struct pkt *p, double rate, const char *detail)
+/*
+ * The alarm of id when it is to fire now; NULL when it is active (its
+ * evidence is refreshed), held down or the table is full. The detail is
+ * formatted only for an alarm that fires: tunnel packets keep coming.
+ */
+static struct alarm *flowind_alarm(struct detect *d, const struct alarm_id *id,
+    int cust, int dir, const struct pkt *p)
 {
 	struct alarm *a = detect_alarm_get(d, id, true);
 
 	if (a == NULL)
-		return;
+		return NULL;
 	if (a->active) {
 		a->packets++;
 		a->evidence_us = d->now_us;
-		return;
+		return NULL;
 	}
 	if (!detect_alarm_may_fire(d, a))
-		return;
+		return NULL;
 	a->cust = cust;
 	a->dir = dir;
 	a->src = p->src;
 	a->evidence_us = d->now_us;
+	return a;
+}
+
+/* Fires a with detail; the source is usually a customer's own host: reported, not cut off from DPI. */
+static void flowind_fire(struct detect *d, struct alarm *a, const struct pkt *p,
+    double rate, const char *detail)
+{
 	detect_simple_fire(d, a, p, 0, rate, detail);
-	/* Usually a customer's own host: reported, not cut off from DPI. */
 	detect_alarm_unflag(d, a);
 }
 
@@ -55,6 +65,7 @@ static void flowind_covert(struct detect *d, const struct customer_match *m,
 {
 	struct covert_finding f;
 	struct alarm_id id;
+	struct alarm *a;
 	char why[128], detail[GW_TEXT_MAX];
 	int cust, dir;
 
@@ -63,10 +74,12 @@ static void flowind_covert(struct detect *d, const struct customer_match *m,
 		return;
 	id = detect_alarm_id(K_COVERT, dir, cust, (uint32_t)f.sport << 16 | f.dport,
 	    &f.src, &f.dst);
+	if ((a = flowind_alarm(d, &id, cust, dir, p)) == NULL)
+		return;
 	snprintf(detail, sizeof(detail), "TCP %u -> %u: covert-channel score %u after %u "
 	    "packets (%s)", f.sport, f.dport, f.score, f.packets,
 	    covert_reasons(f.reasons, why, sizeof(why)));
-	flowind_raise(d, &id, cust, dir, p, f.score, detail);
+	flowind_fire(d, a, p, f.score, detail);
 }
 
 static void flowind_dns(struct detect *d, const struct customer_match *m,
@@ -74,18 +87,20 @@ static void flowind_dns(struct detect *d, const struct customer_match *m,
 {
 	struct dnstunnel_finding f;
 	struct alarm_id id;
+	struct alarm *a;
 	char detail[GW_TEXT_MAX];
 	int cust, dir;
 
 	if (!dnstunnel_packet(d->dnst, p, d->th.dns_queries, &f) ||
 	    !flowind_customer(d, m, &cust, &dir))
 		return;
-	id = detect_alarm_id(K_DNSTUN, dir, cust,
-	    (uint32_t)sketch_hash(f.domain, strlen(f.domain), 19), &f.client, NULL);
+	id = detect_alarm_id(K_DNSTUN, dir, cust, f.domain_hash, &f.client, NULL);
+	if ((a = flowind_alarm(d, &id, cust, dir, p)) == NULL)
+		return;
 	snprintf(detail, sizeof(detail), "domain %s: %u queries in 60 s, %u tunnel-like, "
 	    "~%u distinct names, longest label %u", f.domain, f.queries, f.suspicious,
 	    f.distinct, f.max_label);
-	flowind_raise(d, &id, cust, dir, p, f.queries, detail);
+	flowind_fire(d, a, p, f.queries, detail);
 }
 
 /* See detect_int.h. */

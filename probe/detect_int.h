@@ -75,6 +75,7 @@ struct alarm_id {
 	struct gw_addr target;      /* target host (port scans, covert, DNS tunnel server) */
 	uint8_t pad2[2];
 };
+_Static_assert(sizeof(struct alarm_id) % 8 == 0, "alarm ids are hashed word by word");
 
 struct alarm {
 	bool used;

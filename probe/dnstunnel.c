@@ -24,6 +24,7 @@ struct dslot {
 	uint64_t last_us;
 	uint64_t names_seen;         /* linear-counting bitmap of distinct names */
 	uint32_t queries, suspicious, distinct, sub_bytes;
+	uint32_t domain_hash;
 	unsigned max_label;
 	char domain[DNSTUNNEL_DOMAIN_MAX];
 };
@@ -108,6 +109,7 @@ static int name_labels(const uint8_t *msg, size_t len, size_t *off,
 {
 	size_t starts[128];
 	size_t o = *off, i;
+	const uint8_t *longest = NULL;
 
 	for (;;) {
 		uint8_t l;
@@ -130,19 +132,18 @@ static int name_labels(const uint8_t *msg, size_t len, size_t *off,
 				n->odd_bytes = true;
 			n->text[n->len++] = c > ' ' && c < 0x7f ? (char)c : '?';
 		}
-		if (l > n->max_label)
+		if (l > n->max_label) {
 			n->max_label = l;
-		if (l >= DNST_ENT_LABEL) {
-			double e = label_entropy(msg + o, l);
-
-			if (e > n->max_entropy)
-				n->max_entropy = e;
+			longest = msg + o;
 		}
 		o += l;
 	}
 	n->text[n->len] = '\0';
 	if (n->labels == 0)
 		return -1;
+	/* Entropy only where it decides: long labels and odd bytes already do. */
+	if (n->max_label >= DNST_ENT_LABEL && n->max_label < DNST_LONG_LABEL && !n->odd_bytes)
+		n->max_entropy = label_entropy(longest, n->max_label);
 	name_domain(n, starts);
 	*off = o;
 	return 0;
@@ -228,7 +229,7 @@ bool dnstunnel_packet(struct dnstunnel *t, const struct pkt *p, double threshold
 {
 	struct dnstunnel_name n;
 	struct dslot *s;
-	uint64_t key;
+	uint64_t key, dh, w[2];
 	const char *dom;
 
 	if (t == NULL || p->l4_proto != 17 || !p->has_l4 || p->dport != 53 ||
@@ -237,12 +238,14 @@ bool dnstunnel_packet(struct dnstunnel *t, const struct pkt *p, double threshold
 	if (dnstunnel_parse(p->payload, p->payload_caplen, &n) != 0 || n.sub_len == 0)
 		return false;
 	dom = n.text + n.domain_off;
-	key = sketch_mix(sketch_hash(p->src.a, 16, p->src.family),
-	    sketch_hash(dom, strlen(dom), 11)) | 1;
+	dh = sketch_hash(dom, n.len - n.domain_off, 11);
+	memcpy(w, p->src.a, sizeof(w));
+	key = sketch_mix(sketch_mix(w[0] ^ p->src.family, w[1]), dh) | 1;
 	s = dnst_slot(t, key, p->ts_us);
 	if (s->domain[0] == '\0') {
-		size_t l = strlen(dom);
+		size_t l = n.len - n.domain_off;
 
+		s->domain_hash = (uint32_t)dh;
 		if (l >= sizeof(s->domain))
 			l = sizeof(s->domain) - 1;
 		memcpy(s->domain, dom, l);
@@ -256,6 +259,7 @@ bool dnstunnel_packet(struct dnstunnel *t, const struct pkt *p, double threshold
 	out->client = p->src;
 	out->server = p->dst;
 	memcpy(out->domain, s->domain, sizeof(out->domain));
+	out->domain_hash = s->domain_hash;
 	out->queries = s->queries;
 	out->suspicious = s->suspicious;
 	out->distinct = s->distinct;

@@ -26,13 +26,16 @@ struct dnstunnel_name {
 	size_t domain_off;              /* offset of the domain (last two labels, three
 	                                   for co.uk-style suffixes) in text */
 	bool odd_bytes;                 /* a label byte outside letters, digits, '-', '_' */
-	double max_entropy;             /* highest Shannon entropy of a label, bits per byte */
+	double max_entropy;             /* Shannon entropy of the longest label, bits per
+	                                   byte; computed only when it decides (labels of
+	                                   20-29 bytes of host-name bytes), else 0 */
 	uint16_t qtype;
 };
 
 struct dnstunnel_finding {
 	struct gw_addr client, server;
 	char domain[DNSTUNNEL_DOMAIN_MAX];
+	uint32_t domain_hash;    /* of the whole domain (domain may be cut short) */
 	uint32_t queries;        /* queries to the domain in the window */
 	uint32_t suspicious;     /* tunnel-like ones */
 	uint32_t distinct;       /* distinct names (estimate) */
