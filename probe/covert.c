@@ -23,6 +23,7 @@
 #define COVERT_IPID_RUN    4
 #define COVERT_WIN_ODD     8
 #define COVERT_DATA_RECENT_US 1000000ULL
+#define COVERT_SCORED_PKTS 512        /* packets of a direction that are scored */
 
 struct cslot {
 	uint64_t last_us;           /* last packet of this direction */
@@ -87,8 +88,8 @@ static uint64_t covert_key(const struct gw_addr *src, const struct gw_addr *dst,
 
 	memcpy(w, src->a, 16);
 	memcpy(w + 2, dst->a, 16);
-	return sketch_mix(sketch_mix(sketch_mix(w[0] ^ (w[1] << 1), w[2] ^ (w[3] << 1)),
-	    ((uint64_t)sport << 16 | dport) << 8 | src->family), 0xc0fe) | 1;
+	return sketch_mix(w[0] ^ (w[1] << 1) ^ ((uint64_t)sport << 48),
+	    w[2] ^ (w[3] << 1) ^ ((uint64_t)dport << 48) ^ src->family) | 1;
 }
 
 /* The record of key; with create, a free, idle or least recently used slot. */
@@ -117,15 +118,12 @@ static struct cslot *covert_slot(struct covert *c, uint64_t key, uint64_t now_us
 static unsigned iat_bin(uint64_t gap_us)
 {
 	uint64_t ms = gap_us / 1000;
-	unsigned b = 1;
+	unsigned b;
 
 	if (ms == 0)
 		return 0;
-	while (ms > 1 && b < COVERT_IAT_BINS - 1) {
-		ms >>= 1;
-		b++;
-	}
-	return b;
+	b = 64 - (unsigned)__builtin_clzll(ms);   /* 1 ms -> 1, 2-3 ms -> 2, ... */
+	return b < COVERT_IAT_BINS ? b : COVERT_IAT_BINS - 1;
 }
 
 /*
@@ -247,6 +245,18 @@ static void covert_timing(struct cslot *s, const struct pkt *p)
 	}
 }
 
+/* Updates every indicator of record s with packet p (TCP header h). */
+static void covert_score(struct covert *c, struct cslot *s, const struct pkt *p,
+    const uint8_t *h)
+{
+	covert_header(s, p, h);
+	covert_ip(s, p);
+	covert_window(c, s, p);
+	covert_timing(s, p);
+	if (p->payload_len > 0)
+		s->last_data_us = p->ts_us;
+}
+
 /* See covert.h. */
 bool covert_packet(struct covert *c, const struct pkt *p, double threshold,
     struct covert_finding *out)
@@ -263,13 +273,13 @@ bool covert_packet(struct covert *c, const struct pkt *p, double threshold,
 	s = covert_slot(c, covert_key(&p->src, &p->dst, p->sport, p->dport), p->ts_us, true);
 	if (s->pkts < UINT32_MAX)
 		s->pkts++;
-	covert_header(s, p, h);
-	covert_ip(s, p);
-	covert_window(c, s, p);
-	covert_timing(s, p);
+	/*
+	 * A channel shows within the first packets of a direction; scoring
+	 * only those keeps bulk transfers cheap (a flagged flow stays flagged).
+	 */
+	if (s->pkts <= COVERT_SCORED_PKTS)
+		covert_score(c, s, p, h);
 	s->last_us = p->ts_us;
-	if (p->payload_len > 0)
-		s->last_data_us = p->ts_us;
 	if (threshold <= 0 || s->score < threshold)
 		return false;
 	memset(out, 0, sizeof(*out));

@@ -48,7 +48,7 @@ void covert_free(struct covert *c);
 
 /*
  * Scores one packet (only TCP over IPv4/IPv6 with its header captured is
- * looked at). Returns true when the packet's flow direction has a score of
+ * looked at; only the first 512 packets of a flow direction are scored). Returns true when the packet's flow direction has a score of
  * at least threshold (every such packet: the caller turns it into an alarm
  * and keeps it alive); *out is filled then. Reads only inside p's captured
  * bytes.

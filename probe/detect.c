@@ -536,7 +536,6 @@ static void detect_advance(struct detect *d, uint64_t now_us)
 	swcms_advance(d->rate, now_us);
 	dcount_advance(d->ports, now_us);
 	dcount_advance(d->hosts, now_us);
-	dcount_advance(d->failures, now_us);
 	bucket = now_us / BUCKET_US;
 	if (bucket != d->last_eval_bucket) {
 		d->last_eval_bucket = bucket;
@@ -954,7 +953,8 @@ bool detect_packet_flow(struct detect *d, const struct pkt *p,
 		if (cls != CLS_NONE && flood_packet(d, cust, dir, cls, p))
 			flagged = true;
 	}
-	if (!attempt)
+	if (!attempt && ((p->l4_proto == 6 && (p->tcp_flags & TCPF_RST)) ||
+	    p->l4_proto == 1 || p->l4_proto == 58))
 		detect_scan_failure(d, m, p, flow_flags);
 	if (attempt) {
 		if (flow_flags & DETECT_FIRST)

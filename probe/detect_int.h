@@ -183,8 +183,37 @@ bool detect_cust_valid(const struct detect *d, int c);
 
 /* detect_scan.c: scans, sweeps, slow scans. */
 
-/* True for packets that open something (SYN, FIN/NULL/Xmas probe, UDP request, echo). */
-bool detect_is_attempt(const struct pkt *p);
+static inline bool detect_addr_is_multicast(const struct gw_addr *a)
+{
+	if (a->family == 4)
+		return a->a[0] >= 224;
+	return a->family == 6 && a->a[0] == 0xff;
+}
+
+/*
+ * True for packets that open something (inline: every packet asks): a TCP
+ * SYN, a TCP probe with neither SYN, ACK nor RST (FIN, NULL and Xmas scans),
+ * an ICMP(v6) echo request, or a UDP datagram that does not look like a
+ * server's answer (well-known source port toward an ephemeral port).
+ */
+static inline bool detect_is_attempt(const struct pkt *p)
+{
+	if (!p->has_l4 || detect_addr_is_multicast(&p->dst))
+		return false;
+	switch (p->l4_proto) {
+	case 6:
+		return (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN ||
+		    (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == 0;
+	case 17:
+		return !(p->sport < 1024 && p->dport >= 1024);
+	case 1:
+		return p->icmp_type == 8;
+	case 58:
+		return p->icmp_type == 128;
+	default:
+		return false;
+	}
+}
 
 /* Fast scan and sweep accounting for an attempt (first packet of its flow direction). */
 void detect_scan_packet(struct detect *d, const struct customer_match *m,

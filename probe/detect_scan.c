@@ -13,42 +13,6 @@
 
 #define SLOW_QUIET_US  60000000ULL  /* slow_scan clears after this long without a failure */
 
-static bool addr_is_multicast(const struct gw_addr *a)
-{
-	if (a->family == 4)
-		return a->a[0] >= 224;
-	return a->family == 6 && a->a[0] == 0xff;
-}
-
-/* TCP probes with neither SYN, ACK nor RST: FIN, NULL and Xmas scans. */
-static bool tcp_stealth_probe(uint8_t flags)
-{
-	return (flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == 0;
-}
-
-/*
- * See detect_int.h. A UDP datagram counts unless it looks like a server's
- * answer (well-known source port toward an ephemeral port).
- */
-bool detect_is_attempt(const struct pkt *p)
-{
-	if (!p->has_l4 || addr_is_multicast(&p->dst))
-		return false;
-	switch (p->l4_proto) {
-	case 6:
-		return (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN ||
-		    tcp_stealth_probe(p->tcp_flags);
-	case 17:
-		return !(p->sport < 1024 && p->dport >= 1024);
-	case 1:
-		return p->icmp_type == 8;
-	case 58:
-		return p->icmp_type == 128;
-	default:
-		return false;
-	}
-}
-
 /* The scan technique a probe shows, for the event's detail. */
 static const char *scan_style(const struct pkt *p)
 {
@@ -209,6 +173,7 @@ void detect_scan_failure(struct detect *d, const struct customer_match *m,
 		return;
 	}
 	kh = detect_addr_hash(&q.src, 37);
+	dcount_advance(d->failures, d->now_us);   /* only here: failures are rare */
 	n = dcount_add(d->failures, kh, sketch_mix(sketch_mix(detect_addr_hash(&q.dst, 41),
 	    q.proto), q.dport));
 	if (n < d->th.slow_failures)
@@ -258,6 +223,7 @@ void detect_scan_settle(struct detect *d, struct alarm *a)
 	a->below_since_us = 0;
 	hll_clear(&a->sources);
 	detect_event_base(d, a, &ev);
+	dcount_advance(d->failures, d->now_us);
 	ev.rate_pps = dcount_estimate(d->failures, a->rate_key);
 	snprintf(ev.detail, sizeof(ev.detail),
 	    "%.0f distinct failed attempts (RST or ICMP unreachable) from one source "
