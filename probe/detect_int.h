@@ -93,7 +93,6 @@ struct alarm {
 	double peak_pps, peak_bps;
 	uint64_t packets;           /* attack packets seen while active */
 	struct hll sources;         /* distinct sources while active */
-	char detail[GW_TEXT_MAX];   /* pending alarms: the detail to report */
 };
 
 struct spike_state {
