@@ -1,133 +1,23 @@
-/* detect.c: per-customer anomaly detectors (floods, scans, sweeps, inter-customer, unusual ports, spikes) on fixed-size sketches. */
+/* detect.c: per-customer anomaly detectors (floods, inter-customer, unusual ports, spikes), thresholds and the alarm life cycle on fixed-size sketches. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "baseline.h"
-#include "detect.h"
+#include "detect_int.h"
 #include "log.h"
-#include "sketch.h"
-
-#define BUCKET_US      100000ULL  /* rate sketch bucket: 100 ms */
-#define NBUCKETS       10         /* window: 1 s */
-#define SHORT_BUCKETS  3          /* short window for firing: 200-300 ms */
-#define SCAN_GEN_US    5000000ULL /* distinct counters: generations of 5 s */
-#define SECOND_US      1000000ULL
-#define ALLOW_MAX      32         /* unusual_port allowlist per customer */
-#define GLOBAL_ALLOW_MAX 64
-#define TOPK_REPORT    8
-#define FLAG_BUCKETS   256
-#define FLAG_WAYS      4
-#define ALARM_WAYS     4
-#define SPIKE_RING     3          /* 100 ms buckets per customer and direction */
-#define SPIKE_GAP_FILL 300        /* idle seconds fed to the baseline at most */
-#define UNUSUAL_WAIT_US 200000ULL /* unusual_port waits this long for a flood alarm */
-#define TALKER_SHARE   4          /* talkers are counted from 1/4 of a flood threshold */
-
-enum det_dir { DIR_RX = 0, DIR_TX = 1 };
-enum det_class { CLS_SYN = 0, CLS_UDP, CLS_ICMP, CLS_MAX, CLS_NONE = CLS_MAX };
-enum det_kind {
-	K_SYN = 0, K_UDP, K_ICMP, K_PORTSCAN, K_SWEEP, K_INTER, K_UNUSUAL, K_SPIKE,
-	K_MAX
-};
 
 static const char *const kind_names[K_MAX] = {
 	"syn_flood", "udp_flood", "icmp_flood", "port_scan", "host_sweep",
-	"inter_customer", "unusual_port", "traffic_spike",
+	"inter_customer", "unusual_port", "traffic_spike", "slow_scan",
+	"covert_channel", "dns_tunnel",
 };
 static const char *const kind_severity[K_MAX] = {
 	"high", "high", "high", "medium", "medium", "medium", "low", "medium",
+	"medium", "medium", "medium",
 };
 static const char *const dir_names[2] = { "rx", "tx" };
-
-struct det_thresholds {
-	double flood_pps[CLS_MAX][2];  /* [class][dir]; 0 disables */
-	double flood_bps[CLS_MAX][2];  /* bits per second; 0 disables */
-	double scan_ports;             /* distinct dst ports per source (5-10 s) */
-	double sweep_hosts;            /* distinct dst hosts per source (5-10 s) */
-	double inter_pps;              /* inter-customer connection attempts per s */
-	double unusual_pps;            /* SYNs per s to one non-allowlisted port */
-	double unusual_enabled;
-	double spike_factor;           /* rate / forecast */
-	double spike_min_bps;          /* spikes below this never count */
-	double spike_warmup_s;         /* seconds of baseline before judging */
-	double clear_fraction;         /* clear below this share of the threshold */
-	double clear_s;                /* ... for this long */
-	double holddown_s;             /* no re-fire sooner than this after a clear */
-};
-
-/* Identity of an alarm: one per (kind, customer, direction, extra, addr). */
-struct alarm_id {
-	uint8_t kind;
-	uint8_t dir;
-	uint16_t pad;
-	int32_t cust;
-	uint32_t extra;             /* port (unusual), source customer (inter) */
-	struct gw_addr addr;        /* source (scans, sweeps) */
-};
-
-struct alarm {
-	bool used;
-	bool active;
-	bool pending;               /* unusual_port: crossed, waiting to see if a flood explains it */
-	bool src_flagged;           /* alarm put src into the flagged set */
-	struct alarm_id id;
-	int cust;                   /* reported customer and direction */
-	int dir;
-	uint64_t rate_key;          /* sketch key whose level decides clearing */
-	struct gw_addr src, dst;
-	uint32_t ip_proto, dport;
-	uint64_t fired_us, below_since_us, cleared_us, pending_us;
-	double peak_pps, peak_bps;
-	uint64_t packets;           /* attack packets seen while active */
-	struct hll sources;         /* distinct sources while active */
-};
-
-struct spike_state {
-	uint32_t ring_bytes[SPIKE_RING];
-	uint64_t ring_start_us;     /* start of the newest ring bucket; 0 = unset */
-	unsigned ring_cur;
-	uint64_t sec_start_us;      /* start of the second being summed */
-	uint64_t sec_bytes;
-	struct baseline bl;
-};
-
-struct cust_state {
-	struct spike_state spike[2];
-	uint8_t flood_active[2];    /* [dir]: bit per det_class with an active flood alarm */
-	uint16_t allow[ALLOW_MAX];
-	uint8_t n_allow;
-};
-
-struct flag_slot {
-	struct gw_addr addr;
-	uint32_t refs;
-};
-
-struct detect {
-	const struct customer_map *map;  /* borrowed */
-	detect_emit_cb emit;             /* borrowed */
-	void *ctx;                       /* borrowed */
-	size_t n_cust;
-	struct cust_state *cust;
-	struct det_thresholds th;
-	uint16_t global_allow[GLOBAL_ALLOW_MAX];
-	size_t n_global_allow;
-	struct swcms *rate;              /* floods, inter, unusual */
-	struct dcount *ports;            /* distinct (src -> dport) */
-	struct dcount *hosts;            /* distinct (src -> dst) */
-	struct topk *talkers;            /* top sources per (customer, dir, class) */
-	struct alarm *alarms;
-	size_t n_alarm_buckets;          /* ALARM_WAYS slots each */
-	struct flag_slot flags[FLAG_BUCKETS][FLAG_WAYS];
-	uint64_t now_us;
-	uint64_t last_eval_bucket;
-	uint64_t alarms_dropped;
-	uint64_t flags_dropped;
-	size_t n_flagged;                /* flag slots in use: 0 = no lookup needed */
-};
 
 /* ---------- thresholds ---------- */
 
@@ -154,6 +44,9 @@ static void detect_defaults(struct det_thresholds *t)
 	t->clear_fraction = 0.5;
 	t->clear_s = 2;
 	t->holddown_s = 10;
+	t->slow_failures = 15;
+	t->covert_score = 10;
+	t->dns_queries = 20;
 }
 
 struct key_def {
@@ -173,6 +66,9 @@ static const struct key_def scalar_keys[] = {
 	{ "hysteresis.clear_fraction", 0.01, 1 },
 	{ "hysteresis.clear_s", 0.1, 3600 },
 	{ "hysteresis.holddown_s", 0, 86400 },
+	{ "slow_scan.failures", 0, 65536 },
+	{ "covert.score", 0, 1e6 },
+	{ "dns_tunnel.queries", 0, 1e6 },
 };
 
 static double *scalar_ptr(struct det_thresholds *t, size_t i)
@@ -181,6 +77,7 @@ static double *scalar_ptr(struct det_thresholds *t, size_t i)
 		&t->scan_ports, &t->sweep_hosts, &t->inter_pps, &t->unusual_pps,
 		&t->unusual_enabled, &t->spike_factor, &t->spike_min_bps,
 		&t->spike_warmup_s, &t->clear_fraction, &t->clear_s, &t->holddown_s,
+		&t->slow_failures, &t->covert_score, &t->dns_queries,
 	};
 
 	return p[i];
@@ -326,7 +223,7 @@ int detect_load_thresholds(struct detect *d, const char *path)
 /* ---------- flagged sources ---------- */
 
 /* Word-wise hash of an address (a per-packet cost: no byte loop). */
-static uint64_t addr_hash(const struct gw_addr *a, uint64_t seed)
+uint64_t detect_addr_hash(const struct gw_addr *a, uint64_t seed)
 {
 	uint64_t w0, w1 = 0;
 	uint32_t v4;
@@ -343,7 +240,7 @@ static uint64_t addr_hash(const struct gw_addr *a, uint64_t seed)
 
 static struct flag_slot *flag_bucket(struct detect *d, const struct gw_addr *a)
 {
-	return d->flags[addr_hash(a, 77) % FLAG_BUCKETS];
+	return d->flags[detect_addr_hash(a, 77) % FLAG_BUCKETS];
 }
 
 static bool flag_find(const struct detect *d, const struct gw_addr *a)
@@ -353,7 +250,7 @@ static bool flag_find(const struct detect *d, const struct gw_addr *a)
 
 	if (d->n_flagged == 0)
 		return false;
-	b = d->flags[addr_hash(a, 77) % FLAG_BUCKETS];
+	b = d->flags[detect_addr_hash(a, 77) % FLAG_BUCKETS];
 	for (i = 0; i < FLAG_WAYS; i++)
 		if (b[i].refs > 0 && gw_addr_cmp(&b[i].addr, a) == 0)
 			return true;
@@ -399,8 +296,8 @@ static void flag_del(struct detect *d, const struct gw_addr *a)
 
 /* ---------- alarms ---------- */
 
-static struct alarm_id alarm_id_make(enum det_kind kind, int dir, int cust,
-    uint32_t extra, const struct gw_addr *addr)
+struct alarm_id detect_alarm_id(enum det_kind kind, int dir, int cust,
+    uint32_t extra, const struct gw_addr *addr, const struct gw_addr *target)
 {
 	struct alarm_id id;
 
@@ -411,6 +308,8 @@ static struct alarm_id alarm_id_make(enum det_kind kind, int dir, int cust,
 	id.extra = extra;
 	if (addr != NULL)
 		id.addr = *addr;
+	if (target != NULL)
+		id.target = *target;
 	return id;
 }
 
@@ -418,14 +317,20 @@ static struct alarm_id alarm_id_make(enum det_kind kind, int dir, int cust,
  * Finds the alarm with identity id; with create, takes a free (or long
  * cleared) slot of its bucket. NULL when absent (or the bucket is full).
  */
-static struct alarm *alarm_get(struct detect *d, const struct alarm_id *id,
+struct alarm *detect_alarm_get(struct detect *d, const struct alarm_id *id,
     bool create)
 {
-	uint64_t h = sketch_hash(id, sizeof(*id), 5);
-	struct alarm *b = &d->alarms[(h % d->n_alarm_buckets) * ALARM_WAYS];
+	uint64_t w[sizeof(*id) / 8], h = 5;
+	size_t i;
+	struct alarm *b;
 	struct alarm *spare = NULL;
 	uint64_t hold_us = (uint64_t)(d->th.holddown_s * 1e6);
-	int i;
+
+	/* Word-wise: alarm lookups happen for every packet of an active attack. */
+	memcpy(w, id, sizeof(w));
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		h = sketch_mix(h, w[i]);
+	b = &d->alarms[(h % d->n_alarm_buckets) * ALARM_WAYS];
 
 	for (i = 0; i < ALARM_WAYS; i++) {
 		if (b[i].used && memcmp(&b[i].id, id, sizeof(*id)) == 0)
@@ -449,7 +354,7 @@ static struct alarm *alarm_get(struct detect *d, const struct alarm_id *id,
 }
 
 /* True when the alarm may fire now (not active, hold-down over). */
-static bool alarm_may_fire(const struct detect *d, const struct alarm *a)
+bool detect_alarm_may_fire(const struct detect *d, const struct alarm *a)
 {
 	if (a->active)
 		return false;
@@ -458,7 +363,7 @@ static bool alarm_may_fire(const struct detect *d, const struct alarm *a)
 	return d->now_us >= a->cleared_us + (uint64_t)(d->th.holddown_s * 1e6);
 }
 
-static void event_base(const struct detect *d, const struct alarm *a,
+void detect_event_base(const struct detect *d, const struct alarm *a,
     struct gw_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -478,14 +383,14 @@ static void event_base(const struct detect *d, const struct alarm *a,
 	ev->dport = a->dport;
 }
 
-static void detect_emit(struct detect *d, const struct gw_event *ev)
+void detect_emit(struct detect *d, const struct gw_event *ev)
 {
 	if (d->emit != NULL)
 		d->emit(ev, d->ctx);
 }
 
 /* Marks a as active and fills the common fields; caller completes and emits. */
-static void alarm_fire(struct detect *d, struct alarm *a, const struct pkt *p,
+void detect_alarm_fire(struct detect *d, struct alarm *a, const struct pkt *p,
     uint64_t rate_key)
 {
 	a->active = true;
@@ -502,11 +407,19 @@ static void alarm_fire(struct detect *d, struct alarm *a, const struct pkt *p,
 		a->src_flagged = flag_add(d, &a->src);
 }
 
+/* See detect_int.h. */
+void detect_alarm_unflag(struct detect *d, struct alarm *a)
+{
+	if (a->src_flagged)
+		flag_del(d, &a->src);
+	a->src_flagged = false;
+}
+
 static void alarm_clear(struct detect *d, struct alarm *a, double level)
 {
 	struct gw_event ev;
 
-	event_base(d, a, &ev);
+	detect_event_base(d, a, &ev);
 	ev.cleared = true;
 	ev.rate_pps = a->peak_pps;
 	ev.rate_bps = a->peak_bps;
@@ -552,9 +465,12 @@ static double alarm_level(struct detect *d, struct alarm *a)
 		l2 = ratio(bps, d->th.flood_bps[a->id.kind][a->id.dir]);
 		return l1 > l2 ? l1 : l2;
 	case K_PORTSCAN:
-		return ratio(dcount_estimate(d->ports, a->rate_key), d->th.scan_ports);
 	case K_SWEEP:
-		return ratio(dcount_estimate(d->hosts, a->rate_key), d->th.sweep_hosts);
+	case K_SLOWSCAN:
+		return detect_scan_level(d, a);
+	case K_COVERT:
+	case K_DNSTUN:
+		return detect_evidence_level(d, a);
 	case K_INTER:
 	case K_UNUSUAL:
 		swcms_estimate(d->rate, a->rate_key, &est);
@@ -588,8 +504,12 @@ static void detect_evaluate(struct detect *d, uint64_t prev_us)
 		struct alarm *a = &d->alarms[i];
 		double level;
 
-		if (a->used && a->pending)
-			unusual_settle(d, a);
+		if (a->used && a->pending) {
+			if (a->id.kind == K_UNUSUAL)
+				unusual_settle(d, a);
+			else
+				detect_scan_settle(d, a);
+		}
 		if (!a->used || !a->active)
 			continue;
 		level = alarm_level(d, a);
@@ -646,8 +566,8 @@ static void spike_roll(struct detect *d, struct cust_state *c, int dir)
 		s->ring_start_us += steps * BUCKET_US;
 	}
 	if (now >= s->sec_start_us + SECOND_US) {
-		struct alarm_id id = alarm_id_make(K_SPIKE, dir, (int)(c - d->cust), 0, NULL);
-		struct alarm *a = alarm_get(d, &id, false);
+		struct alarm_id id = detect_alarm_id(K_SPIKE, dir, (int)(c - d->cust), 0, NULL, NULL);
+		struct alarm *a = detect_alarm_get(d, &id, false);
 		uint64_t secs = (now - s->sec_start_us) / SECOND_US;
 
 		/* An ongoing spike is not learnt as normal traffic. */
@@ -693,15 +613,15 @@ static void spike_packet(struct detect *d, int cust, int dir, const struct pkt *
 	if (bps < d->th.spike_min_bps || bps < d->th.spike_factor * s->bl.forecast ||
 	    bps < s->bl.forecast + s->bl.band)
 		return;
-	id = alarm_id_make(K_SPIKE, dir, cust, 0, NULL);
-	if ((a = alarm_get(d, &id, true)) == NULL || !alarm_may_fire(d, a))
+	id = detect_alarm_id(K_SPIKE, dir, cust, 0, NULL, NULL);
+	if ((a = detect_alarm_get(d, &id, true)) == NULL || !detect_alarm_may_fire(d, a))
 		return;
-	alarm_fire(d, a, p, 0);
+	detect_alarm_fire(d, a, p, 0);
 	a->dst.family = 0;
 	a->dport = 0;
 	a->ip_proto = 0;
 	a->peak_bps = bps;
-	event_base(d, a, &ev);
+	detect_event_base(d, a, &ev);
 	ev.rate_bps = bps;
 	snprintf(ev.detail, sizeof(ev.detail),
 	    "%s rate %.0f bps vs baseline %.0f bps (band %.0f, factor %.1f)",
@@ -755,6 +675,34 @@ static void flood_sources(struct detect *d, struct alarm *a, uint32_t tag,
 	ev->n_top_talkers = i;
 }
 
+/*
+ * A flood alarm in hold-down keeps one flood from flapping; a flood toward
+ * another target, or from another named source, is a different attack and
+ * may fire at once.
+ */
+static bool flood_may_fire(struct detect *d, const struct alarm *a,
+    const struct pkt *p, uint32_t tag)
+{
+	struct topk_entry top;
+	struct gw_addr src;
+	uint64_t total;
+
+	if (detect_alarm_may_fire(d, a))
+		return true;
+	if (a->active)
+		return false;
+	if (gw_addr_cmp(&a->dst, &p->dst) != 0)
+		return true;
+	memset(&src, 0, sizeof(src));
+	total = topk_tag_total(d->talkers, tag);
+	if (topk_top(d->talkers, tag, &top, 1) == 1 && total > 0 &&
+	    (top.count - top.err) * 2 >= total)
+		src = top.addr;
+	if (src.family == 0 || a->src.family == 0)
+		return src.family != a->src.family;
+	return gw_addr_cmp(&src, &a->src) != 0;
+}
+
 static void flood_fire(struct detect *d, struct alarm *a, const struct pkt *p,
     uint64_t key, double pps, double bps)
 {
@@ -767,11 +715,11 @@ static void flood_fire(struct detect *d, struct alarm *a, const struct pkt *p,
 	flood_sources(d, a, tag, &ev);
 	n_talkers = ev.n_top_talkers;
 	memcpy(talkers, ev.top_talkers, sizeof(talkers));
-	alarm_fire(d, a, p, key);
+	detect_alarm_fire(d, a, p, key);
 	d->cust[a->id.cust].flood_active[a->id.dir] |= (uint8_t)(1u << a->id.kind);
 	a->peak_pps = pps;
 	a->peak_bps = bps;
-	event_base(d, a, &ev);
+	detect_event_base(d, a, &ev);
 	ev.n_top_talkers = n_talkers;
 	memcpy(ev.top_talkers, talkers, sizeof(talkers));
 	ev.rate_pps = pps;
@@ -793,7 +741,7 @@ static void flood_fire(struct detect *d, struct alarm *a, const struct pkt *p,
 static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls,
     const struct pkt *p)
 {
-	uint64_t key = sketch_mix(addr_hash(&p->dst, 11),
+	uint64_t key = sketch_mix(detect_addr_hash(&p->dst, 11),
 	    ((uint64_t)(uint32_t)cust << 8) | ((uint64_t)dir << 4) | (uint64_t)cls);
 	double thr_pps = d->th.flood_pps[cls][dir], thr_bps = d->th.flood_bps[cls][dir];
 	struct alarm_id id;
@@ -808,10 +756,10 @@ static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls
 	    (thr_bps > 0 && bps * TALKER_SHARE >= thr_bps)) &&
 	    !(d->cust[cust].flood_active[dir] & (1u << cls)))
 		return false;
-	topk_add(d->talkers, sketch_mix(addr_hash(&p->src, 13), talker_tag(cust, dir, cls)),
+	topk_add(d->talkers, sketch_mix(detect_addr_hash(&p->src, 13), talker_tag(cust, dir, cls)),
 	    &p->src, talker_tag(cust, dir, cls), 1);
-	id = alarm_id_make((enum det_kind)cls, dir, cust, 0, NULL);
-	a = alarm_get(d, &id, false);
+	id = detect_alarm_id((enum det_kind)cls, dir, cust, 0, NULL, NULL);
+	a = detect_alarm_get(d, &id, false);
 	if (a != NULL && a->active) {
 		if (gw_addr_cmp(&a->dst, &p->dst) != 0) {
 			/* The attack moved to another host: follow it, no new event. */
@@ -822,7 +770,7 @@ static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls
 			a->below_since_us = 0;
 		}
 		a->packets++;
-		hll_add(&a->sources, addr_hash(&p->src, 17));
+		hll_add(&a->sources, detect_addr_hash(&p->src, 17));
 		if (pps > a->peak_pps)
 			a->peak_pps = pps;
 		if (bps > a->peak_bps)
@@ -831,103 +779,38 @@ static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls
 	}
 	if (!((thr_pps > 0 && pps >= thr_pps) || (thr_bps > 0 && bps >= thr_bps)))
 		return false;
-	if ((a = alarm_get(d, &id, true)) == NULL || !alarm_may_fire(d, a))
+	if ((a = detect_alarm_get(d, &id, true)) == NULL ||
+	    !flood_may_fire(d, a, p, talker_tag(cust, dir, cls)))
 		return false;
 	flood_fire(d, a, p, key, pps, bps);
 	a->packets = 1;
-	hll_add(&a->sources, addr_hash(&p->src, 17));
+	hll_add(&a->sources, detect_addr_hash(&p->src, 17));
 	return true;
 }
 
-/* ---------- scans, sweeps, inter-customer, unusual ports ---------- */
+/* ---------- inter-customer, unusual ports ---------- */
 
-static bool addr_is_multicast(const struct gw_addr *a)
-{
-	if (a->family == 4)
-		return a->a[0] >= 224 || (a->a[0] == 255);
-	return a->family == 6 && a->a[0] == 0xff;
-}
-
-/*
- * True for packets that open something: a TCP SYN, an ICMP echo request, or
- * a UDP datagram that does not look like a server's answer (well-known source
- * port toward an ephemeral port).
- */
-static bool is_attempt(const struct pkt *p)
-{
-	if (!p->has_l4 || addr_is_multicast(&p->dst))
-		return false;
-	switch (p->l4_proto) {
-	case 6:
-		return (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-	case 17:
-		return !(p->sport < 1024 && p->dport >= 1024);
-	case 1:
-		return p->icmp_type == 8;
-	case 58:
-		return p->icmp_type == 128;
-	default:
-		return false;
-	}
-}
-
-static void simple_fire(struct detect *d, struct alarm *a, const struct pkt *p,
+void detect_simple_fire(struct detect *d, struct alarm *a, const struct pkt *p,
     uint64_t key, double rate, const char *detail)
 {
 	struct gw_event ev;
 
-	alarm_fire(d, a, p, key);
+	detect_alarm_fire(d, a, p, key);
 	a->peak_pps = rate;
-	event_base(d, a, &ev);
+	detect_event_base(d, a, &ev);
 	ev.rate_pps = rate;
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
 	detect_emit(d, &ev);
 }
 
 /* Distinct ports (port_scan) or hosts (host_sweep) from one source. */
-static void scan_packet(struct detect *d, int cust, int dir, const struct pkt *p,
-    enum det_kind kind)
-{
-	struct dcount *dc = kind == K_PORTSCAN ? d->ports : d->hosts;
-	double thr = kind == K_PORTSCAN ? d->th.scan_ports : d->th.sweep_hosts;
-	uint64_t kh = addr_hash(&p->src, 23), ih;
-	struct alarm_id id;
-	struct alarm *a;
-	uint32_t n;
-	char detail[GW_TEXT_MAX];
-
-	if (kind == K_PORTSCAN)
-		ih = sketch_mix(addr_hash(&p->dst, 29), ((uint64_t)p->l4_proto << 16) | p->dport);
-	else
-		ih = addr_hash(&p->dst, 31);
-	n = dcount_add(dc, kh, ih);
-	if (n < thr)
-		return;
-	id = alarm_id_make(kind, 0, 0, 0, &p->src);
-	if ((a = alarm_get(d, &id, true)) == NULL) /* keyed by source only */
-		return;
-	if (a->active) {
-		a->packets++;
-		return;
-	}
-	if (!alarm_may_fire(d, a))
-		return;
-	a->cust = cust;          /* reported customer/direction; not part of the key */
-	a->dir = dir;
-	a->src = p->src;
-	snprintf(detail, sizeof(detail), "%u distinct %s from one source in %.0f-%.0f s",
-	    n, kind == K_PORTSCAN ? "destination ports" : "destination hosts",
-	    SCAN_GEN_US / 1e6, 2 * SCAN_GEN_US / 1e6);
-	simple_fire(d, a, p, kh, n, detail);
-}
-
 /* One customer's connection attempts toward another customer's LAN. */
 static bool inter_packet(struct detect *d, const struct customer_match *m,
     const struct pkt *p)
 {
 	uint64_t key = sketch_mix(0x1e7e4, ((uint64_t)(uint32_t)m->tx << 32) |
 	    (uint32_t)m->rx);
-	struct alarm_id id = alarm_id_make(K_INTER, DIR_RX, m->rx, (uint32_t)m->tx, NULL);
+	struct alarm_id id = detect_alarm_id(K_INTER, DIR_RX, m->rx, (uint32_t)m->tx, NULL, NULL);
 	struct swcms_est est;
 	struct alarm *a;
 	char detail[GW_TEXT_MAX];
@@ -935,22 +818,20 @@ static bool inter_packet(struct detect *d, const struct customer_match *m,
 	swcms_add(d->rate, key, 1, p->ip_bytes, &est);
 	if (d->th.inter_pps <= 0 || est.win_pkts < d->th.inter_pps)
 		return false;
-	if ((a = alarm_get(d, &id, true)) == NULL)
+	if ((a = detect_alarm_get(d, &id, true)) == NULL)
 		return false;
 	if (a->active) {
 		a->packets++;
 		return false;
 	}
-	if (!alarm_may_fire(d, a))
+	if (!detect_alarm_may_fire(d, a))
 		return false;
 	a->src = p->src;
 	snprintf(detail, sizeof(detail), "customer %s -> customer %s",
 	    customer_id(d->map, m->tx), customer_id(d->map, m->rx));
-	simple_fire(d, a, p, key, est.win_pkts, detail);
+	detect_simple_fire(d, a, p, key, est.win_pkts, detail);
 	/* The source is a customer's host: report it, but do not flag it. */
-	if (a->src_flagged)
-		flag_del(d, &a->src);
-	a->src_flagged = false;
+	detect_alarm_unflag(d, a);
 	return false;
 }
 
@@ -972,7 +853,7 @@ static bool port_allowed(const struct detect *d, int cust, uint16_t port)
 static void unusual_packet(struct detect *d, int cust, const struct pkt *p)
 {
 	uint64_t key = sketch_mix(0x0b5e, ((uint64_t)(uint32_t)cust << 16) | p->dport);
-	struct alarm_id id = alarm_id_make(K_UNUSUAL, DIR_RX, cust, p->dport, NULL);
+	struct alarm_id id = detect_alarm_id(K_UNUSUAL, DIR_RX, cust, p->dport, NULL, NULL);
 	struct swcms_est est;
 	struct alarm *a;
 
@@ -981,13 +862,13 @@ static void unusual_packet(struct detect *d, int cust, const struct pkt *p)
 	swcms_add(d->rate, key, 1, p->ip_bytes, &est);
 	if (d->th.unusual_pps <= 0 || est.win_pkts < d->th.unusual_pps)
 		return;
-	if ((a = alarm_get(d, &id, true)) == NULL)
+	if ((a = detect_alarm_get(d, &id, true)) == NULL)
 		return;
 	if (a->active || a->pending) {
 		a->packets++;
 		return;
 	}
-	if (!alarm_may_fire(d, a))
+	if (!detect_alarm_may_fire(d, a))
 		return;
 	/*
 	 * The first SYNs of a SYN flood also hit a port outside the allowlist;
@@ -1006,14 +887,18 @@ static void unusual_packet(struct detect *d, int cust, const struct pkt *p)
 /* Fires or drops a pending unusual_port alarm once its wait is over. */
 static void unusual_settle(struct detect *d, struct alarm *a)
 {
-	struct alarm_id fid = alarm_id_make(K_SYN, DIR_RX, a->cust, 0, NULL);
-	struct alarm *flood = alarm_get(d, &fid, false);
+	struct alarm_id fid = detect_alarm_id(K_SYN, DIR_RX, a->cust, 0, NULL, NULL);
+	struct alarm_id sid = detect_alarm_id(K_SWEEP, 0, 0, a->ip_proto, &a->src, NULL);
+	struct alarm *flood = detect_alarm_get(d, &fid, false);
+	struct alarm *sweep = detect_alarm_get(d, &sid, false);
 	struct gw_event ev;
 
 	if (d->now_us < a->pending_us + UNUSUAL_WAIT_US)
 		return;
 	a->pending = false;
-	if (flood != NULL && flood->active && gw_addr_cmp(&flood->dst, &a->dst) == 0) {
+	/* A flood on that host, or a sweep by that source, explains the SYNs. */
+	if ((flood != NULL && flood->active && gw_addr_cmp(&flood->dst, &a->dst) == 0) ||
+	    (sweep != NULL && sweep->active)) {
 		a->used = false;
 		return;
 	}
@@ -1021,7 +906,7 @@ static void unusual_settle(struct detect *d, struct alarm *a)
 	a->fired_us = d->now_us;
 	a->below_since_us = 0;
 	hll_clear(&a->sources);
-	event_base(d, a, &ev);
+	detect_event_base(d, a, &ev);
 	ev.rate_pps = a->peak_pps;
 	snprintf(ev.detail, sizeof(ev.detail),
 	    "%.0f inbound SYNs/s to port %u (not allowlisted)", a->peak_pps, a->dport);
@@ -1030,35 +915,21 @@ static void unusual_settle(struct detect *d, struct alarm *a)
 
 /* ---------- packet entry point ---------- */
 
-static bool cust_valid(const struct detect *d, int c)
+bool detect_cust_valid(const struct detect *d, int c)
 {
 	return c > CUSTOMER_UNMAPPED && (size_t)c < d->n_cust;
-}
-
-/* Scan/sweep accounting for an attempt, reported for the customer involved. */
-static void scans_packet(struct detect *d, const struct customer_match *m,
-    const struct pkt *p)
-{
-	int cust = cust_valid(d, m->rx) ? m->rx : m->tx;
-	int dir = cust_valid(d, m->rx) ? DIR_RX : DIR_TX;
-
-	if (!cust_valid(d, cust))
-		return;
-	if (p->l4_proto == 6 || p->l4_proto == 17)
-		scan_packet(d, cust, dir, p, K_PORTSCAN);
-	scan_packet(d, cust, dir, p, K_SWEEP);
 }
 
 /* See detect.h. */
 bool detect_packet(struct detect *d, const struct pkt *p,
     const struct customer_match *m)
 {
-	return detect_packet_flow(d, p, m, true);
+	return detect_packet_flow(d, p, m, DETECT_FIRST);
 }
 
 /* See detect.h. */
 bool detect_packet_flow(struct detect *d, const struct pkt *p,
-    const struct customer_match *m, bool first)
+    const struct customer_match *m, unsigned flow_flags)
 {
 	enum det_class cls;
 	bool flagged = false, attempt;
@@ -1067,25 +938,30 @@ bool detect_packet_flow(struct detect *d, const struct pkt *p,
 	if (d == NULL || p == NULL || m == NULL || (p->ip_ver != 4 && p->ip_ver != 6))
 		return false;
 	detect_advance(d, p->ts_us);
+	/* A tunnel to the home router's resolver is still a tunnel. */
+	detect_flowind_packet(d, m, p);
 	if (m->tx == m->rx)
 		return flag_find(d, &p->src);  /* inside one customer: not ours to judge */
 	cls = flood_class(p);
-	attempt = is_attempt(p);
+	attempt = detect_is_attempt(p);
 	for (dir = DIR_RX; dir <= DIR_TX; dir++) {
 		int cust = dir == DIR_RX ? m->rx : m->tx;
 
-		if (!cust_valid(d, cust))
+		if (!detect_cust_valid(d, cust))
 			continue;
 		spike_packet(d, cust, dir, p);
 		if (cls != CLS_NONE && flood_packet(d, cust, dir, cls, p))
 			flagged = true;
 	}
+	if (!attempt && ((p->l4_proto == 6 && (p->tcp_flags & TCPF_RST)) ||
+	    p->l4_proto == 1 || p->l4_proto == 58))
+		detect_scan_failure(d, m, p, flow_flags);
 	if (attempt) {
-		if (first)
-			scans_packet(d, m, p);
-		if (m->inter && cust_valid(d, m->tx) && cust_valid(d, m->rx))
+		if (flow_flags & DETECT_FIRST)
+			detect_scan_packet(d, m, p);
+		if (m->inter && detect_cust_valid(d, m->tx) && detect_cust_valid(d, m->rx))
 			inter_packet(d, m, p);
-		if (cls == CLS_SYN && cust_valid(d, m->rx) && d->th.unusual_enabled > 0)
+		if (cls == CLS_SYN && detect_cust_valid(d, m->rx) && d->th.unusual_enabled > 0)
 			unusual_packet(d, m->rx, p);
 	}
 	return flagged || flag_find(d, &p->src);
@@ -1113,6 +989,7 @@ struct detect_sizes {
 	uint32_t rate_width;     /* count-min width of the rate sketch */
 	unsigned dc_bits_log2;   /* distinct counters: dedup bitmap bits (log2) */
 	uint32_t dc_width;       /* ... and count-min width */
+	size_t flowind_slots;    /* flows scored by covert.c */
 };
 
 /*
@@ -1134,10 +1011,12 @@ static struct detect_sizes detect_sizes_for(size_t n)
 		s.rate_width = pow2_at_least(n * 4, 4096, 16384);
 		s.dc_bits_log2 = 17;
 		s.dc_width = 1u << 15;
+		s.flowind_slots = 1u << 16;
 	} else {
 		s.rate_width = pow2_at_least(n * 256, 1024, 4096);
 		s.dc_bits_log2 = 15;
 		s.dc_width = 1u << 13;
+		s.flowind_slots = 1u << 12;
 	}
 	return s;
 }
@@ -1170,16 +1049,20 @@ struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
 	d->n_cust = n;
 	detect_defaults(&d->th);
 	/* ALARM_WAYS slots per bucket: about one slot per customer. */
-	d->n_alarm_buckets = pow2_at_least((64 + n) / ALARM_WAYS, 16, 1u << 14);
+	d->n_alarm_buckets = pow2_at_least((256 + n) / ALARM_WAYS, 64, 1u << 14);
 	d->cust = calloc(n, sizeof(*d->cust));
 	d->alarms = calloc(d->n_alarm_buckets * ALARM_WAYS, sizeof(*d->alarms));
 	d->rate = swcms_new(2, sz.rate_width, NBUCKETS, BUCKET_US, SHORT_BUCKETS);
 	d->ports = dcount_new(sz.dc_bits_log2, 2, sz.dc_width, SCAN_GEN_US);
 	d->hosts = dcount_new(sz.dc_bits_log2, 2, sz.dc_width, SCAN_GEN_US);
+	d->failures = dcount_new(sz.dc_bits_log2, 2, sz.dc_width, SLOW_GEN_US);
+	d->covert = covert_new(sz.flowind_slots);
+	d->dnst = dnstunnel_new(sz.flowind_slots / 4);
 	/* Talkers over the rate window only: a source that stopped is not named. */
 	d->talkers = topk_new_window(64, NBUCKETS, BUCKET_US);
 	if (d->cust == NULL || d->alarms == NULL || d->rate == NULL ||
 	    d->ports == NULL || d->hosts == NULL || d->talkers == NULL ||
+	    d->failures == NULL || d->covert == NULL || d->dnst == NULL ||
 	    detect_init_spikes(d) != 0) {
 		detect_free(d);
 		return NULL;
@@ -1199,6 +1082,9 @@ void detect_free(struct detect *d)
 	swcms_free(d->rate);
 	dcount_free(d->ports);
 	dcount_free(d->hosts);
+	dcount_free(d->failures);
+	covert_free(d->covert);
+	dnstunnel_free(d->dnst);
 	topk_free(d->talkers);
 	free(d->alarms);
 	free(d->cust);
@@ -1213,7 +1099,9 @@ size_t detect_memory(const struct detect *d)
 	return sizeof(*d) + d->n_cust * sizeof(*d->cust) +
 	    d->n_alarm_buckets * ALARM_WAYS * sizeof(*d->alarms) +
 	    swcms_memory(d->rate) + dcount_memory(d->ports) +
-	    dcount_memory(d->hosts) + topk_memory(d->talkers);
+	    dcount_memory(d->hosts) + dcount_memory(d->failures) +
+	    topk_memory(d->talkers) + covert_memory(d->covert) +
+	    dnstunnel_memory(d->dnst);
 }
 
 /* See detect.h. */

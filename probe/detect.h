@@ -1,4 +1,4 @@
-/* detect.h: per-customer anomaly detectors (floods, scans, sweeps, inter-customer, unusual ports, spikes). */
+/* detect.h: per-customer anomaly detectors (floods, scans, sweeps, slow scans, inter-customer, unusual ports, spikes, covert channels, DNS tunnels). */
 #ifndef GW_DETECT_H
 #define GW_DETECT_H
 
@@ -32,15 +32,19 @@ void detect_free(struct detect *d);
 bool detect_packet(struct detect *d, const struct pkt *p,
     const struct customer_match *m);
 
+/* flow_flags of detect_packet_flow. */
+#define DETECT_FIRST 0x1   /* first packet of its flow in this direction (since its last record) */
+#define DETECT_REPLY 0x2   /* the flow's other direction already carried a packet */
+
 /*
- * As detect_packet, for a packet of a tracked flow: first is false when the
- * flow already carried a packet in this direction (since its last record);
- * such a packet cannot add a new destination port or host, so the scan and
- * sweep counters skip it. Floods, spikes and the other detectors still see
- * every packet.
+ * As detect_packet, for a packet of a tracked flow. Without DETECT_FIRST the
+ * packet cannot add a new destination port or host, so the scan and sweep
+ * counters skip it; DETECT_FIRST with DETECT_REPLY marks the responder's
+ * first packet (a RST there is a rejected attempt, counted for slow scans).
+ * Floods, spikes and the other detectors still see every packet.
  */
 bool detect_packet_flow(struct detect *d, const struct pkt *p,
-    const struct customer_match *m, bool first);
+    const struct customer_match *m, unsigned flow_flags);
 
 /* Advances detector windows to packet/wall time now_us (emits clear events). */
 void detect_tick(struct detect *d, uint64_t now_us);

@@ -287,7 +287,9 @@ engine_ip_packet(struct engine *e, const struct pkt *p)
 		engine_flow_created(e, f, p, &m);
 	else
 		m = engine_flow_match(f, dir);
-	attack = detect_packet_flow(e->detect, p, &m, f == NULL || f->pkts[dir] == 1);
+	attack = detect_packet_flow(e->detect, p, &m,
+	    (f == NULL || f->pkts[dir] == 1 ? DETECT_FIRST : 0) |
+	    (f != NULL && f->pkts[1 - dir] > 0 ? DETECT_REPLY : 0));
 	if (attack)
 		e->cnt.attack_packets++;
 	if (f != NULL && !attack) {

@@ -53,6 +53,8 @@ struct opts {
 	unsigned long long dpi_states;
 	enum enforce_mode enforce;
 	const char *thresholds;
+	const char *threshold_kv[PROBE_MAX_LIST];   /* --threshold KEY=VALUE */
+	size_t n_threshold_kv;
 	enum log_level log_level;
 	bool use_syslog;
 	const char *user;
@@ -122,6 +124,17 @@ usage(FILE *fp)
 "      --dpi-states N       concurrent nDPI flow states (default %d)\n"
 "Detection and enforcement:\n"
 "      --thresholds FILE    detector thresholds, \"key value\" lines\n"
+"      --threshold KEY=VAL  one threshold, after the file (repeatable). Keys:\n"
+"                           syn_flood|udp_flood|icmp_flood.rx|tx.pps|bps,\n"
+"                           port_scan.ports (100: per source, target, protocol\n"
+"                           in 5-10 s), host_sweep.hosts (64: per source and\n"
+"                           protocol), slow_scan.failures (15 distinct failed\n"
+"                           attempts in 150-300 s), covert.score (10),\n"
+"                           dns_tunnel.queries (20 tunnel-like queries to one\n"
+"                           domain in 60 s), inter_customer.pps, unusual_port.pps,\n"
+"                           unusual_port.enabled, spike.factor|min_bps|warmup_s,\n"
+"                           hysteresis.clear_fraction|clear_s|holddown_s;\n"
+"                           0 turns slow_scan, covert and dns_tunnel off\n"
 "      --enforce MODE       off | dry-run | on (default dry-run): bans from the\n"
 "                           operator go to nftables table inet gatewatch (on) or\n"
 "                           are only logged (dry-run). With on, the probe starts\n"
@@ -153,7 +166,7 @@ enum {
 	OPT_QUEUE, OPT_MAX_FLOWS, OPT_IDLE, OPT_ACTIVE, OPT_SNAPLEN, OPT_BUFFER,
 	OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_DPI_PACKETS, OPT_DPI_STATES, OPT_ENFORCE, OPT_ALLOW,
 	OPT_THRESHOLDS, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_USER, OPT_HEARTBEAT,
-	OPT_ENFORCER,
+	OPT_ENFORCER, OPT_THRESHOLD,
 };
 
 static const struct option long_opts[] = {
@@ -183,6 +196,7 @@ static const struct option long_opts[] = {
 	{ "enforce", required_argument, NULL, OPT_ENFORCE },
 	{ "allow", required_argument, NULL, OPT_ALLOW },
 	{ "thresholds", required_argument, NULL, OPT_THRESHOLDS },
+	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "user", required_argument, NULL, OPT_USER },
@@ -281,6 +295,7 @@ opt_parse_one(struct opts *o, int c, const char *arg)
 		break;
 	case OPT_ALLOW: opt_add(o->allow, &o->n_allow, arg, "allow"); break;
 	case OPT_THRESHOLDS: o->thresholds = arg; break;
+	case OPT_THRESHOLD: opt_add(o->threshold_kv, &o->n_threshold_kv, arg, "threshold"); break;
 	case OPT_LOG_LEVEL:
 		if (log_level_parse(arg, &o->log_level) != 0)
 			fatalx("--log-level: \"%s\": expected debug, info, warn or error", arg);
@@ -702,6 +717,29 @@ setup_capture(struct probe *pr)
 		fatalx("link type %d is not supported", capture_datalink(pr->cap));
 }
 
+/* --threshold KEY=VALUE options, applied after the thresholds file. */
+static void
+apply_thresholds(struct detect *d, const struct opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n_threshold_kv; i++) {
+		const char *kv = o->threshold_kv[i], *eq = strchr(kv, '=');
+		char key[128], *end;
+		double v;
+
+		if (eq == NULL || (size_t)(eq - kv) >= sizeof(key))
+			fatalx("--threshold: \"%s\": expected KEY=VALUE", kv);
+		memcpy(key, kv, (size_t)(eq - kv));
+		key[eq - kv] = '\0';
+		errno = 0;
+		v = strtod(eq + 1, &end);
+		if (end == eq + 1 || *end != '\0' || errno != 0 ||
+		    detect_set_threshold(d, key, v) != 0)
+			fatalx("--threshold: \"%s\": expected a known key and a number "
+			    "in its range (see --help)", kv);
+	}
+}
 static void
 setup_engine(struct probe *pr)
 {
@@ -725,6 +763,7 @@ setup_engine(struct probe *pr)
 	pr->eng = engine_new(&ec);
 	if (pr->eng == NULL)
 		fatalx("cannot start the packet engine (see above)");
+	apply_thresholds(engine_detect(pr->eng), o);
 }
 
 static void

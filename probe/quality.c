@@ -1,7 +1,9 @@
 /*
  * quality.c: passive QoS: per-flow state, dispatch to the TCP, DNS and
  * RTP/UDP analysers (quality_tcp.c, quality_dns.c, quality_rtp.c) and the
- * per-customer interval summaries.
+ * per-customer interval summaries. The analysers never call back into this
+ * file: what they share with it (customer accumulators, the observer) is in
+ * quality_acc.c, below both.
  *
  * Memory, all per-flow states from fixed-size pools (no malloc per flow):
  * 56 bytes per TCP flow, 112 per DNS flow; a UDP flow keeps nothing while
@@ -58,31 +60,10 @@ void quality_free(struct quality *q)
 	free(q);
 }
 
-/* Installs or removes the item observer; ctx is borrowed. */
-void quality_set_observer(struct quality *q, quality_obs_fn fn, void *ctx)
-{
-	q->obs = fn;
-	q->obs_ctx = ctx;
-}
-
 /* Copies the module counters. */
 void quality_counters_get(const struct quality *q, struct quality_counters *out)
 {
 	*out = q->ctr;
-}
-
-/* The accumulator of customer index c, or NULL. */
-struct qcust *quality_cust_of(struct quality *q, int32_t c)
-{
-	if (c < 0 || (size_t)c >= q->n_customers)
-		return NULL;
-	return &q->cust[c];
-}
-
-/* The accumulator of the customer a UDP/DNS flow state belongs to, or NULL. */
-struct qcust *quality_cust(struct quality *q, const struct qflow *qf)
-{
-	return quality_cust_of(q, qf->customer);
 }
 
 /*

@@ -23,7 +23,7 @@ static void quality_dns_observe(struct quality *q, const struct flow *f,
 {
 	struct quality_obs o = { 0 };
 
-	if (q->obs == NULL)
+	if (!quality_observing(q))
 		return;
 	o.kind = QUALITY_OBS_DNS;
 	o.flow = f;
@@ -34,7 +34,7 @@ static void quality_dns_observe(struct quality *q, const struct flow *f,
 	o.timeout = timeout;
 	if (!timeout)
 		o.latency_ms = (double)(resp_us - d->ts_us[i]) / 1000.0;
-	q->obs(&o, q->obs_ctx);
+	quality_observe(q, &o);
 }
 
 static void quality_dns_query(struct quality *q, struct qflow *qf, uint16_t id,

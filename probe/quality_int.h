@@ -224,11 +224,17 @@ struct qflow {
 	} u;
 };
 
-/* The customer accumulator of a flow state, or NULL. */
+/* quality_acc.c (below quality.c and the analysers): the customer accumulator of a flow state, or NULL. */
 struct qcust *quality_cust(struct quality *q, const struct qflow *qf);
 
-/* The customer accumulator of customer index c, or NULL. */
+/* quality_acc.c: the customer accumulator of customer index c, or NULL. */
 struct qcust *quality_cust_of(struct quality *q, int32_t c);
+
+/* quality_acc.c: true when an item observer is installed (items cost work to fill). */
+bool quality_observing(const struct quality *q);
+
+/* quality_acc.c: hands item o to the observer, if any; o is borrowed for the call. */
+void quality_observe(struct quality *q, const struct quality_obs *o);
 
 void quality_tcp_packet(struct quality *q, struct flow *f, struct qtcp *t,
     const struct pkt *p, int dir);

@@ -475,7 +475,7 @@ static void quality_rtp_observe(struct quality *q, const struct flow *f,
 	o.last_us = s->last_us;
 	if (s->last_us > s->first_us)
 		o.pps = (double)(s->packets - 1) * 1e6 / (double)(s->last_us - s->first_us);
-	q->obs(&o, q->obs_ctx);
+	quality_observe(q, &o);
 }
 
 /*
@@ -503,7 +503,7 @@ void quality_rtp_end(struct quality *q, struct flow *f, struct qflow *qf,
 			s->rec_lost0 = l;
 			if (s->jitter_valid && s->jitter_ms > jitter)
 				jitter = s->jitter_ms;
-			if (!keep && q->obs != NULL)
+			if (!keep && quality_observing(q))
 				quality_rtp_observe(q, f, s);
 		}
 		if (!keep) {

@@ -54,7 +54,7 @@ static void quality_tcp_observe(struct quality *q, struct flow *f,
 {
 	struct quality_obs o = { 0 };
 
-	if (q->obs == NULL)
+	if (!quality_observing(q))
 		return;
 	o.kind = QUALITY_OBS_HANDSHAKE;
 	o.flow = f;
@@ -62,7 +62,7 @@ static void quality_tcp_observe(struct quality *q, struct flow *f,
 	o.ts_us = ack_us;
 	quality_tcp_legs(t, &o.syn_synack_ms, &o.synack_ack_ms);
 	quality_tcp_rtt(f, t, &o.rtt_wan_ms, &o.rtt_lan_ms);
-	q->obs(&o, q->obs_ctx);
+	quality_observe(q, &o);
 }
 
 /* The handshake's ACK arrived at ack_us: split the RTT and account it. */

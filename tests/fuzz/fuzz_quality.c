@@ -1,4 +1,4 @@
-/* fuzz-sources: probe/decode.c probe/flow.c probe/quality.c probe/quality_rtp.c probe/quality_sdp.c probe/quality_tcp.c probe/quality_dns.c probe/quality_hist.c probe/quality_pool.c */
+/* fuzz-sources: probe/decode.c probe/flow.c probe/quality.c probe/quality_rtp.c probe/quality_sdp.c probe/quality_tcp.c probe/quality_dns.c probe/quality_hist.c probe/quality_pool.c probe/quality_acc.c */
 /* fuzz_quality.c: libFuzzer target for the QoS parsers (RTP, SIP/SDP, DNS, TCP) fed a packet sequence. */
 #include <stdint.h>
 #include <stdlib.h>

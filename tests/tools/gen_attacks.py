@@ -4,9 +4,10 @@
 Usage: gen_attacks.py OUTDIR
 
 Writes OUTDIR/customers.map, OUTDIR/<case>.pcap for every case, and
-OUTDIR/manifest.tsv with one line per case:
-  case  kind  customer  direction  src  dst  dport  start_ts  end_ts
-(src is "many" for spoofed floods, "-" where any source is fine).
+OUTDIR/manifest.tsv with one line per expected event (a case with two attacks has two):
+  case  kind  customer  direction  src  dst  dport  start_ts  end_ts  max_latency_s  ip_proto
+(src is "many" for spoofed floods, "-" where any source, port or protocol is fine;
+max_latency_s is the allowed packet-time delay from the attack's start to its event).
 
 Every capture is a benign baseline, the attack from a known packet time, and a
 benign tail long enough for the detector to clear. Packets are built with
@@ -284,6 +285,223 @@ def case_traffic_spike(out, rng, rows):
     rows.append(("traffic_spike", "traffic_spike", "c103", "rx", "-", "-", "-", start, end))
 
 
+def icmp_unreach(victim, scanner, probe_bytes, code=3):
+    """ICMP destination unreachable from victim quoting the probe's IP header + 8 bytes."""
+    quote = probe_bytes[14:14 + 28]
+    return bytes(eth(MAC_CUST, MAC_GW) / IP(src=victim, dst=scanner, ttl=64) /
+                 ICMP(type=3, code=code) / Raw(quote))
+
+
+def udp_scan(pc, t0, scanner, victim, ports, pps, replies, rng):
+    """Empty UDP datagrams from one source port; closed ports answer ICMP port unreachable."""
+    probe = Template(eth() / IP(src=scanner, dst=victim, ttl=45) / UDP(sport=45123))
+    for i, port in enumerate(ports):
+        t = t0 + i / pps
+        b = probe.make(dport=port)
+        pc.add(t, b)
+        if replies:
+            pc.add(t + 0.0004, icmp_unreach(victim, scanner, b))
+    return t0 + len(ports) / pps
+
+
+def tcp_scan(pc, t0, scanner, victim, ports, pps, flags, open_ports=()):
+    """TCP probes with flags; closed ports answer RST(/ACK), open ones SYN/ACK (then RST)."""
+    probe = Template(eth() / IP(src=scanner, dst=victim, ttl=45) /
+                     TCP(sport=40404, flags=flags, seq=1000, window=1024))
+    rst = Template(eth(MAC_CUST, MAC_GW) / IP(src=victim, dst=scanner) /
+                   TCP(dport=40404, flags="RA", seq=0, ack=1001))
+    synack = Template(eth(MAC_CUST, MAC_GW) / IP(src=victim, dst=scanner) /
+                      TCP(dport=40404, flags="SA", seq=5000, ack=1001))
+    ack = Template(eth() / IP(src=scanner, dst=victim, ttl=45) /
+                   TCP(sport=40404, flags="A", seq=1001, ack=5001))
+    rst2 = Template(eth() / IP(src=scanner, dst=victim, ttl=45) /
+                    TCP(sport=40404, flags="R", seq=1001))
+    for i, port in enumerate(ports):
+        t = t0 + i / pps
+        pc.add(t, probe.make(dport=port))
+        if port in open_ports:
+            if flags == "S":
+                pc.add(t + 0.0003, synack.make(sport=port))
+                pc.add(t + 0.0006, ack.make(dport=port))
+                pc.add(t + 0.0009, rst2.make(dport=port))
+        else:
+            pc.add(t + 0.0003, rst.make(sport=port))
+    return t0 + len(ports) / pps
+
+
+def scan_ports(rng, n):
+    ports = list(range(1, 1025))
+    rng.shuffle(ports)
+    return ports[:n]
+
+
+def case_udp_scan_icmp(out, rng, rows):
+    pc = Pcap(os.path.join(out, "udp_scan_icmp.pcap"))
+    start = T0 + 4.0
+    benign(pc, T0, T0 + 18, "10.0.101.10")
+    end = udp_scan(pc, start, "198.51.100.77", "10.0.101.10", list(range(1, 1001)), 500,
+                   True, rng)
+    pc.close()
+    rows.append(("udp_scan_icmp", "port_scan", "c101", "rx", "198.51.100.77", "10.0.101.10",
+                 "-", start, end, 0.5, 17))
+
+
+def case_udp_scan_silent(out, rng, rows):
+    pc = Pcap(os.path.join(out, "udp_scan_silent.pcap"))
+    start = T0 + 4.0
+    benign(pc, T0, T0 + 22, "10.0.102.20")
+    end = udp_scan(pc, start, "203.0.113.78", "10.0.102.20", scan_ports(rng, 600), 400,
+                   False, rng)
+    pc.close()
+    rows.append(("udp_scan_silent", "port_scan", "c102", "rx", "203.0.113.78", "10.0.102.20",
+                 "-", start, end, 0.5, 17))
+
+
+def case_tcp_style_scan(name, flags, open_ports):
+    def case(out, rng, rows):
+        pc = Pcap(os.path.join(out, name + ".pcap"))
+        start = T0 + 4.0
+        benign(pc, T0, T0 + 16, "10.0.101.10")
+        end = tcp_scan(pc, start, "198.51.100.%d" % (80 + len(name) % 50), "10.0.101.10",
+                       scan_ports(rng, 400), 400, flags, open_ports)
+        pc.close()
+        rows.append((name, "port_scan", "c101", "rx", "198.51.100.%d" % (80 + len(name) % 50),
+                     "10.0.101.10", "-", start, end, 0.5, 6))
+    case.__name__ = "case_" + name
+    return case
+
+
+def case_syn_then_udp(out, rng, rows):
+    """The issue scenario: a SYN scan, it clears, a few seconds later a UDP scan (ICMP replies)
+    from the same scanner against the same host: both must be reported."""
+    pc = Pcap(os.path.join(out, "syn_then_udp.pcap"))
+    scanner, victim = "198.51.100.61", "10.0.101.10"
+    s1 = T0 + 4.0
+    benign(pc, T0, T0 + 40, victim)
+    e1 = tcp_scan(pc, s1, scanner, victim, list(range(1, 1001)), 500, "S", (22, 80, 443))
+    s2 = e1 + 14.0          # its alarm clears ~11 s after its end: 3 s later, in hold-down
+    e2 = udp_scan(pc, s2, scanner, victim, list(range(1, 1001)), 500, True, rng)
+    pc.close()
+    rows.append(("syn_then_udp", "port_scan", "c101", "rx", scanner, victim, "-", s1, e1, 0.5, 6))
+    rows.append(("syn_then_udp", "port_scan", "c101", "rx", scanner, victim, "-", s2, e2, 0.5, 17))
+
+
+def case_slow_scan(out, rng, rows):
+    """One SYN every 3 s, closed ports answer RST: only counting failures over minutes finds it."""
+    pc = Pcap(os.path.join(out, "slow_scan.pcap"))
+    start = T0 + 5.0
+    benign(pc, T0, T0 + 215, "10.0.102.20")
+    end = tcp_scan(pc, start, "203.0.113.45", "10.0.102.20", scan_ports(rng, 45), 1 / 3.0, "S")
+    pc.close()
+    rows.append(("slow_scan", "slow_scan", "c102", "rx", "203.0.113.45", "10.0.102.20", "-",
+                 start, end, 90, 6))
+
+
+def case_slow_udp_scan(out, rng, rows):
+    """One empty UDP datagram every 4 s with ICMP port unreachable back."""
+    pc = Pcap(os.path.join(out, "slow_udp_scan.pcap"))
+    start = T0 + 5.0
+    benign(pc, T0, T0 + 235, "10.0.101.10")
+    end = udp_scan(pc, start, "192.0.2.46", "10.0.101.10", scan_ports(rng, 40), 0.25, True, rng)
+    pc.close()
+    rows.append(("slow_udp_scan", "slow_scan", "c101", "rx", "192.0.2.46", "10.0.101.10", "-",
+                 start, end, 90, 17))
+
+
+def case_sweep(name, layer, proto):
+    def case(out, rng, rows):
+        pc = Pcap(os.path.join(out, name + ".pcap"))
+        start = T0 + 4.0
+        benign(pc, T0, T0 + 16, "10.0.102.20")
+        probe = Template(eth() / IP(src="203.0.113.%d" % (100 + proto), ttl=40) / layer)
+        for i in range(1, 255):
+            pc.add(start + (i - 1) / 400.0, probe.make(dst="10.0.102.%d" % i))
+        end = start + 254 / 400.0
+        pc.close()
+        rows.append((name, "host_sweep", "c102", "rx", "203.0.113.%d" % (100 + proto), "-", "-",
+                     start, end, 0.5, proto))
+    case.__name__ = "case_" + name
+    return case
+
+
+def case_covert_isn_ipid(out, rng, rows):
+    """covert_tcp-style: one byte per SYN in the ISN's top byte and in the IP ID's high byte."""
+    pc = Pcap(os.path.join(out, "covert_isn_ipid.pcap"))
+    start = T0 + 4.0
+    benign(pc, T0, T0 + 30, "10.0.103.7")
+    msg = b"the password is swordfish"
+    for i, c in enumerate(msg):
+        pkt = eth(MAC_CUST, MAC_GW) / IP(src="10.0.103.7", dst="192.0.2.80", id=c << 8, ttl=64) / \
+            TCP(sport=31337, dport=80, flags="S", seq=c << 24, window=512)
+        pc.add(start + i * 0.5, bytes(pkt))
+    end = start + (len(msg) - 1) * 0.5
+    pc.close()
+    rows.append(("covert_isn_ipid", "covert_channel", "c103", "tx", "10.0.103.7", "192.0.2.80",
+                 "80", start, end, 3, 6))
+
+
+def case_covert_timing(out, rng, rows):
+    """A timing channel: an established TCP flow whose gaps are 40 ms (0) or 160 ms (1)."""
+    pc = Pcap(os.path.join(out, "covert_timing.pcap"))
+    start = T0 + 4.0
+    benign(pc, T0, T0 + 30, "10.0.101.20")
+    cli, srv = "10.0.101.20", "192.0.2.81"
+    up = lambda **kw: eth(MAC_CUST, MAC_GW) / IP(src=cli, dst=srv, ttl=64) / TCP(sport=52000, dport=443, **kw)
+    down = lambda **kw: eth() / IP(src=srv, dst=cli, ttl=52) / TCP(sport=443, dport=52000, **kw)
+    pc.add(start, bytes(up(flags="S", seq=100)))
+    pc.add(start + 0.02, bytes(down(flags="SA", seq=900, ack=101)))
+    pc.add(start + 0.021, bytes(up(flags="A", seq=101, ack=901)))
+    t, seq = start + 0.05, 101
+    bits = [(b >> k) & 1 for b in b"exfiltrated by timing" for k in range(8)]
+    for b in bits[:100]:
+        pc.add(t, bytes(up(flags="PA", seq=seq, ack=901) / Raw(b"k" * 8)))
+        pc.add(t + 0.015, bytes(down(flags="A", seq=901, ack=seq + 8)))
+        seq += 8
+        t += (0.160 if b else 0.040) + rng.uniform(-0.002, 0.002)
+    end = t
+    pc.close()
+    rows.append(("covert_timing", "covert_channel", "c101", "tx", cli, srv, "443", start, end,
+                 10, 6))
+
+
+def case_covert_fields(out, rng, rows):
+    """Data in the urgent pointer (URG clear), reserved bits and a modulated TTL, inbound."""
+    pc = Pcap(os.path.join(out, "covert_fields.pcap"))
+    start = T0 + 4.0
+    benign(pc, T0, T0 + 20, "10.0.102.30")
+    src, dst = "198.51.100.90", "10.0.102.30"
+    for i, c in enumerate(b"covert fields"):
+        pkt = eth() / IP(src=src, dst=dst, ttl=48 + (c & 7)) / \
+            TCP(sport=443, dport=51515, flags="A", seq=7000 + i, ack=1, urgptr=c, reserved=c & 7,
+                window=8192) / Raw(b"d" * 20)
+        pc.add(start + i * 0.3, bytes(pkt))
+    end = start + 12 * 0.3
+    pc.close()
+    rows.append(("covert_fields", "covert_channel", "c102", "rx", src, dst, "51515", start, end,
+                 1, 6))
+
+
+def b32(rng, n):
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(n))
+
+
+def case_dns_tunnel(out, rng, rows):
+    """iodine/dnscat-like: base32 payload in 50+ byte labels under one domain, 10 queries/s."""
+    pc = Pcap(os.path.join(out, "dns_tunnel.pcap"))
+    start = T0 + 4.0
+    benign(pc, T0, T0 + 60, "10.0.101.30")
+    from scapy.all import DNS, DNSQR  # noqa: E402
+    for i in range(150):
+        name = "%s.%s.t.example.net" % (b32(rng, 52), b32(rng, 20))
+        pkt = eth(MAC_CUST, MAC_GW) / IP(src="10.0.101.30", dst="192.0.2.53") / \
+            UDP(sport=33000 + i % 7, dport=53) / DNS(id=i, rd=1, qd=DNSQR(qname=name, qtype="TXT"))
+        pc.add(start + i * 0.1, bytes(pkt))
+    end = start + 149 * 0.1
+    pc.close()
+    rows.append(("dns_tunnel", "dns_tunnel", "c101", "tx", "10.0.101.30", "192.0.2.53", "53",
+                 start, end, 5, 17))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: gen_attacks.py OUTDIR\n")
@@ -297,10 +515,22 @@ def main():
     for case in (case_syn_flood, case_udp_flood, case_icmp_flood, case_tx_syn_flood,
                  case_v6_syn_flood,
                  case_port_scan, case_host_sweep, case_inter_customer, case_unusual_port,
-                 case_traffic_spike):
+                 case_traffic_spike,
+                 case_udp_scan_icmp, case_udp_scan_silent,
+                 case_tcp_style_scan("connect_scan", "S", (22, 80, 443)),
+                 case_tcp_style_scan("fin_scan", "F", ()),
+                 case_tcp_style_scan("null_scan", "", ()),
+                 case_tcp_style_scan("xmas_scan", "FPU", ()),
+                 case_syn_then_udp, case_slow_scan, case_slow_udp_scan,
+                 case_sweep("tcp_sweep", TCP(sport=40001, dport=445, flags="S"), 6),
+                 case_sweep("udp_sweep", UDP(sport=40002, dport=161), 17),
+                 case_covert_isn_ipid, case_covert_timing, case_covert_fields,
+                 case_dns_tunnel):
         case(out, rng, rows)
     with open(os.path.join(out, "manifest.tsv"), "w") as f:
         for r in rows:
+            if len(r) == 9:
+                r = tuple(r) + (0.5, "-")
             f.write("\t".join(str(x) if not isinstance(x, float) else "%.6f" % x for x in r))
             f.write("\n")
     return 0

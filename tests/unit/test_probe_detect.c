@@ -1,4 +1,4 @@
-/* test_probe_detect.c: unit tests for the anomaly detectors (detect.c). */
+/* test_probe_detect.c: unit tests for the anomaly detectors (detect.c, detect_scan.c, detect_flowind.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -453,6 +453,199 @@ static void test_memory_for_customers(void **state)
 	customer_map_free(m);
 }
 
+static bool feed_flow(struct fixture *f, const struct pkt *p, unsigned flags)
+{
+	struct customer_match m = customer_lookup(f->map, p);
+
+	return detect_packet_flow(f->d, p, &m, flags);
+}
+
+static size_t count_proto(const struct sink *s, const char *kind, bool cleared, uint32_t proto)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->ev[i].kind, kind) == 0 && s->ev[i].cleared == cleared &&
+		    s->ev[i].ip_proto == proto)
+			n++;
+	return n;
+}
+
+/*
+ * The issue's scenario: a SYN scan fires and clears; a few seconds later, in
+ * its hold-down, the same scanner scans UDP (ICMP unreachables back), then
+ * TCP again on another host: each is a different attack and is reported.
+ * A repeat of the first scan inside the hold-down is not.
+ */
+static void test_scan_holddown_never_hides_another(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t = T0;
+	unsigned i;
+
+	for (i = 0; i < 300; i++, t += 2000) {
+		struct pkt p = mk(t, "198.51.100.61", "10.0.1.10", 6, 40404, (uint16_t)(i + 1),
+		    TCPF_SYN, 44);
+
+		feed(f, &p);
+	}
+	background(f, t, t + 13000000);
+	t += 13000000;
+	assert_int_equal(count_proto(&f->sink, "port_scan", false, 6), 1);
+	assert_int_equal(count_proto(&f->sink, "port_scan", true, 6), 1);
+	for (i = 0; i < 300; i++, t += 2000) {
+		struct pkt p = mk(t, "198.51.100.61", "10.0.1.10", 17, 45123, (uint16_t)(i + 1), 0, 28);
+		struct pkt r = mk(t + 300, "10.0.1.10", "198.51.100.61", 1, 0, 0, 0, 56);
+
+		r.icmp_type = 3;
+		r.icmp_code = 3;
+		feed(f, &p);
+		feed(f, &r);
+	}
+	for (i = 0; i < 300; i++, t += 2000) {   /* the first scan again: held down */
+		struct pkt p = mk(t, "198.51.100.61", "10.0.1.10", 6, 40404, (uint16_t)(i + 1),
+		    TCPF_SYN, 44);
+
+		feed(f, &p);
+	}
+	for (i = 0; i < 300; i++, t += 2000) {   /* another target */
+		struct pkt p = mk(t, "198.51.100.61", "10.0.1.11", 6, 40404, (uint16_t)(i + 1),
+		    TCPF_SYN, 44);
+
+		feed(f, &p);
+	}
+	background(f, t, t + 1000000);
+	assert_int_equal(count_proto(&f->sink, "port_scan", false, 17), 1);
+	assert_int_equal(count_proto(&f->sink, "port_scan", false, 6), 2);
+	assert_string_equal(f->sink.ev[f->sink.n - 1].dst, "10.0.1.11");
+	assert_null(find(&f->sink, "icmp_flood", false));
+}
+
+/* FIN, NULL and Xmas probes count as attempts; ACK-ed FINs of real flows do not. */
+static void test_stealth_scans(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t styles[3] = { TCPF_FIN, 0, TCPF_FIN | TCPF_PSH | TCPF_URG };
+	uint64_t t = T0;
+	unsigned i, k;
+	char src[32];
+
+	for (i = 0; i < 300; i++, t += 2000) {   /* teardown of 300 real flows: nothing */
+		struct pkt p = mk(t, "198.51.100.70", "10.0.1.10", 6, 40404, (uint16_t)(i + 1),
+		    TCPF_FIN | TCPF_ACK, 40);
+
+		feed(f, &p);
+	}
+	assert_null(find(&f->sink, "port_scan", false));
+	for (k = 0; k < 3; k++) {
+		snprintf(src, sizeof(src), "198.51.100.%u", 71 + k);
+		for (i = 0; i < 150; i++, t += 2000) {
+			struct pkt p = mk(t, src, "10.0.1.10", 6, 40404, (uint16_t)(i + 1), styles[k], 40);
+
+			feed(f, &p);
+		}
+	}
+	assert_int_equal(count_proto(&f->sink, "port_scan", false, 6), 3);
+	assert_non_null(strstr(f->sink.ev[0].detail, "FIN"));
+	assert_non_null(strstr(f->sink.ev[1].detail, "NULL"));
+	assert_non_null(strstr(f->sink.ev[2].detail, "Xmas"));
+}
+
+/* Host sweeps are counted per protocol: ICMP, TCP and UDP sweeps are three alarms. */
+static void test_sweeps_per_protocol(void **state)
+{
+	struct fixture *f = *state;
+	static const int protos[3] = { 1, 6, 17 };
+	uint64_t t = T0;
+	unsigned i, k;
+	char dst[32];
+
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < 100; i++, t += 2000) {
+			struct pkt p;
+
+			snprintf(dst, sizeof(dst), "10.0.2.%u", i + 1);
+			p = mk(t, "203.0.113.99", dst, protos[k], 40000, protos[k] == 6 ? 445 : 161,
+			    TCPF_SYN, 40);
+			feed(f, &p);
+		}
+	for (k = 0; k < 3; k++)
+		assert_int_equal(count_proto(&f->sink, "host_sweep", false, (uint32_t)protos[k]), 1);
+}
+
+/*
+ * Slow scan: one SYN every 3 s answered by a RST (the responder's first
+ * packet) is found from the 15th failure on, after the wait for a fast scan
+ * alarm; RSTs that answer nothing (backscatter) or end a flow are not failures.
+ */
+static void test_slow_scan(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *ev;
+	uint64_t t = T0;
+	unsigned i;
+
+	for (i = 0; i < 40; i++) {      /* backscatter and teardown RSTs */
+		struct pkt r = mk(t + i * 1000, "198.51.100.9", "10.0.1.20", 6, (uint16_t)(1000 + i),
+		    40000, TCPF_RST | TCPF_ACK, 40);
+
+		feed_flow(f, &r, DETECT_FIRST);
+		r.sport = (uint16_t)(2000 + i);
+		feed_flow(f, &r, DETECT_REPLY);
+	}
+	for (i = 0; i < 30; i++) {
+		struct pkt p = mk(t, "203.0.113.45", "10.0.1.10", 6, 40404, (uint16_t)(100 + i),
+		    TCPF_SYN, 44);
+		struct pkt r = mk(t + 300, "10.0.1.10", "203.0.113.45", 6, (uint16_t)(100 + i),
+		    40404, TCPF_RST | TCPF_ACK, 40);
+
+		feed_flow(f, &p, DETECT_FIRST);
+		feed_flow(f, &r, DETECT_FIRST | DETECT_REPLY);
+		background(f, t + 1000, t + 3000000);
+		t += 3000000;
+	}
+	ev = find(&f->sink, "slow_scan", false);
+	assert_non_null(ev);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 1);
+	assert_string_equal(ev->src, "203.0.113.45");
+	assert_string_equal(ev->customer, "c1");
+	assert_string_equal(ev->direction, "rx");
+	/* 15th failure at 42 s, then 10 s waiting for a fast alarm */
+	assert_true(ev->ts >= (T0 + 42000000) / 1e6 && ev->ts <= (T0 + 56000000) / 1e6);
+	assert_null(find(&f->sink, "port_scan", false));
+	background(f, t, t + 65000000);
+	assert_non_null(find(&f->sink, "slow_scan", true));
+}
+
+/* A flood on another host of the customer during the first flood's hold-down fires. */
+static void test_flood_holddown_other_target(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t;
+
+	for (t = T0; t < T0 + 1000000; t += 250) {
+		struct pkt p = mk(t, "192.0.2.1", "10.0.1.10", 6, 1234, 80, TCPF_SYN, 40);
+
+		feed(f, &p);
+	}
+	background(f, t, t + 4000000);
+	assert_non_null(find(&f->sink, "syn_flood", true));
+	for (t += 4000000; t < T0 + 6000000; t += 250) {   /* same flood again: held down */
+		struct pkt p = mk(t, "192.0.2.1", "10.0.1.10", 6, 1234, 80, TCPF_SYN, 40);
+
+		feed(f, &p);
+	}
+	assert_int_equal(count(&f->sink, "syn_flood", false), 1);
+	background(f, t, t + 4000000);
+	for (t += 4000000; t < T0 + 11000000; t += 250) {
+		struct pkt p = mk(t, "192.0.2.1", "10.0.1.12", 6, 1234, 80, TCPF_SYN, 40);
+
+		feed(f, &p);
+	}
+	assert_int_equal(count(&f->sink, "syn_flood", false), 2);
+	assert_string_equal(f->sink.ev[f->sink.n - 1].dst, "10.0.1.12");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +659,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unusual_port_allowlist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spike_warmup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inspect_and_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_holddown_never_hides_another, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stealth_scans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweeps_per_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_holddown_other_target, setup, teardown),
 		cmocka_unit_test(test_memory_for_customers),
 	};
 

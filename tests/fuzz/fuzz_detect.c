@@ -1,0 +1,89 @@
+/* fuzz-sources: probe/decode.c probe/customer.c probe/detect.c probe/detect_scan.c probe/detect_flowind.c probe/covert.c probe/dnstunnel.c probe/sketch.c probe/baseline.c */
+/* fuzz-libs: libndpi */
+/* fuzz_detect.c: libFuzzer target for the detectors' per-packet paths (scans, slow scans, covert channels, DNS tunnels) fed a packet sequence. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "customer.h"
+#include "decode.h"
+#include "detect.h"
+#include "dnstunnel.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+fz_event(const struct gw_event *ev, void *ctx)
+{
+	size_t *n = ctx;
+
+	if (ev->kind[0] == '\0' || memchr(ev->detail, '\0', sizeof(ev->detail)) == NULL)
+		abort();
+	(*n)++;
+}
+
+/*
+ * Input: one byte of options (bit 0: thresholds of 1-2 so that every alarm
+ * path runs; bit 1: no hold-down), then records of [len_hi][len_lo][gap_ms]
+ * [frame...]: an Ethernet frame of len bytes arriving gap_ms after the
+ * previous one, copied into an exact-size heap buffer so ASan sees any
+ * over-read. The low bits of gap_ms are the frame's flow flags. Two customers
+ * by prefix; everything else is the Internet.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct customer_map *map;
+	struct detect *d;
+	uint64_t now_us = 1700000000ULL * 1000000;
+	size_t off = 1, events = 0;
+	char err[128];
+
+	if (size < 1 || (map = customer_map_new()) == NULL)
+		return 0;
+	if (customer_map_add(map, "c1", "prefix", "10.0.1.0/24", err, sizeof(err)) != 0 ||
+	    customer_map_add(map, "c2", "prefix", "2001:db8:2::/48", err, sizeof(err)) != 0 ||
+	    (d = detect_new(map, fz_event, &events)) == NULL) {
+		customer_map_free(map);
+		return 0;
+	}
+	if (data[0] & 1) {
+		detect_set_threshold(d, "port_scan.ports", 2);
+		detect_set_threshold(d, "host_sweep.hosts", 2);
+		detect_set_threshold(d, "slow_scan.failures", 1);
+		detect_set_threshold(d, "covert.score", 1);
+		detect_set_threshold(d, "dns_tunnel.queries", 1);
+		detect_set_threshold(d, "syn_flood.rx.pps", 1);
+	}
+	if (data[0] & 2)
+		detect_set_threshold(d, "hysteresis.holddown_s", 0);
+	while (off + 3 <= size) {
+		size_t len = ((size_t)data[off] << 8 | data[off + 1]) & 0x7ff;
+		uint8_t gap_ms = data[off + 2];
+		struct customer_match m;
+		struct dnstunnel_name n;
+		uint8_t *frame;
+		struct pkt p;
+
+		off += 3;
+		if (len > size - off)
+			len = size - off;
+		if ((frame = malloc(len ? len : 1)) == NULL)
+			break;
+		memcpy(frame, data + off, len);
+		off += len;
+		now_us += (uint64_t)(gap_ms >> 2) * 100000;
+		if (decode_is_ip(decode_packet(1 /* DLT_EN10MB */, frame, (uint32_t)len, &p))) {
+			p.ts_us = now_us;
+			m = customer_lookup(map, &p);
+			detect_packet_flow(d, &p, &m, gap_ms & 3);
+			if (p.payload != NULL)
+				dnstunnel_parse(p.payload, p.payload_caplen, &n);
+		}
+		free(frame);
+	}
+	detect_tick(d, now_us + 400000000ULL);
+	detect_free(d);
+	customer_map_free(map);
+	return 0;
+}
