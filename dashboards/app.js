@@ -265,7 +265,8 @@
     $("t-sla").textContent = String(sla);
     $("t-sla").className = "tile-value " + (sla ? "crit" : "ok");
     var stale = state.probes.filter(function (p) { return now() - p.last_seen > PROBE_STALE_S; }).length;
-    $("t-probes").textContent = state.probes.length + (stale ? " (" + stale + " stale)" : "");
+    $("t-probes").replaceChildren(String(state.probes.length));
+    if (stale) $("t-probes").appendChild(node("span", "tile-sub", " " + stale + " stale"));
     $("t-probes").className = "tile-value " + (stale ? "warn" : "ok");
   }
 

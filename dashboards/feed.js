@@ -115,7 +115,7 @@
   }
 
   function remainingCell(c) {
-    var td = node("td", "num left"), d = deadline(c);
+    var d = deadline(c), td = node("td", d !== null ? "num left" : "num muted");
     if (d !== null) {
       td.dataset.deadline = String(d);
       if (typeof c.remaining_s === "number") td.dataset.remaining = String(c.remaining_s);
