@@ -95,7 +95,7 @@ for _ in $(seq 100); do
 done
 cms | grep -q '198.51.100.7:policy:flood:expired' || gw_fail "the policy ban of 198.51.100.7 did not expire: $(cms)"
 ban() { curl -s -o "$T/ban.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$1" "$API/api/v1/bans"; }
-[ "$(ban '{"address":"203.0.113.66","timeout_s":3600,"reason":"manual: scanner seen by the NOC"}')" = 201 ] \
+[ "$(ban '{"address":"203.0.113.66","timeout_s":7200,"reason":"manual: scanner seen by the NOC"}')" = 201 ] \
 	|| gw_fail "manual ban: $(cat "$T/ban.json")"
 [ "$(ban '{"address":"203.0.113.67","timeout_s":600,"reason":"manual: mistaken"}')" = 201 ] \
 	|| gw_fail "second manual ban: $(cat "$T/ban.json")"
