@@ -470,11 +470,19 @@
       .then(recordLayout);
   }
 
-  /* The page's own layout measurement, for tests that read the DOM: wider than the window means a horizontal scrollbar. */
+  /*
+   * The page's own layout measurement, for tests that read the DOM: scrollWidth wider than the
+   * window means a horizontal scrollbar; data-rect ("left,top,width,height" CSS px in the
+   * viewport) says where the main tables and charts were painted.
+   */
   function recordLayout() {
     var se = document.scrollingElement || document.documentElement;
     document.body.dataset.scrollWidth = String(se.scrollWidth);
     document.body.dataset.windowWidth = String(window.innerWidth);
+    document.querySelectorAll("main table[id], main figure[id], main tr[data-state]").forEach(function (e) {
+      var r = e.getBoundingClientRect();
+      e.dataset.rect = [r.left, r.top, r.width, r.height].map(Math.round).join(",");
+    });
   }
 
   function loop() {

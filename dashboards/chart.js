@@ -74,10 +74,10 @@
       });
       if (!pts.length) return;
       drawn += pts.length;
-      if (pts.length === 1) {
-        var xy = pts[0].split(",");
+      /* A run narrower than a few pixels (one point, or seconds in a day) would be invisible: mark its end. */
+      var x0 = parseFloat(pts[0]), xy = pts[pts.length - 1].split(",");
+      if (parseFloat(xy[0]) - x0 < 4)
         svg.appendChild(el("circle", { cx: xy[0], cy: xy[1], r: 3, fill: s.color }));
-      }
       svg.appendChild(el("polyline", { points: pts.join(" "), stroke: s.color, "data-series": s.name }));
     });
     return drawn;

@@ -17,12 +17,14 @@ OUTDIR/dashboard-*.png) while a thread polls the API every POLL_S, and asserts:
     time that agrees with the API's remaining_s;
   - the detail page's charts are SVGs with points (throughput; RTT, jitter, DNS where the
     customer has them);
-  - the screenshots are 1280 x 900 PNGs, not blank, with the sparkline/chart line colours and
-    state badge colours actually painted.
+  - the screenshots (taken in the same Chromium run as the DOM) are 1280 x 900 PNGs, not
+    blank, and inside the rectangles where the page says it put the tables and charts (their
+    data-rect) the sparkline/chart line colours and the rows' state badge colours are painted.
 Environment: CHROMIUM (default /usr/bin/chromium), DASH_BUDGET_MS (virtual time per page,
 default 6000), DASH_CUSTOMER (detail page; default the customer with the most quality data),
-DASH_EXPECT (words, default "rtt jitter dns flood clear ban": what the stack must show; an
-empty value checks only what is there). Stdlib only. Exit 0 when all checks pass, else 1.
+DASH_EXPECT (words, default "rtt jitter dns flood clear ban countdown": some row shows RTT,
+jitter/loss, DNS; the events view has a flood and its clear; a ban is shown; a ban in force
+counts down. An empty value checks only what is there). Stdlib only. Exit 0 when all checks pass, else 1.
 """
 import json
 import os
@@ -44,6 +46,7 @@ POLL_S = 0.4
 QUALITY_HOLD_S = 300          # as dashboards/app.js
 FLOOD_KINDS = ("syn_flood", "udp_flood", "icmp_flood")
 FAILS = []
+DEFAULT_EXPECT = "rtt jitter dns flood clear ban countdown"
 
 
 def fail(msg):
@@ -104,7 +107,7 @@ class Dom(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.tables, self.svgs, self.text_of, self.body = {}, [], {}, {}
+        self.tables, self.svgs, self.text_of, self.body, self.rects = {}, [], {}, {}, {}
         self.table = self.row = self.cell = self.svg = self.capture = self.figure = None
         self.in_tbody, self.skip = False, 0
         self.spans = []
@@ -113,6 +116,11 @@ class Dom(HTMLParser):
         a = dict(attrs)
         if tag == "body":
             self.body = a
+        if a.get("id") and a.get("data-rect"):
+            try:
+                self.rects[a["id"]] = tuple(int(v) for v in a["data-rect"].split(","))
+            except ValueError:
+                pass
         if tag == "table":
             self.table = a.get("id")
             self.tables.setdefault(self.table, [])
@@ -410,7 +418,7 @@ def check_cms(dom, poller, table, compact, budget_s, want):
     with poller.lock:
         snaps = list(poller.cms)
     if not snaps:
-        if "ban" in want:
+        if "ban" in want or "countdown" in want:
             fail("%s: the API served no countermeasures" % table)
         return
     states, remaining, byid = {}, {}, {}
@@ -458,8 +466,12 @@ def check_cms(dom, poller, table, compact, budget_s, want):
                 fail("%s: ban %d shows %r (%d s) left, fetched %s s" % (table, cid, v[left_col], left, claimed))
                 bad += 1
             counted += 1
-    if "ban" in want and not counted:
-        fail("%s: no ban in force with a remaining time (states %s)" % (table, {k: sorted(s) for k, s in states.items()}))
+    bans = [r for r in rows if byid.get(int(r["attrs"].get("data-cm-id", "0")), {}).get("action") == "ban"]
+    if "ban" in want and not bans:
+        fail("%s: no ban shown (DASH_EXPECT has 'ban')" % table)
+    if "countdown" in want and not counted:
+        fail("%s: no ban in force with a remaining time (states %s; DASH_EXPECT has 'countdown')" % (
+            table, {k: sorted(s) for k, s in states.items()}))
     if not bad:
         ok("%s: %d countermeasure rows = API (address, state); %d in force count down with the API's remaining_s" % (
             table, len(rows), counted))
@@ -556,8 +568,32 @@ def hexrgb(s):
     return tuple(int(s[i:i + 2], 16) for i in (1, 3, 5))
 
 
-def check_png(path, what, colours):
-    """colours: {name: "#rrggbb"} that must be painted somewhere (within a small distance)."""
+def near(px, rgb, dist=60):
+    return abs(px[0] - rgb[0]) + abs(px[1] - rgb[1]) + abs(px[2] - rgb[2]) <= dist
+
+
+def region_stats(rows, bpp, box):
+    """Luminance sd, distinct colours and the colour set of box (x0, y0, x1, y1), every pixel."""
+    x0, y0, x1, y1 = box
+    cols, n, s, s2 = {}, 0, 0.0, 0.0
+    for y in range(y0, y1):
+        row = rows[y]
+        for x in range(x0 * bpp, x1 * bpp, bpp):
+            px = (row[x], row[x + 1], row[x + 2])
+            cols[px] = cols.get(px, 0) + 1
+            lum = 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]
+            n += 1
+            s += lum
+            s2 += lum * lum
+    sd = (max(0.0, s2 / n - (s / n) ** 2)) ** 0.5 if n else 0.0
+    return sd, cols, n
+
+
+def check_png(path, what, dom, regions):
+    """The screenshot is WIDTH x HEIGHT and not blank; every region (label, element id, {name:
+    "#rrggbb"}, skip_top px) that the page says is in the viewport (its data-rect) is not blank
+    either and has those colours painted inside it, below its first skip_top pixels (table
+    header, chart caption and legend: they use the same colours)."""
     try:
         w, h, bpp, rows = png_read(path)
     except (OSError, ValueError, zlib.error) as e:
@@ -566,35 +602,32 @@ def check_png(path, what, colours):
     if (w, h) != (WIDTH, HEIGHT):
         fail("%s screenshot is %dx%d, want %dx%d" % (what, w, h, WIDTH, HEIGHT))
         return
-    hist, n, s, s2 = {}, 0, 0.0, 0.0
-    for y in range(0, h, 2):
-        row = rows[y]
-        for x in range(0, w * bpp, bpp * 2):
-            px = (row[x], row[x + 1], row[x + 2])
-            hist[px] = hist.get(px, 0) + 1
-            lum = 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]
-            n += 1
-            s += lum
-            s2 += lum * lum
-    sd = (s2 / n - (s / n) ** 2) ** 0.5
-    top = max(hist.values()) / n
-    if sd < 8 or top > 0.97 or len(hist) < 50:
-        fail("%s screenshot looks blank: luminance sd %.1f, top colour %.0f%%, %d colours" % (what, sd, top * 100, len(hist)))
+    sd, cols, n = region_stats(rows, bpp, (0, 0, w, h))
+    top = max(cols.values()) / n
+    if sd < 8 or top > 0.97 or len(cols) < 50:
+        fail("%s screenshot looks blank: luminance sd %.1f, top colour %.0f%%, %d colours" % (what, sd, top * 100, len(cols)))
         return
-    missing = []
-    for name, hx in colours.items():
-        r0, g0, b0 = hexrgb(hx)
-        if not any(abs(p[0] - r0) + abs(p[1] - g0) + abs(p[2] - b0) <= 60 for p in hist):
-            # sampled every second pixel: thin lines may fall between samples, look at every pixel
-            found = any(abs(row[x] - r0) + abs(row[x + 1] - g0) + abs(row[x + 2] - b0) <= 60
-                        for row in rows for x in range(0, w * bpp, bpp))
-            if not found:
-                missing.append(name)
-    if missing:
-        fail("%s screenshot: not painted: %s" % (what, ", ".join(missing)))
-        return
-    ok("%s screenshot %s: %dx%d, luminance sd %.1f, %d colours, painted: %s" % (
-        what, os.path.basename(path), w, h, sd, len(hist), ", ".join(colours) or "-"))
+    seen = []
+    for label, eid, colours, skip in regions:
+        r = dom.rects.get(eid) if dom else None
+        if r is None:
+            fail("%s screenshot: the page recorded no position of #%s" % (what, eid))
+            continue
+        box = (max(0, r[0]), max(0, r[1] + skip), min(w, r[0] + r[2]), min(h, r[1] + r[3]))
+        if box[2] - box[0] < 20 or box[3] - box[1] < 10:
+            print("note: %s screenshot: #%s is outside the %dx%d viewport (%s), not checked" % (what, eid, w, h, r))
+            continue
+        rsd, rcols, _ = region_stats(rows, bpp, box)
+        if rsd < 3 or len(rcols) < 10:
+            fail("%s screenshot: %s (#%s at %s) is blank: sd %.1f, %d colours" % (what, label, eid, r, rsd, len(rcols)))
+            continue
+        missing = [name for name, hx in colours.items() if not any(near(px, hexrgb(hx)) for px in rcols)]
+        if missing:
+            fail("%s screenshot: %s (#%s at %s) lacks %s" % (what, label, eid, r, ", ".join(missing)))
+            continue
+        seen.append("%s%s" % (label, " (" + ", ".join(colours) + ")" if colours else ""))
+    ok("%s screenshot %s: %dx%d, luminance sd %.1f, %d colours; regions painted: %s" % (
+        what, os.path.basename(path), w, h, sd, len(cols), "; ".join(seen) or "-"))
 
 
 # ---------- Chromium ----------
@@ -619,26 +652,45 @@ class Chrome:
         finally:
             shutil.rmtree(prof, ignore_errors=True)
 
-    def dom(self, url, name):
-        rc, out = self.run(url, ["--dump-dom"])
-        path = os.path.join(self.outdir, name + ".html")
-        open(path, "wb").write(out)
+    def page(self, url, name):
+        """One Chromium run: the DOM after the budget and a screenshot of the same page.
+        Returns (Dom or None, screenshot path or None)."""
+        png = os.path.join(self.outdir, "dashboard-%s.png" % name)
+        if os.path.exists(png):
+            os.unlink(png)
+        rc, out = self.run(url, ["--dump-dom", "--screenshot=" + png])
+        open(os.path.join(self.outdir, name + ".html"), "wb").write(out)
+        d = None
         if rc != 0 or b"<body" not in out:
             fail("chromium --dump-dom %s failed (rc %d; log %s)" % (url, rc, self.log.name))
-            return None
-        d = Dom()
-        d.feed(out.decode("utf-8", "replace"))
-        return d
+        else:
+            d = Dom()
+            d.feed(out.decode("utf-8", "replace"))
+        if not os.path.exists(png):
+            fail("chromium --screenshot %s wrote nothing (rc %d)" % (url, rc))
+            png = None
+        return d, png
 
-    def shot(self, url, name):
-        path = os.path.join(self.outdir, "dashboard-%s.png" % name)
-        if os.path.exists(path):
-            os.unlink(path)
-        rc, _ = self.run(url, ["--screenshot=" + path])
-        if rc != 0 or not os.path.exists(path):
-            fail("chromium --screenshot %s failed (rc %d)" % (url, rc))
-            return None
-        return path
+
+STATE_COLOURS = {"active": "#ff5c5c", "pending": "#f0b429", "failed": "#a40e26", "cleared": "#3fb950"}
+
+
+def badge_colours(dom, table):
+    """The state badge colours of the rows of table that the page painted inside the viewport."""
+    out = {}
+    for r in body_rows(dom, table) if dom else []:
+        st, rect = r["attrs"].get("data-state"), r["attrs"].get("data-rect", "")
+        try:
+            top, height = [int(v) for v in rect.split(",")][1::2]
+        except ValueError:
+            continue
+        if st in STATE_COLOURS and 0 <= top and top + height <= HEIGHT:
+            out[st + " badge"] = STATE_COLOURS[st]
+    return out
+
+
+def chart_points(dom, fid):
+    return any(int(s["attrs"].get("data-points", 0)) > 0 for s in dom.svgs if s["parent"] == fid)
 
 
 def pick_customer(poller):
@@ -659,7 +711,7 @@ def main():
         sys.exit(__doc__)
     base, outdir = sys.argv[1].rstrip("/"), sys.argv[2]
     os.makedirs(outdir, exist_ok=True)
-    want = set(os.environ.get("DASH_EXPECT", "rtt jitter dns flood clear ban").split())
+    want = set(os.environ.get("DASH_EXPECT", DEFAULT_EXPECT).split())
     budget_ms = int(os.environ.get("DASH_BUDGET_MS", "6000"))
     try:
         with urllib.request.urlopen(base + "/api/v1/customers", timeout=5) as r:
@@ -679,38 +731,39 @@ def main():
     poller.poll()
     poller.start()
     ch = Chrome(outdir, budget_ms)
+    budget_s = budget_ms / 1000.0
+    rx, tx = {"rx": "#58a6ff"}, {"tx": "#f778ba"}
     try:
-        d = ch.dom(base + "/", "overview")
+        d, png = ch.page(base + "/", "overview")
         if d:
             check_scroll(d, "customers page")
             check_customers(d, poller, want)
             check_events(d, poller, "feed", True, want)
-            check_cms(d, poller, "cm-panel", True, budget_s=budget_ms / 1000.0, want=want)
-        p = ch.shot(base + "/", "overview")
-        if p:
-            check_png(p, "customers page", {"rx sparkline": "#58a6ff", "tx sparkline": "#f778ba"})
+            check_cms(d, poller, "cm-panel", True, budget_s, want)
+        if png:
+            check_png(png, "customers page", d, [("customer table with sparklines", "customers", dict(rx, **tx), 46),
+                                                 ("events feed", "feed", badge_colours(d, "feed"), 28),
+                                                 ("countermeasures", "cm-panel", badge_colours(d, "cm-panel"), 28)])
         cust = pick_customer(poller)
         if cust:
-            url = base + "/#customer=" + cust["id"]
-            d = ch.dom(url, "detail")
+            d, png = ch.page(base + "/#customer=" + cust["id"], "detail")
             if d:
                 check_scroll(d, "detail page")
                 check_detail(d, cust, want)
-            p = ch.shot(url, "detail")
-            if p:
-                check_png(p, "detail page", {"rx line": "#58a6ff", "tx line": "#f778ba"})
-        d = ch.dom(base + "/#events", "events")
+            if png:
+                check_png(png, "detail page", d, [("throughput chart", "c-bits", dict(rx, **tx), 56)] + [
+                    (name, fid, {name: colour}, 56) for name, fid, colour in
+                    (("RTT chart", "c-rtt", "#3fb950"), ("jitter chart", "c-jitter", "#f0b429"),
+                     ("DNS chart", "c-dns", "#d2a8ff")) if d and chart_points(d, fid)])
+        d, png = ch.page(base + "/#events", "events")
         if d:
             check_scroll(d, "events page")
             check_events(d, poller, "events", False, want)
-            check_cms(d, poller, "cms", False, budget_s=budget_ms / 1000.0, want=want)
-        p = ch.shot(base + "/#events", "events")
-        if p:
-            badges = {"state badge (active/cleared)": "#3fb950" if "clear" in want else "#30363d"}
-            if "ban" in want:
-                badges["active ban badge"] = "#ff5c5c"
-            check_png(p, "events page", badges)
-        d = ch.dom(base + "/#probes", "probes")
+            check_cms(d, poller, "cms", False, budget_s, want)
+        if png:
+            check_png(png, "events page", d, [("events table", "events", badge_colours(d, "events"), 28),
+                                              ("countermeasures table", "cms", badge_colours(d, "cms"), 28)])
+        d, png = ch.page(base + "/#probes", "probes")
         if d:
             check_scroll(d, "probes page")
             check_probes(d, base)

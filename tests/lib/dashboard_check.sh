@@ -7,11 +7,11 @@
 # elements exist, that values equal the API's, that nothing scrolls horizontally and that the
 # screenshots are not blank (details: tests/lib/dashboard_check.py). Exit 0 pass, 1 fail.
 # Environment: CHROMIUM, DASH_BUDGET_MS, DASH_CUSTOMER, DASH_EXPECT (default
-# "rtt jitter dns flood clear ban": what the stack must show; set it to "" to check only
-# what is there).
+# "rtt jitter dns flood clear ban countdown": what the stack must show; drop words, or set
+# it to "", to check only what is there).
 set -u
 if [ $# -ne 2 ]; then
-	sed -n '2,11s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
