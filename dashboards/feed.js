@@ -2,7 +2,7 @@
 "use strict";
 (function () {
   var D = window.GwDash, F = D.fmt, node = D.node;
-  var LIST_MAX = 100, FEED_ROWS = 8, CM_ROWS = 8, PAGE = 1000;
+  var LIST_MAX = 100, FEED_ROWS = 6, CM_ROWS = 6, PAGE = 1000;
   var state = { events: {}, eventMax: 0, eventsErr: null, cms: [], cmErr: null, cmAt: 0 };
 
   function $(id) { return document.getElementById(id); }

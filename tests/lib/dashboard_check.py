@@ -389,7 +389,7 @@ def check_events(dom, poller, table, compact, want):
                 fail("%s: event %d cell %d %r, API %r" % (table, eid, i, v[i], w))
                 bad += 1
         kinds.setdefault(e["kind"], set()).add(st)
-    limit = 8 if compact else 100     # FEED_ROWS and LIST_MAX of feed.js
+    limit = 6 if compact else 100     # FEED_ROWS and LIST_MAX of feed.js
     if (evs and not rows) or len(rows) > min(limit, len(evs)):
         fail("%s: %d event rows, API has %d (page shows up to %d)" % (table, len(rows), len(evs), limit))
         bad += 1
