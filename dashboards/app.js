@@ -1,8 +1,10 @@
-/* app.js: gatewatch NOC dashboard: customer table, customer detail, probes, events; polls /api/v1. */
+/* app.js: gatewatch NOC dashboard core: API access, formatting, routing and polling, the customer table, customer detail and probes. */
 "use strict";
 (function () {
   var REFRESH_MS = 2000, SERIES_REFRESH_MS = 10000, FETCH_TIMEOUT_MS = 8000;
-  var PROBE_STALE_S = 15, PROBE_DEAD_S = 60, LIST_MAX = 100;
+  var PROBE_STALE_S = 15, PROBE_DEAD_S = 60;
+  var SPARK_N = 60;          /* intervals per customer for the rx/tx sparklines (one batched request) */
+  var QUALITY_HOLD_S = 300;  /* a customer's last measured RTT/jitter/DNS is shown this long (packet time) */
   /* SLA thresholds: warn / crit (values above are breaches). */
   var SLA = {
     rtt_wan: { warn: 100, crit: 200, label: "RTT WAN ms" },
@@ -16,9 +18,10 @@
   var state = {
     view: "customers", customer: null, range: "1h",
     sortKey: "id", sortDir: 1, filter: "",
-    customers: [], probes: [], events: {}, eventMax: 0,
-    seriesAt: 0, seriesKey: "", timer: null, lastOk: 0
+    customers: [], probes: [], seriesAt: 0, seriesKey: "", timer: null, lastOk: 0
   };
+  /* Views other files add (feed.js, capacity, ...): name -> { refresh() -> Promise, show() }. */
+  var views = {};
 
   function $(id) { return document.getElementById(id); }
   function now() { return Date.now() / 1000; }
@@ -39,6 +42,7 @@
     if (v === null || v === undefined || !isFinite(v)) return "–";
     return v < 10 ? v.toFixed(1) : v.toFixed(0);
   }
+  function fmtPct(v) { return v === null || v === undefined || !isFinite(v) ? "–" : v.toFixed(v < 10 ? 2 : 1); }
   function fmtBytes(v) {
     if (!isFinite(v)) return "–";
     var p = ["B", "KiB", "MiB", "GiB"], i = 0;
@@ -53,6 +57,16 @@
     if (s < 172800) return (s / 3600).toFixed(1) + " h";
     return (s / 86400).toFixed(1) + " d";
   }
+  /* A countdown: "45 s", "9 min 05 s", "2 h 03 min", "3 d 04 h". */
+  function fmtLeft(s) {
+    if (!isFinite(s)) return "–";
+    s = Math.max(0, Math.round(s));
+    function p(n) { return n < 10 ? "0" + n : String(n); }
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + p(s % 60) + " s";
+    if (s < 86400) return Math.floor(s / 3600) + " h " + p(Math.floor(s % 3600 / 60)) + " min";
+    return Math.floor(s / 86400) + " d " + p(Math.floor(s % 86400 / 3600)) + " h";
+  }
   function fmtTime(t) {
     if (!t) return "–";
     var d = new Date(t * 1000);
@@ -61,8 +75,20 @@
       p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
   }
   function level(v, t) {
-    if (v === null || !isFinite(v)) return "";
+    if (v === null || v === undefined || !isFinite(v)) return "";
     return v > t.crit ? "crit" : v > t.warn ? "warn" : "";
+  }
+  function node(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function emptyRow(span, text) {
+    var tr = document.createElement("tr"), td = node("td", "empty", text);
+    td.colSpan = span;
+    tr.appendChild(td);
+    return tr;
   }
 
   /* ---------- API ---------- */
@@ -99,46 +125,80 @@
     });
     return best === null ? null : { name: best, share: total ? bestB / total : 0 };
   }
+
+  /*
+   * The quality summary to show for kind (rtp, tcp, dns): the latest interval's when it had
+   * such traffic, else the last measured one (the API's last_measured) if at most
+   * QUALITY_HOLD_S older than the latest interval; null when there is none.
+   */
+  var HAS = {
+    rtp: function (s) { return s.streams > 0; },
+    tcp: function (s) { return s.handshakes > 0; },
+    dns: function (s) { return s.responses > 0; }
+  };
+  function measured(c, kind) {
+    var cur = c[kind] || {}, last = c.last_measured ? c.last_measured[kind] : null;
+    if (HAS[kind](cur)) return { s: cur, ts: c.ts, held: false };
+    if (last && HAS[kind](last) && c.ts - last.ts <= QUALITY_HOLD_S) return { s: last, ts: last.ts, held: last.ts < c.ts };
+    return null;
+  }
+
   function derive(c) {
-    var iv = c.interval > 0 ? c.interval : 1, tcp = c.tcp || {}, rtp = c.rtp || {}, dns = c.dns || {};
-    var ta = topApp(c), hs = tcp.handshakes > 0;
+    var iv = c.interval > 0 ? c.interval : 1, ta = topApp(c);
+    var tcp = measured(c, "tcp"), rtp = measured(c, "rtp"), dns = measured(c, "dns");
     return {
       id: c.id, probe: c.probe, ts: c.ts, rx_bps: c.rx_bps, tx_bps: c.tx_bps,
       pps: ((c.rx_packets || 0) + (c.tx_packets || 0)) / iv,
       flows: c.flows_active, top: ta ? ta.name : "", topShare: ta ? ta.share : 0,
-      rtt_wan: hs ? tcp.rtt_wan_ms_avg : null, rtt_lan: hs ? tcp.rtt_lan_ms_avg : null,
-      jitter: rtp.streams > 0 ? rtp.jitter_ms_avg : null,
-      loss: rtp.packets_expected > 0 ? 100 * rtp.packets_lost / rtp.packets_expected : null,
-      dns: dns.responses > 0 ? dns.latency_ms_avg : null, raw: c
+      spark: c.recent ? c.recent.rx_bps.length : null,
+      rtt_wan: tcp ? tcp.s.rtt_wan_ms_avg : null, rtt_lan: tcp ? tcp.s.rtt_lan_ms_avg : null,
+      jitter: rtp ? rtp.s.jitter_ms_avg : null,
+      loss: rtp && rtp.s.packets_expected > 0 ? 100 * rtp.s.packets_lost / rtp.s.packets_expected : null,
+      dns: dns ? dns.s.latency_ms_avg : null,
+      q: { tcp: tcp, rtp: rtp, dns: dns }, raw: c
     };
   }
 
+  function breaches(r) {
+    return ["rtt_wan", "rtt_lan", "jitter", "loss", "dns"].some(function (k) { return level(r[k], SLA[k]) !== ""; });
+  }
+
   /* ---------- customer table ---------- */
+  function sparkCell(td, r) {
+    var rec = r.raw.recent;
+    if (!rec || !rec.ts.length) { td.textContent = "–"; return; }
+    td.appendChild(GwChart.sparkline({ ts: rec.ts, width: 100, height: 26,
+      label: "rx and tx of " + r.id + ", last " + rec.ts.length + " intervals",
+      series: [{ name: "rx", cls: "rx", values: rec.rx_bps }, { name: "tx", cls: "tx", values: rec.tx_bps }] }));
+  }
+
   var COLS = [
     { key: "id", label: "Customer", cls: "id" },
     { key: "probe", label: "Probe" },
     { key: "rx_bps", label: "rx", num: true, fmt: fmtBits },
     { key: "tx_bps", label: "tx", num: true, fmt: fmtBits },
+    { key: "spark", label: "Trend rx / tx", cell: sparkCell, nosort: true, cls: "sparkcol" },
     { key: "pps", label: "pkt/s", num: true, fmt: fmtCount },
     { key: "flows", label: "Flows", num: true, fmt: fmtCount },
-    { key: "top", label: "Top app", fmt: function (v, r) { return v ? v + " " + Math.round(r.topShare * 100) + "%" : "–"; } },
-    { key: "rtt_wan", label: "RTT WAN ms", num: true, fmt: fmtMs, sla: SLA.rtt_wan },
-    { key: "rtt_lan", label: "RTT LAN ms", num: true, fmt: fmtMs, sla: SLA.rtt_lan },
-    { key: "jitter", label: "Jitter ms", num: true, fmt: fmtMs, sla: SLA.jitter },
-    { key: "loss", label: "RTP loss %", num: true, fmt: function (v) { return v === null ? "–" : v.toFixed(v < 10 ? 2 : 1); }, sla: SLA.loss },
-    { key: "dns", label: "DNS ms", num: true, fmt: fmtMs, sla: SLA.dns }
+    { key: "top", label: "Top app", cls: "app", fmt: function (v, r) { return v ? v + " " + Math.round(r.topShare * 100) + "%" : "–"; } },
+    { key: "rtt_wan", label: "RTT WAN", unit: "ms", num: true, fmt: fmtMs, sla: SLA.rtt_wan, q: "tcp" },
+    { key: "rtt_lan", label: "RTT LAN", unit: "ms", num: true, fmt: fmtMs, sla: SLA.rtt_lan, q: "tcp" },
+    { key: "jitter", label: "Jitter", unit: "ms", num: true, fmt: fmtMs, sla: SLA.jitter, q: "rtp" },
+    { key: "loss", label: "RTP loss", unit: "%", num: true, fmt: fmtPct, sla: SLA.loss, q: "rtp" },
+    { key: "dns", label: "DNS", unit: "ms", num: true, fmt: fmtMs, sla: SLA.dns, q: "dns" }
   ];
 
   function buildHead() {
     var tr = $("customers-head");
     COLS.forEach(function (c) {
-      var th = document.createElement("th"), b = document.createElement("button");
+      var th = document.createElement("th");
       th.scope = "col";
       th.dataset.key = c.key;
-      if (c.num) th.className = "num";
+      th.className = [c.num ? "num" : "", c.cls || ""].join(" ").trim();
+      if (c.nosort) { th.textContent = c.label; tr.appendChild(th); return; }
+      var b = node("button", "sort", c.label);
       b.type = "button";
-      b.className = "sort";
-      b.textContent = c.label;
+      if (c.unit) b.appendChild(node("span", "unit", " " + c.unit));
       b.addEventListener("click", function () {
         if (state.sortKey === c.key) state.sortDir = -state.sortDir;
         else { state.sortKey = c.key; state.sortDir = c.num ? -1 : 1; }
@@ -147,9 +207,9 @@
       th.appendChild(b);
       tr.appendChild(th);
     });
-    $("legend").textContent = "SLA thresholds (warn / critical, ▲ marks a breach): " + Object.keys(SLA).map(function (k) {
+    $("legend").textContent = "SLA thresholds (warn / critical; ▲ warn, ▲▲ critical marks a breach): " + Object.keys(SLA).map(function (k) {
       return SLA[k].label + " > " + SLA[k].warn + " / " + SLA[k].crit;
-    }).join(" · ");
+    }).join(" · ") + ". Grey italic: the last measured value, from an earlier interval (no such traffic since; hover for its time).";
   }
 
   function compare(a, b) {
@@ -160,24 +220,40 @@
     return r * state.sortDir || String(a.id).localeCompare(String(b.id), undefined, { numeric: true });
   }
 
+  /* A value cell with its SLA mark: a glyph and hidden text, so the breach is not told by colour alone. */
+  function qualityCell(td, c, r) {
+    var v = r[c.key], lv = c.sla ? level(v, c.sla) : "", m = c.q ? r.q[c.q] : null, title = [];
+    if (lv) {
+      td.appendChild(node("span", "flag", lv === "crit" ? "▲▲" : "▲")).setAttribute("aria-hidden", "true");
+      td.classList.add(lv);
+      title.push(c.sla.label + " above " + (lv === "crit" ? "critical " + c.sla.crit : "warning " + c.sla.warn));
+    }
+    td.appendChild(node("span", "v", c.fmt(v, r)));
+    if (lv) td.appendChild(node("span", "vh", " (SLA " + (lv === "crit" ? "critical" : "warning") + ")"));
+    if (m && m.held) {
+      td.classList.add("held");
+      td.dataset.measured = String(m.ts);
+      title.push("last measured " + fmtTime(m.ts) + ", " + fmtAge(r.ts - m.ts) + " before the latest interval");
+    }
+    if (title.length) td.title = title.join("; ");
+  }
+
   function customerRow(r) {
     var tr = document.createElement("tr");
     tr.tabIndex = 0;
     tr.dataset.id = r.id;
+    tr.dataset.ts = String(r.ts);
+    if (breaches(r)) tr.className = "breach";
     COLS.forEach(function (c) {
       var td = document.createElement("td"), v = r[c.key];
-      td.textContent = c.fmt ? c.fmt(v, r) : (v === null || v === undefined ? "–" : String(v));
-      var cls = [c.num ? "num" : "", c.cls || "", c.sla ? level(v, c.sla) : ""].join(" ").trim();
-      if (cls) td.className = cls;
+      td.className = [c.num ? "num" : "", c.cls || ""].join(" ").trim();
       td.dataset.key = c.key;
-      if (c.sla && level(v, c.sla)) td.title = c.sla.label + " above " + (level(v, c.sla) === "crit" ? c.sla.crit : c.sla.warn);
+      if (c.cell) c.cell(td, r);
+      else if (c.sla) qualityCell(td, c, r);
+      else td.textContent = c.fmt ? c.fmt(v, r) : (v === null || v === undefined ? "–" : String(v));
       tr.appendChild(td);
     });
     return tr;
-  }
-
-  function breaches(r) {
-    return ["rtt_wan", "rtt_lan", "jitter", "loss", "dns"].some(function (k) { return level(r[k], SLA[k]) !== ""; });
   }
 
   function renderTiles(rows) {
@@ -189,7 +265,8 @@
     $("t-sla").textContent = String(sla);
     $("t-sla").className = "tile-value " + (sla ? "crit" : "ok");
     var stale = state.probes.filter(function (p) { return now() - p.last_seen > PROBE_STALE_S; }).length;
-    $("t-probes").textContent = state.probes.length + " (" + stale + ")";
+    $("t-probes").replaceChildren(String(state.probes.length));
+    if (stale) $("t-probes").appendChild(node("span", "tile-sub", " " + stale + " stale"));
     $("t-probes").className = "tile-value " + (stale ? "warn" : "ok");
   }
 
@@ -202,48 +279,40 @@
     }).sort(compare);
     var tbody = document.querySelector("#customers tbody"), frag = document.createDocumentFragment();
     shown.forEach(function (r) { frag.appendChild(customerRow(r)); });
-    if (!shown.length) {
-      var tr = document.createElement("tr"), td = document.createElement("td");
-      td.colSpan = COLS.length;
-      td.className = "empty";
-      td.textContent = rows.length ? "No customer matches the filter." : "No customer has reported yet.";
-      tr.appendChild(td);
-      frag.appendChild(tr);
-    }
+    if (!shown.length) frag.appendChild(emptyRow(COLS.length, rows.length ? "No customer matches the filter." : "No customer has reported yet."));
     tbody.replaceChildren(frag);
     if (focused) {   /* keep keyboard focus on the same customer across refreshes */
       var again = tbody.querySelector('tr[data-id="' + CSS.escape(focused) + '"]');
       if (again) again.focus();
     }
     document.querySelectorAll("#customers-head th").forEach(function (th) {
+      if (!th.querySelector("button")) return;
       th.setAttribute("aria-sort", th.dataset.key === state.sortKey ? (state.sortDir > 0 ? "ascending" : "descending") : "none");
     });
     $("count").textContent = shown.length + " of " + rows.length + " customers";
   }
 
   /* ---------- customer detail ---------- */
-  function tile(label, value, cls) {
-    var d = document.createElement("div"), l = document.createElement("div"), v = document.createElement("div");
-    d.className = "tile";
-    l.className = "tile-label";
-    l.textContent = label;
-    v.className = "tile-value" + (cls ? " " + cls : "");
-    v.textContent = value;
-    d.appendChild(l);
+  function tile(label, value, cls, title) {
+    var d = node("div", "tile"), v = node("div", "tile-value" + (cls ? " " + cls : ""), value);
+    d.appendChild(node("div", "tile-label", label));
     d.appendChild(v);
+    if (title) d.title = title;
     return d;
   }
 
   function renderDetailLatest(c) {
     var r = derive(c);
+    function q(label, key, fmt) {
+      var lv = level(r[key], SLA[key]), m = r.q[{ rtt_wan: "tcp", jitter: "rtp", loss: "rtp", dns: "dns" }[key]];
+      return tile(label, (lv === "crit" ? "▲▲ " : lv ? "▲ " : "") + fmt(r[key]), [lv, m && m.held ? "held" : ""].join(" ").trim(),
+        m && m.held ? "last measured " + fmtTime(m.ts) : "");
+    }
     $("d-title").textContent = "Customer " + c.id;
     $("d-meta").textContent = "probe " + c.probe + " · last interval " + fmtTime(c.ts) + " (" + c.interval + " s)";
     $("d-tiles").replaceChildren(tile("rx", fmtBits(r.rx_bps)), tile("tx", fmtBits(r.tx_bps)),
       tile("pkt/s", fmtCount(r.pps)), tile("Flows", fmtCount(r.flows)),
-      tile("RTT WAN ms", fmtMs(r.rtt_wan), level(r.rtt_wan, SLA.rtt_wan)),
-      tile("Jitter ms", fmtMs(r.jitter), level(r.jitter, SLA.jitter)),
-      tile("RTP loss %", r.loss === null ? "–" : r.loss.toFixed(2), level(r.loss, SLA.loss)),
-      tile("DNS ms", fmtMs(r.dns), level(r.dns, SLA.dns)));
+      q("RTT WAN ms", "rtt_wan", fmtMs), q("Jitter ms", "jitter", fmtMs), q("RTP loss %", "loss", fmtPct), q("DNS ms", "dns", fmtMs));
     renderApps(c);
   }
 
@@ -258,26 +327,15 @@
     list.forEach(function (a) {
       var tr = document.createElement("tr"), share = total ? a.b / total : 0;
       [a.name, a.cat || "–", fmtBits(a.rx), fmtBits(a.tx), (share * 100).toFixed(1) + " %"].forEach(function (t, i) {
-        var td = document.createElement("td");
-        td.textContent = t;
-        if (i >= 2) td.className = "num";
-        tr.appendChild(td);
+        tr.appendChild(node("td", i >= 2 ? "num" : "", t));
       });
-      var td = document.createElement("td"), bar = document.createElement("div");
-      bar.className = "bar";
+      var td = document.createElement("td"), bar = node("div", "bar");
       bar.style.width = (share * 100).toFixed(1) + "%";
       td.appendChild(bar);
       tr.appendChild(td);
       frag.appendChild(tr);
     });
-    if (!list.length) {
-      var tr = document.createElement("tr"), td = document.createElement("td");
-      td.colSpan = 6;
-      td.className = "empty";
-      td.textContent = "No application traffic in the latest interval.";
-      tr.appendChild(td);
-      frag.appendChild(tr);
-    }
+    if (!list.length) frag.appendChild(emptyRow(6, "No application traffic in the latest interval."));
     document.querySelector("#apps tbody").replaceChildren(frag);
   }
 
@@ -295,21 +353,30 @@
 
   function scale(points, k) { return points.map(function (p) { return [p[0], p[1] === null ? null : p[1] * k]; }); }
 
+  var CHARTS = [
+    { sel: "#c-rtt .plot", title: "RTT", unit: " ms", series: [["WAN", "rtt_wan_ms", "#3fb950"], ["LAN", "rtt_lan_ms", "#79c0ff"]] },
+    { sel: "#c-jitter .plot", title: "RTP jitter", unit: " ms", series: [["jitter", "jitter_ms", "#f0b429"]] },
+    { sel: "#c-loss .plot", title: "RTP loss", unit: " %", series: [["loss", "rtp_loss_pct", "#ff7b72"]] },
+    { sel: "#c-dns .plot", title: "DNS", unit: " ms", series: [["DNS", "dns_ms", "#d2a8ff"]] }
+  ];
+
   function loadCharts(c) {
-    var w = chartWindow(c), id = c.id;
+    var w = chartWindow(c), id = c.id, metrics = ["rx_bytes", "tx_bytes"];
+    CHARTS.forEach(function (ch) { ch.series.forEach(function (s) { metrics.push(s[1]); }); });
     $("d-note").textContent = w.anchored ? "No report in the last " + state.range + "; showing the " + state.range +
       " up to the last report (" + fmtTime(c.ts) + ")." : "";
-    return Promise.all(["rx_bytes", "tx_bytes", "rtt_wan_ms", "jitter_ms", "dns_ms"].map(function (m) { return series(id, m, w); }))
-      .then(function (s) {
-        if (state.customer !== id) return;
-        GwChart.render(document.querySelector("#c-bits .plot"), { title: "Throughput of " + id, from: w.from, to: w.to, format: fmtBits,
-          series: [{ name: "rx", color: "#58a6ff", points: scale(s[0], 8) }, { name: "tx", color: "#f778ba", points: scale(s[1], 8) }] });
-        [["#c-rtt .plot", "RTT WAN", s[2], "#3fb950"], ["#c-jitter .plot", "Jitter", s[3], "#f0b429"],
-         ["#c-dns .plot", "DNS", s[4], "#d2a8ff"]].forEach(function (x) {
-          GwChart.render(document.querySelector(x[0]), { title: x[1] + " of " + id, from: w.from, to: w.to,
-            format: function (v) { return fmtMs(v) + " ms"; }, series: [{ name: x[1], color: x[3], points: x[2] }] });
-        });
+    return Promise.all(metrics.map(function (m) { return series(id, m, w); })).then(function (s) {
+      if (state.customer !== id) return;
+      var got = {};
+      metrics.forEach(function (m, i) { got[m] = s[i]; });
+      GwChart.render(document.querySelector("#c-bits .plot"), { title: "Throughput of " + id, from: w.from, to: w.to, format: fmtBits,
+        series: [{ name: "rx", color: "#58a6ff", points: scale(got.rx_bytes, 8) }, { name: "tx", color: "#f778ba", points: scale(got.tx_bytes, 8) }] });
+      CHARTS.forEach(function (ch) {
+        GwChart.render(document.querySelector(ch.sel), { title: ch.title + " of " + id, from: w.from, to: w.to, height: 200,
+          format: function (v) { return (ch.unit === " %" ? fmtPct(v) : fmtMs(v)) + ch.unit; },
+          series: ch.series.map(function (x) { return { name: x[0], color: x[2], points: got[x[1]] }; }) });
       });
+    });
   }
 
   function refreshDetail() {
@@ -333,12 +400,7 @@
 
   /* ---------- probes ---------- */
   function cells(tr, values, numFrom) {
-    values.forEach(function (v, i) {
-      var td = document.createElement("td");
-      td.textContent = v;
-      if (i >= numFrom) td.className = "num";
-      tr.appendChild(td);
-    });
+    values.forEach(function (v, i) { tr.appendChild(node("td", i >= numFrom ? "num" : "", v)); });
   }
 
   function renderProbes() {
@@ -363,129 +425,64 @@
     document.querySelector("#probes tbody").replaceChildren(frag);
   }
 
-  function emptyRow(span, text) {
-    var tr = document.createElement("tr"), td = document.createElement("td");
-    td.colSpan = span;
-    td.className = "empty";
-    td.textContent = text;
-    tr.appendChild(td);
-    return tr;
-  }
-
-  /* ---------- events and countermeasures ---------- */
-  /* Fetches events newer than the newest seen (bounded pages), keeps the newest LIST_MAX by id. */
-  function fetchEvents(pages) {
-    return api("events?after=" + state.eventMax + "&limit=1000").then(function (b) {
-      var list = b.events || [], max = state.eventMax;
-      list.forEach(function (e) { state.events[e.id] = e; if (e.id > max) max = e.id; });
-      var ids = Object.keys(state.events).map(Number).sort(function (a, b2) { return b2 - a; });
-      ids.slice(LIST_MAX).forEach(function (id) { delete state.events[id]; });
-      var more = list.length >= 1000 && max > state.eventMax && pages > 1;
-      state.eventMax = max;
-      return more ? fetchEvents(pages - 1) : null;
-    });
-  }
-
-  function sevBadge(s) {
-    var span = document.createElement("span");
-    s = String(s || "info").toLowerCase();
-    span.className = "sev sev-" + (/^(critical|high|medium|low|info)$/.test(s) ? s : "info");
-    span.textContent = s;
-    return span;
-  }
-
-  function renderEvents() {
-    var frag = document.createDocumentFragment();
-    var list = Object.keys(state.events).map(function (k) { return state.events[k]; })
-      .sort(function (a, b) { return b.id - a.id; });
-    list.forEach(function (e) {
-      var tr = document.createElement("tr"), td;
-      cells(tr, [fmtTime(e.ts)], 99);
-      td = document.createElement("td");
-      td.appendChild(sevBadge(e.severity));
-      tr.appendChild(td);
-      var rate = e.rate_pps ? fmtCount(e.rate_pps) + " pkt/s" : e.rate_bps ? fmtBits(e.rate_bps) : "–";
-      cells(tr, [e.kind || "–", e.customer || "–", e.src || "–", e.dst || "–"], 99);
-      cells(tr, [rate], 0);
-      cells(tr, [e.probe || "–", e.cleared ? "cleared" : "active", e.detail || ""], 99);
-      if (e.cleared) tr.className = "cleared";
-      frag.appendChild(tr);
-    });
-    if (!list.length) frag.appendChild(emptyRow(10, "No events."));
-    document.querySelector("#events tbody").replaceChildren(frag);
-  }
-
-  function cmState(s) {
-    var names = ["pending", "active", "lifted", "expired", "failed"];
-    return typeof s === "number" ? names[s] || String(s) : String(s || "–");
-  }
-
-  function renderCms(list) {
-    var frag = document.createDocumentFragment();
-    list.slice().sort(function (a, b) { return (b.id || 0) - (a.id || 0); }).slice(0, LIST_MAX).forEach(function (c) {
-      var tr = document.createElement("tr"), st = cmState(c.state), td;
-      cells(tr, [fmtTime(c.decided_ts || c.ts), String(c.action || "ban"),
-        (c.address || "–") + (c.prefix_len ? "/" + c.prefix_len : ""), c.scope || c.probe || "*", c.customer || "–"], 99);
-      td = document.createElement("td");
-      td.appendChild(sevBadge(st === "active" ? "high" : st === "failed" ? "critical" : st === "pending" ? "medium" : "low"));
-      td.firstChild.textContent = st;
-      tr.appendChild(td);
-      cells(tr, [c.expires_ts ? fmtTime(c.expires_ts) : "never", c.decided_by || "–", c.reason || c.result_message || ""], 99);
-      frag.appendChild(tr);
-    });
-    if (!list.length) frag.appendChild(emptyRow(9, "No countermeasures."));
-    document.querySelector("#cms tbody").replaceChildren(frag);
-  }
-
-  function refreshEvents() {
-    var ev = fetchEvents(10).then(function () { $("events-note").textContent = ""; renderEvents(); }, function (e) {
-      if (e.status !== 404) throw e;
-      $("events-note").textContent = "This operator does not serve events (404).";
-      renderEvents();
-    });
-    var cm = api("countermeasures?limit=" + LIST_MAX).then(function (b) {
-      $("cm-note").textContent = "";
-      renderCms(Array.isArray(b) ? b : b.countermeasures || []);
-    }, function (e) {
-      if (e.status !== 404) throw e;
-      $("cm-note").textContent = "This operator does not serve countermeasures yet (404).";
-      renderCms([]);
-    });
-    return Promise.all([ev, cm]);
+  function refreshCustomers() {
+    return Promise.all([api("customers?recent=" + SPARK_N), api("probes").catch(function () { return { probes: state.probes }; })])
+      .then(function (r) {
+        state.customers = r[0].customers || [];
+        state.probes = r[1].probes || [];
+        if (state.view === "probes") renderProbes(); else renderCustomers();
+      });
   }
 
   /* ---------- views, routing, polling ---------- */
+  /* The views are the nav links' data-view names; "detail" is a customer's page (#customer=ID). */
+  function navViews() {
+    return Array.prototype.map.call(document.querySelectorAll("nav a[data-view]"), function (a) { return a.dataset.view; });
+  }
+
   function parseHash() {
     var h = location.hash.replace(/^#/, ""), m = /^customer=([A-Za-z0-9._:-]{1,64})(?:&range=(1h|1d|7d|30d))?$/.exec(h);
     if (m) { state.view = "detail"; state.customer = m[1]; if (m[2]) state.range = m[2]; }
-    else { state.view = ["probes", "events"].indexOf(h) >= 0 ? h : "customers"; state.customer = null; }
+    else { state.view = navViews().indexOf(h) >= 0 ? h : "customers"; state.customer = null; }
   }
 
   function showView() {
-    ["customers", "detail", "probes", "events"].forEach(function (v) { $("view-" + v).hidden = v !== state.view; });
-    ["customers", "probes", "events"].forEach(function (v) {
-      var a = $("nav-" + v);
+    document.querySelectorAll("main > section.view").forEach(function (s) { s.hidden = s.id !== "view-" + state.view; });
+    document.querySelectorAll("nav a[data-view]").forEach(function (a) {
+      var v = a.dataset.view;
       if (v === state.view || (v === "customers" && state.view === "detail")) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     });
     document.querySelectorAll("button.range").forEach(function (b) {
       b.setAttribute("aria-pressed", b.dataset.range === state.range ? "true" : "false");
     });
+    if (views[state.view] && views[state.view].show) views[state.view].show();
   }
 
   function refresh() {
-    var p;
+    var p, extra = [];
     if (state.view === "detail") p = refreshDetail();
-    else if (state.view === "events") p = refreshEvents();
-    else {
-      p = Promise.all([api("customers"), api("probes").catch(function () { return { probes: state.probes }; })])
-        .then(function (r) {
-          state.customers = r[0].customers || [];
-          state.probes = r[1].probes || [];
-          if (state.view === "probes") renderProbes(); else renderCustomers();
-        });
-    }
-    return p.then(function () { setStatus(null); }, function (e) { setStatus(e); });
+    else if (state.view === "customers" || state.view === "probes") p = refreshCustomers();
+    else p = views[state.view] ? views[state.view].refresh() : Promise.resolve();
+    /* Panels shown on the customers page too (events feed, countermeasures). */
+    if (state.view === "customers") Object.keys(views).forEach(function (k) { if (views[k].overview) extra.push(views[k].overview()); });
+    return Promise.all([p].concat(extra)).then(function () { setStatus(null); }, function (e) { setStatus(e); })
+      .then(recordLayout);
+  }
+
+  /*
+   * The page's own layout measurement, for tests that read the DOM: scrollWidth wider than the
+   * window means a horizontal scrollbar; data-rect ("left,top,width,height" CSS px in the
+   * viewport) says where the main tables and charts were painted.
+   */
+  function recordLayout() {
+    var se = document.scrollingElement || document.documentElement;
+    document.body.dataset.scrollWidth = String(se.scrollWidth);
+    document.body.dataset.windowWidth = String(window.innerWidth);
+    document.querySelectorAll("main table[id], main figure[id], main tr[data-state]").forEach(function (e) {
+      var r = e.getBoundingClientRect();
+      e.dataset.rect = [r.left, r.top, r.width, r.height].map(Math.round).join(",");
+    });
   }
 
   function loop() {
@@ -518,5 +515,18 @@
     go();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+  /*
+   * GwDash: what other dashboard files use. register(name, { refresh, overview, show }) adds the
+   * view behind nav link a[data-view=name] and section#view-name: refresh() -> Promise runs every
+   * REFRESH_MS while it is shown; overview() -> Promise, if given, also runs on the customers page.
+   */
+  window.GwDash = {
+    register: function (name, v) { views[name] = v; },
+    api: api, node: node, emptyRow: emptyRow, now: now,
+    fmt: { si: fmtSI, bits: fmtBits, count: fmtCount, ms: fmtMs, pct: fmtPct, bytes: fmtBytes, age: fmtAge, left: fmtLeft, time: fmtTime }
+  };
+
+  /* Scripts after this one (feed.js, ...) register before DOMContentLoaded. */
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else setTimeout(init, 0);
 })();

@@ -1,4 +1,4 @@
-/* chart.js: a small SVG time-series line chart (no dependencies). GwChart.render(el, opts). */
+/* chart.js: small SVG charts (no dependencies): GwChart.render(el, opts) time-series lines, GwChart.sparkline(opts) for table cells. */
 "use strict";
 (function (global) {
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -74,10 +74,10 @@
       });
       if (!pts.length) return;
       drawn += pts.length;
-      if (pts.length === 1) {
-        var xy = pts[0].split(",");
+      /* A run narrower than a few pixels (one point, or seconds in a day) would be invisible: mark its end. */
+      var x0 = parseFloat(pts[0]), xy = pts[pts.length - 1].split(",");
+      if (parseFloat(xy[0]) - x0 < 4)
         svg.appendChild(el("circle", { cx: xy[0], cy: xy[1], r: 3, fill: s.color }));
-      }
       svg.appendChild(el("polyline", { points: pts.join(" "), stroke: s.color, "data-series": s.name }));
     });
     return drawn;
@@ -127,5 +127,35 @@
     return drawn;
   }
 
-  global.GwChart = { render: render, niceScale: niceScale };
+  /*
+   * A sparkline: an inline SVG (width x height CSS px) with one polyline per series on a shared
+   * scale from 0 to the largest value; time on x from the first to the last of ts.
+   * opts: { ts: [t...], series: [{ name, cls, values: [v...] }], width, height, label }
+   * Returns the SVG element; data-points holds the points drawn (0: a "no data" dash).
+   */
+  function sparkline(opts) {
+    var w = opts.width || 120, h = opts.height || 28, ts = opts.ts || [], max = 0, drawn = 0;
+    var svg = el("svg", { width: w, height: h, viewBox: "0 0 " + w + " " + h, "class": "spark", role: "img",
+      "aria-label": opts.label || "sparkline" });
+    opts.series.forEach(function (s) { s.values.forEach(function (v) { if (isFinite(v) && v > max) max = v; }); });
+    var t0 = ts.length ? ts[0] : 0, span = ts.length > 1 ? ts[ts.length - 1] - t0 : 0;
+    svg.appendChild(el("line", { x1: 0, x2: w, y1: h - 1, y2: h - 1, "class": "spark-base" }));
+    opts.series.forEach(function (s) {
+      var pts = [];
+      s.values.forEach(function (v, i) {
+        if (!isFinite(v) || i >= ts.length) return;
+        var x = span > 0 ? (ts[i] - t0) / span * (w - 2) + 1 : w - 2;
+        var y = max > 0 ? (h - 2) - v / max * (h - 4) : h - 2;
+        pts.push(x.toFixed(1) + "," + y.toFixed(1));
+      });
+      if (!pts.length) return;
+      if (pts.length === 1) pts.unshift("1," + pts[0].split(",")[1]);   /* one interval: a flat line */
+      drawn += pts.length;
+      svg.appendChild(el("polyline", { points: pts.join(" "), "class": s.cls || "", "data-series": s.name }));
+    });
+    svg.setAttribute("data-points", String(drawn));
+    return svg;
+  }
+
+  global.GwChart = { render: render, sparkline: sparkline, niceScale: niceScale };
 })(window);

@@ -14,6 +14,7 @@
 
 #define API_SERIES_MAX_POINTS 100000
 #define API_RESPOND_WAIT_MS   5000   /* a ban/unban waits this long for the ingest loop */
+#define API_RECENT_MAX        120    /* ?recent=N intervals per customer in the list */
 
 static double
 api_now(void)
@@ -66,6 +67,33 @@ api_u64(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
+/* A quality summary of an older interval: null when never measured. */
+static json_t *
+api_last_json(const struct live_quality *q)
+{
+	const struct gw_rtp_summary *rtp = &q->rtp;
+	const struct gw_tcp_summary *tcp = &q->tcp;
+	const struct gw_dns_summary *dns = &q->dns;
+
+	return json_pack("{s:o,s:o,s:o}",
+	    "rtp", q->rtp_ts > 0 ? json_pack("{s:f,s:I,s:o,s:o,s:f,s:f}",
+	    "ts", q->rtp_ts, "streams", (json_int_t)rtp->streams,
+	    "packets_expected", api_u64(rtp->packets_expected),
+	    "packets_lost", api_u64(rtp->packets_lost),
+	    "jitter_ms_avg", rtp->jitter_ms_avg,
+	    "jitter_ms_max", rtp->jitter_ms_max) : json_null(),
+	    "tcp", q->tcp_ts > 0 ? json_pack("{s:f,s:I,s:f,s:f,s:f}",
+	    "ts", q->tcp_ts, "handshakes", (json_int_t)tcp->handshakes,
+	    "rtt_wan_ms_avg", tcp->rtt_wan_ms_avg,
+	    "rtt_lan_ms_avg", tcp->rtt_lan_ms_avg,
+	    "rtt_ms_p95", tcp->rtt_ms_p95) : json_null(),
+	    "dns", q->dns_ts > 0 ? json_pack("{s:f,s:o,s:o,s:f,s:f}",
+	    "ts", q->dns_ts, "responses", api_u64(dns->responses),
+	    "failures", api_u64(dns->failures),
+	    "latency_ms_avg", dns->latency_ms_avg,
+	    "latency_ms_p95", dns->latency_ms_p95) : json_null());
+}
+
 static json_t *
 api_customer_json(const struct live_customer_view *c)
 {
@@ -80,7 +108,7 @@ api_customer_json(const struct live_customer_view *c)
 		    "category", s->apps[i].category));
 	return json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,s:o,s:f,s:f,s:I,s:I,"
 	    "s:o,s:{s:I,s:o,s:o,s:f,s:f,s:o},s:{s:I,s:f,s:f,s:f,s:o,s:o,s:o},"
-	    "s:{s:o,s:o,s:o,s:f,s:f,s:o},s:{s:I,s:f,s:f},s:o}",
+	    "s:{s:o,s:o,s:o,s:f,s:f,s:o},s:{s:I,s:f,s:f},s:o,s:o}",
 	    "id", c->id, "probe", c->probe, "ts", c->ts, "interval", c->interval,
 	    "rx_bytes", api_u64(s->rx_bytes), "tx_bytes", api_u64(s->tx_bytes),
 	    "rx_packets", api_u64(s->rx_packets),
@@ -110,21 +138,71 @@ api_customer_json(const struct live_customer_view *c)
 	    "timeouts", api_u64(s->dns.timeouts),
 	    "udp", "streams", (json_int_t)s->udp.streams,
 	    "pps_avg", s->udp.pps_avg, "iat_var_ms_avg", s->udp.iat_var_ms_avg,
-	    "reports", api_u64(c->reports));
+	    "reports", api_u64(c->reports), "last_measured", api_last_json(&c->last));
 }
 
-static int
-api_customers(const struct api_ctx *ctx, struct api_response *r)
+static int api_arg_u64(const struct api_request *req, const char *key,
+    uint64_t dflt, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * The last n intervals of customer id as parallel arrays (oldest first) of
+ * interval ends and rx/tx rates in bit/s, for sparklines; NULL when the
+ * customer vanished or memory ran out.
+ */
+static json_t *
+api_recent_json(const struct api_ctx *ctx, const char *id, size_t n,
+    struct live_customer_view *scratch)
 {
-	struct live_customer_view *v;
+	struct live_point *h;
+	size_t nh;
+	json_t *ts, *rx, *tx;
+
+	if (live_customer_get(ctx->live, id, scratch, &h, &nh) == -1)
+		return NULL;
+	ts = json_array();
+	rx = json_array();
+	tx = json_array();
+	for (size_t i = nh > n ? nh - n : 0; i < nh; i++) {
+		double iv = h[i].interval > 0 ? h[i].interval : 1.0;
+
+		json_array_append_new(ts, json_real(h[i].ts));
+		json_array_append_new(rx, json_integer((json_int_t)llround(
+		    (double)h[i].rx_bytes * 8.0 / iv)));
+		json_array_append_new(tx, json_integer((json_int_t)llround(
+		    (double)h[i].tx_bytes * 8.0 / iv)));
+	}
+	free(h);
+	return json_pack("{s:o,s:o,s:o}", "ts", ts, "rx_bps", rx, "tx_bps", tx);
+}
+
+/* GET /api/v1/customers[?recent=N]: N > 0 adds each customer's last N intervals. */
+static int
+api_customers(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *r)
+{
+	struct live_customer_view *v, *scratch = NULL;
+	uint64_t recent;
 	size_t n;
 	json_t *arr;
 
-	if (live_customers_list(ctx->live, &v, &n) == -1)
+	if (api_arg_u64(req, "recent", 0, 0, API_RECENT_MAX, &recent) == -1)
+		return api_error(r, 400, "recent must be 0..%d", API_RECENT_MAX);
+	if (recent > 0 && (scratch = malloc(sizeof(*scratch))) == NULL)
 		return api_error(r, 500, "out of memory");
+	if (live_customers_list(ctx->live, &v, &n) == -1) {
+		free(scratch);
+		return api_error(r, 500, "out of memory");
+	}
 	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, api_customer_json(&v[i]));
+	for (size_t i = 0; i < n; i++) {
+		json_t *c = api_customer_json(&v[i]), *rec;
+
+		if (recent > 0 && (rec = api_recent_json(ctx, v[i].id,
+		    (size_t)recent, scratch)) != NULL)
+			json_object_set_new(c, "recent", rec);
+		json_array_append_new(arr, c);
+	}
+	free(scratch);
 	free(v);
 	return api_json(r, 200, json_pack("{s:o}", "customers", arr));
 }
@@ -488,9 +566,14 @@ static json_t *
 api_cm_json(const struct countermeasure *c)
 {
 	bool global = strcmp(c->scope, CM_SCOPE_GLOBAL) == 0;
+	bool in_force = c->state == CM_PENDING || c->state == CM_ACTIVE;
+	/* Seconds left of a ban in force with a timeout (operator clock); else null. */
+	json_t *remaining = in_force && c->expires_ts > 0 ?
+	    json_integer((json_int_t)fmax(0.0, ceil(c->expires_ts - api_now()))) :
+	    json_null();
 
 	return json_pack("{s:I,s:s,s:s,s:I,s:s,s:o,s:s,s:s,s:s,s:f,s:o,s:o,s:o,"
-	    "s:o,s:s,s:I,s:s}",
+	    "s:o,s:s,s:I,s:s,s:o}",
 	    "id", (json_int_t)c->id, "action", cm_action_name(c->action),
 	    "address", c->address, "prefix_len", (json_int_t)c->prefix_len,
 	    "scope", c->scope, "probe", global ? json_null() : json_string(c->scope),
@@ -500,7 +583,7 @@ api_cm_json(const struct countermeasure *c)
 	    "lifted_ts", api_ts(c->lifted_ts), "expires_ts", api_ts(c->expires_ts),
 	    "state", cm_state_name(c->state),
 	    "command_id", (json_int_t)c->command_id,
-	    "result_message", c->result_message);
+	    "result_message", c->result_message, "remaining_s", remaining);
 }
 
 static int
@@ -840,7 +923,7 @@ api_route(const struct api_ctx *ctx, const struct api_request *req, bool get,
 	if (strcmp(path, "/metrics") == 0)
 		return api_metrics(ctx, r);
 	if (strcmp(path, "/api/v1/customers") == 0)
-		return api_customers(ctx, r);
+		return api_customers(ctx, req, r);
 	if (strcmp(path, "/api/v1/probes") == 0)
 		return api_probes(ctx, r);
 	if (strcmp(path, "/api/v1/stats") == 0)

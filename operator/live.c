@@ -22,6 +22,7 @@ struct live_customer {
 	struct gw_udp_summary udp;
 	uint64_t reports;
 	uint64_t total_rx_bytes, total_tx_bytes, total_rx_packets, total_tx_packets;
+	struct live_quality last;      /* latest interval with each measurement */
 	struct gw_app_bytes *apps;     /* owned, n_apps entries */
 	size_t   n_apps;
 	struct live_point *hist;       /* owned ring of history_n points */
@@ -177,6 +178,18 @@ live_customer_update(struct live *lv, const char *probe_id, double ts,
 	c->tcp = cs->tcp;
 	c->dns = cs->dns;
 	c->udp = cs->udp;
+	if (cs->rtp.streams > 0) {
+		c->last.rtp_ts = ts;
+		c->last.rtp = cs->rtp;
+	}
+	if (cs->tcp.handshakes > 0) {
+		c->last.tcp_ts = ts;
+		c->last.tcp = cs->tcp;
+	}
+	if (cs->dns.responses > 0) {
+		c->last.dns_ts = ts;
+		c->last.dns = cs->dns;
+	}
 	c->reports++;
 	c->total_rx_bytes += cs->rx_bytes;
 	c->total_tx_bytes += cs->tx_bytes;
@@ -225,6 +238,7 @@ live_customer_copy(const struct live_customer *c, struct live_customer_view *out
 	out->total_tx_bytes = c->total_tx_bytes;
 	out->total_rx_packets = c->total_rx_packets;
 	out->total_tx_packets = c->total_tx_packets;
+	out->last = c->last;
 }
 
 static int

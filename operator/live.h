@@ -29,6 +29,21 @@ struct live_point {
 	uint64_t tx_packets;
 };
 
+/*
+ * The latest interval that carried each kind of quality measurement, so a
+ * dashboard can show the last RTT, jitter or DNS time of a customer whose
+ * latest interval had no handshake, RTP or DNS answer. *_ts is that
+ * interval's end (packet time); 0 means never since the operator started.
+ */
+struct live_quality {
+	double   rtp_ts;                  /* an interval with rtp.streams > 0 */
+	double   tcp_ts;                  /* ... with tcp.handshakes > 0 */
+	double   dns_ts;                  /* ... with dns.responses > 0 */
+	struct gw_rtp_summary rtp;
+	struct gw_tcp_summary tcp;
+	struct gw_dns_summary dns;
+};
+
 /* A reader's copy of one customer's latest interval. */
 struct live_customer_view {
 	char     id[GW_ID_MAX];
@@ -41,6 +56,7 @@ struct live_customer_view {
 	uint64_t total_tx_bytes;
 	uint64_t total_rx_packets;
 	uint64_t total_tx_packets;
+	struct live_quality last;         /* latest measured quality, by kind */
 };
 
 /* Per-probe information (kept by ingest, copied in whole). */

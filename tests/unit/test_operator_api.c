@@ -1,4 +1,4 @@
-/* test_operator_api.c: API routes over real live/store/events/respond: events filters, countermeasures, bans, graph.png, /metrics. */
+/* test_operator_api.c: API routes over real live/store/events/respond: events filters, countermeasures, bans, graph.png, /metrics, customers' recent intervals. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,6 +320,111 @@ test_graph(void **state)
 	    NULL, NULL), 405);
 }
 
+/* Feeds customer c1 n intervals of 1 s ending at ts0 + i; quality only where asked. */
+static void
+feed(struct fixture *f, double ts0, int n, int rtp_at, int tcp_at, int dns_at)
+{
+	struct gw_customer_stats cs;
+
+	for (int i = 0; i < n; i++) {
+		memset(&cs, 0, sizeof(cs));
+		snprintf(cs.customer, sizeof(cs.customer), "c1");
+		cs.rx_bytes = 1000 * (uint64_t)(i + 1);
+		cs.tx_bytes = 100;
+		if (i == rtp_at) {
+			cs.rtp.streams = 2;
+			cs.rtp.packets_expected = 200;
+			cs.rtp.packets_lost = 3;
+			cs.rtp.jitter_ms_avg = 7.5;
+		}
+		if (i == tcp_at) {
+			cs.tcp.handshakes = 1;
+			cs.tcp.rtt_wan_ms_avg = 30.0;
+			cs.tcp.rtt_lan_ms_avg = 2.0;
+		}
+		if (i == dns_at) {
+			cs.dns.queries = cs.dns.responses = 2;
+			cs.dns.latency_ms_avg = 18.5;
+		}
+		assert_int_equal(live_customer_update(f->live, "g1", ts0 + i, 1.0, &cs), 0);
+	}
+}
+
+/* GET /api/v1/customers: last_measured keeps the latest interval of each quality kind; ?recent=N. */
+static void
+test_customers_recent(void **state)
+{
+	struct fixture *f = *state;
+	json_t *j, *c, *last, *rec, *rx;
+
+	feed(f, 1700000001, 15, 3, 12, -1);   /* history keeps 10 */
+	assert_int_equal(call(f, "GET", "/api/v1/customers", NULL, &j, NULL), 200);
+	c = json_array_get(json_object_get(j, "customers"), 0);
+	assert_null(json_object_get(c, "recent"));    /* only when asked */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "rtp"),
+	    "streams")), 0);   /* the latest interval has none... */
+	last = json_object_get(c, "last_measured");
+	assert_true(json_is_object(json_object_get(last, "rtp")));   /* ...this one did */
+	assert_true(json_real_value(json_object_get(json_object_get(last, "rtp"), "ts"))
+	    == 1700000004.0);
+	assert_true(json_real_value(json_object_get(json_object_get(last, "rtp"),
+	    "jitter_ms_avg")) == 7.5);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(last, "rtp"),
+	    "packets_lost")), 3);
+	assert_true(json_real_value(json_object_get(json_object_get(last, "tcp"),
+	    "rtt_wan_ms_avg")) == 30.0);
+	assert_true(json_real_value(json_object_get(json_object_get(last, "tcp"), "ts"))
+	    == 1700000013.0);
+	assert_true(json_is_null(json_object_get(last, "dns")));   /* never measured */
+	json_decref(j);
+
+	assert_int_equal(call(f, "GET", "/api/v1/customers?recent=4", NULL, &j, NULL), 200);
+	rec = json_object_get(json_array_get(json_object_get(j, "customers"), 0), "recent");
+	rx = json_object_get(rec, "rx_bps");
+	assert_int_equal(json_array_size(rx), 4);
+	assert_int_equal(json_array_size(json_object_get(rec, "tx_bps")), 4);
+	assert_int_equal(json_integer_value(json_array_get(rx, 3)), 15000 * 8);   /* newest last */
+	assert_int_equal(json_integer_value(json_array_get(rx, 0)), 12000 * 8);
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(rec, "tx_bps"), 0)), 800);
+	assert_true(json_real_value(json_array_get(json_object_get(rec, "ts"), 3)) == 1700000015.0);
+	json_decref(j);
+	/* More than the history holds: what there is. */
+	assert_int_equal(call(f, "GET", "/api/v1/customers?recent=120", NULL, &j, NULL), 200);
+	rec = json_object_get(json_array_get(json_object_get(j, "customers"), 0), "recent");
+	assert_int_equal(json_array_size(json_object_get(rec, "rx_bps")), 10);
+	json_decref(j);
+	assert_int_equal(call(f, "GET", "/api/v1/customers?recent=121", NULL, NULL, NULL), 400);
+	assert_int_equal(call(f, "GET", "/api/v1/customers?recent=-1", NULL, NULL, NULL), 400);
+	assert_int_equal(call(f, "GET", "/api/v1/customers?recent=x", NULL, NULL, NULL), 400);
+}
+
+/* remaining_s: seconds left of a ban in force with a timeout, null otherwise. */
+static void
+test_ban_remaining(void **state)
+{
+	struct fixture *f = *state;
+	json_t *j, *b;
+	json_int_t left;
+
+	assert_int_equal(call(f, "POST", "/api/v1/bans", "{\"address\":"
+	    "\"198.51.100.7\",\"timeout_s\":600}", &j, NULL), 201);
+	left = json_integer_value(json_object_get(j, "remaining_s"));
+	assert_true(left > 590 && left <= 600);
+	json_decref(j);
+	assert_int_equal(call(f, "GET", "/api/v1/bans", NULL, &j, NULL), 200);
+	b = json_array_get(json_object_get(j, "bans"), 0);
+	assert_true(json_integer_value(json_object_get(b, "remaining_s")) > 590);
+	json_decref(j);
+	assert_int_equal(call(f, "DELETE", "/api/v1/bans/198.51.100.7", NULL, NULL,
+	    NULL), 200);
+	assert_int_equal(call(f, "GET", "/api/v1/countermeasures?action=ban", NULL, &j,
+	    NULL), 200);
+	b = json_array_get(json_object_get(j, "countermeasures"), 0);
+	assert_string_equal(json_string_value(json_object_get(b, "state")), "lifted");
+	assert_true(json_is_null(json_object_get(b, "remaining_s")));
+	json_decref(j);
+}
+
 /* Without a database the event list falls back to live and bans are unavailable. */
 static void
 test_no_database(void **state)
@@ -388,6 +493,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_graph, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_route, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_customers_recent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ban_remaining, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
