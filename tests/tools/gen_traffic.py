@@ -35,7 +35,9 @@ OUTDIR/ gets (every file agrees with tshark on which frames are IP and their IP 
                     in the documented ways of tests/integration/test_decode_tshark.sh
                     (bad_ip_len, trunc_ip, bad_ipv6_ext); kept apart so the totals tests
                     can require exact agreement on everything else
-  MANIFEST          one line per file, then "expect FILE KEY=VALUE..." facts for tests
+  MANIFEST          "file NAME packets=N what" per capture, then "expect NAME PATTERN":
+                    grep -E patterns gw-quality-dump's output for NAME must match (RTP
+                    expected/lost, TCP handshake legs, DNS outcomes and latencies, totals)
 """
 import ipaddress
 import os
@@ -76,6 +78,15 @@ class Ids:
 
 
 IDS = Ids()
+
+# Facts about what was generated, for MANIFEST "expect" lines: grep -E patterns that
+# gw-quality-dump's output for the file must contain (filled while a file's packets are made).
+FACTS = []
+COUNT = {}
+
+
+def count(key, n=1):
+    COUNT[key] = COUNT.get(key, 0) + n
 
 
 def ip4(src, dst, proto, payload, ttl=64, df=True, ident=None, frag=0, mf=False,
@@ -161,6 +172,12 @@ def tcp_session(t, cli, cport, srv, sport, req, resp_len, wan_us, lan_us, rng,
     out = []
     c = rng.getrandbits(32)
     s = rng.getrandbits(32)
+    count("tcp.handshakes")
+    count("tcp.retransmits", int(retransmit))
+    if "." in cli:
+        FACTS.append("^tcp %s %d %s %d .* initial_rtt_ms=%.6f wan_ms=%.6f lan_ms=%.6f"
+                     % (cli, cport, srv, sport, (wan_us + lan_us) / 1000, wan_us / 1000,
+                        lan_us / 1000))
 
     def seg(tt, up, seq, ack, flags, data=b"", opts=b""):
         a, b, pa, pb = (cli, srv, cport, sport) if up else (srv, cli, sport, cport)
@@ -271,7 +288,15 @@ def dns_answer(qid, name, qtype=1, rcode=0, answers=()):
 def dns_exchange(t, cli, cport, name, qid, latency_us, qtype=1, rcode=0, answers=(),
                  server=ISP_DNS):
     out = [pkt_udp(t, cli, server, cport, 53, dns_query(qid, name, qtype))]
-    if latency_us is not None:
+    count("dns.queries")
+    if latency_us is None:
+        count("dns.timeouts")
+        FACTS.append("^dns %s %d .* id=%#06x timeout=1" % (cli, cport, qid))
+    else:
+        count("dns.responses")
+        count("dns.failures", int(rcode != 0))
+        FACTS.append("^dns %s %d .* id=%#06x rcode=%d latency_ms=%.6f"
+                     % (cli, cport, qid, rcode, latency_us / 1000))
         out.append(pkt_udp(t + latency_us, server, cli, 53, cport,
                            dns_answer(qid, name, qtype, rcode, answers)))
     return out
@@ -351,7 +376,7 @@ def sip_call(t, phone, proxy, media_far, callid, pt, secs, rng, ssrc_up, ssrc_do
              jit_up, jit_down, drop_down=(), seq_up=1000, seq_down=50000, port_up=40000,
              port_down=30000):
     """A SIP call from the phone: INVITE with SDP, 100, 180, 200 with SDP, ACK, media both
-    ways (with RTCP every 5 s), BYE, 200. Returns (packets, facts)."""
+    ways (with RTCP every 5 s), BYE, 200. Returns packets; records the RTP facts."""
     out = []
     user = "sip:%s@example.net" % callid[:4]
     base = [("Via", "SIP/2.0/UDP %s:5060;branch=z9hG4bK%s" % (phone, callid)),
@@ -390,8 +415,15 @@ def sip_call(t, phone, proxy, media_far, callid, pt, secs, rng, ssrc_up, ssrc_do
     bye = [h if h[0] != "To" else to2 for h in base] + [("CSeq", "2 BYE")]
     sig(t, True, "BYE %s SIP/2.0" % user, bye)
     sig(t + 35000, False, "SIP/2.0 200 OK", bye)
-    facts = [("rtp", ssrc_up, n, 0), ("rtp", ssrc_down, n, len(drop_down))]
-    return out, facts
+    # RTP cannot see a loss after its last packet: expected counts up to the last one received
+    got = [i for i in range(n) if i not in drop_down]
+    exp = got[-1] - got[0] + 1
+    FACTS.append("^rtp %s %d %s %d ssrc=0x%08X pt=%d clock=8000 packets=%d expected=%d lost=0 "
+                 % (phone, port_up, media_far, port_down, ssrc_up, pt, n, n))
+    FACTS.append("^rtp %s %d %s %d ssrc=0x%08X pt=%d clock=8000 packets=%d expected=%d lost=%d "
+                 % (media_far, port_down, phone, port_up, ssrc_down, pt, len(got), exp,
+                    exp - len(got)))
+    return out
 
 
 def video_stream(t, srv, cli, secs, pps, rng):
@@ -514,10 +546,11 @@ NAMES = [("www.wikipedia.org", "203.0.113.11", "2001:db8:11::11"),
          ("www.amazon.com", "203.0.113.18", None)]
 
 
-def web(t0, rng, span_s=80):
-    """Browsing by three home hosts: DNS then HTTP or TLS per name, QUIC, one IPv6 site."""
+def web(t0, rng, span_s=80, port0=50000):
+    """Browsing by three home hosts: DNS then HTTP or TLS per name, QUIC, one IPv6 site.
+    Client ports start at port0 (distinct 5-tuples where two calls share a file)."""
     out = []
-    port = 50000
+    port = port0
     qid = 0x1000
     t = t0
     for k in range(span_s // 5):
@@ -541,46 +574,45 @@ def web(t0, rng, span_s=80):
                                rng.randint(5000, 120000), wan, lan, rng, tls_server_head(rng))
         t += 5000000
     # failures: NXDOMAIN, SERVFAIL, one query never answered, AAAA over IPv6
-    out += dns_exchange(t0 + 1500000, "192.168.1.11", 53001, "nosuch.example", 0x7001, 18000,
+    out += dns_exchange(t0 + 1500000, "192.168.1.11", port0 + 3001, "nosuch.example", 0x7001, 18000,
                         rcode=3)
-    out += dns_exchange(t0 + 2500000, "192.168.1.11", 53002, "broken.example.net", 0x7002,
+    out += dns_exchange(t0 + 2500000, "192.168.1.11", port0 + 3002, "broken.example.net", 0x7002,
                         45000, rcode=2)
-    out += dns_exchange(t0 + 3500000, "192.168.1.12", 53003, "lost.example.org", 0x7003, None)
-    out += dns_exchange(t0 + 4500000, "fd00:1::10", 53004, "www.wikipedia.org", 0x7004, 9000,
+    out += dns_exchange(t0 + 3500000, "192.168.1.12", port0 + 3003, "lost.example.org", 0x7003, None)
+    out += dns_exchange(t0 + 4500000, "fd00:1::10", port0 + 3004, "www.wikipedia.org", 0x7004, 9000,
                         qtype=28, answers=("2001:db8:11::11",), server=ISP_DNS6)
-    out += tcp_session(t0 + 4600000, "fd00:1::10", 53100, "2001:db8:11::11", 443,
+    out += tcp_session(t0 + 4600000, "fd00:1::10", port0 + 3100, "2001:db8:11::11", 443,
                        tls_client_hello("www.wikipedia.org", rng), 30000, 15000, 800, rng,
                        tls_server_head(rng))
-    out += tcp_session(t0 + 6000000, "fd00:1::10", 53101, "2001:db8:14::14", 80,
+    out += tcp_session(t0 + 6000000, "fd00:1::10", port0 + 3101, "2001:db8:14::14", 80,
                        http_request("www.facebook.com"), 9000, 16000, 700, rng, http_head(9000))
-    out += tcp_refused(t0 + 7000000, "192.168.1.10", 53200, "203.0.113.15", 8443, 12000)
+    out += tcp_refused(t0 + 7000000, "192.168.1.10", port0 + 3200, "203.0.113.15", 8443, 12000)
     return out
 
 
 def home_mix(rng):
-    """Everything of mixed.pcap; returns (packets, facts)."""
+    """Everything of mixed.pcap (packets)."""
     pk = web(T0, rng)
-    call, facts = sip_call(T0 + 10000000, "192.168.1.13", "203.0.113.60", "203.0.113.61",
+    pk += sip_call(T0 + 10000000, "192.168.1.13", "203.0.113.60", "203.0.113.61",
                            "a84b4c76e66710", 0, 30, rng, 0x5A5A0001, 0x5A5A0002, 2000, 12000,
                            drop_down={100, 500, 501, 502, 900, 1300, 1499})
-    pk += call
     pk += video_stream(T0 + 20000000, "203.0.113.200", "192.168.1.12", 60, 50, rng)
     pk += icmp_echo(T0 + 3000000, "192.168.1.10", "203.0.113.1", 10, 14000, 0x42)
     pk += icmp_unreach(T0 + 8000000, "192.168.1.10", "203.0.113.15", rng)
     pk += ipv6_extras(T0 + 9000000, rng)
     pk += ipv4_fragments(T0 + 11000000, "192.168.1.11", "198.51.100.99", rng)
     pk += arp(T0 + 500, "192.168.1.10", 10) + arp(T0 + 60000000, "192.168.1.13", 13)
-    return pk, facts
+    return pk
 
 
 def voip(rng):
-    a, fa = sip_call(T0, "192.168.1.13", "203.0.113.60", "203.0.113.61", "77c3b2a9d0e511",
+    a = sip_call(T0, "192.168.1.13", "203.0.113.60", "203.0.113.61", "77c3b2a9d0e511",
                      0, 20, rng, 0x11110001, 0x11110002, 3000, 15000,
                      drop_down={10, 11, 12, 300, 999})
-    b, fb = sip_call(T0 + 5000000, "192.168.1.14", "203.0.113.60", "203.0.113.62",
+    b = sip_call(T0 + 5000000, "192.168.1.14", "203.0.113.60", "203.0.113.62",
                      "9e1f00aa43c2b7", 8, 10, rng, 0x22220001, 0x22220002, 1000, 6000,
                      drop_down={250}, seq_down=65400, port_up=41000, port_down=31000)
-    return a + b, fa + fb
+    return a + b
 
 
 # ---- malformed packets ------------------------------------------------------------------------
@@ -790,14 +822,24 @@ def main_corpus(out, seed):
     def done(name, n, what):
         lines.append("file %s packets=%d %s" % (name, n, what))
 
-    mix, facts = home_mix(rng)
+    def expect(name):
+        c = dict(COUNT)
+        FACTS.append(" tcp.handshakes=%d .* tcp.retransmits=%d " % (c.get("tcp.handshakes", 0),
+                                                                  c.get("tcp.retransmits", 0)))
+        FACTS.append(" dns.queries=%d dns.responses=%d dns.failures=%d dns.timeouts=%d " % tuple(
+            c.get(k, 0) for k in ("dns.queries", "dns.responses", "dns.failures", "dns.timeouts")))
+        lines.extend("expect %s %s" % (name, f) for f in FACTS)
+        FACTS.clear()
+        COUNT.clear()
+
+    FACTS.clear()
+    COUNT.clear()
+    mix = home_mix(rng)
     done("mixed.pcap", write(os.path.join(out, "mixed.pcap"), mix), "ethernet home mix")
-    for kind, ssrc, expected, lost in facts:
-        lines.append("expect mixed.pcap rtp ssrc=0x%08x expected=%d lost=%d" % (ssrc, expected, lost))
-    vo, vfacts = voip(rng)
+    expect("mixed.pcap")
+    vo = voip(rng)
     done("voip.pcap", write(os.path.join(out, "voip.pcap"), vo), "two SIP calls")
-    for kind, ssrc, expected, lost in vfacts:
-        lines.append("expect voip.pcap rtp ssrc=0x%08x expected=%d lost=%d" % (ssrc, expected, lost))
+    expect("voip.pcap")
     done("vlan.pcap", write(os.path.join(out, "vlan.pcap"), mix,
                             link=lambda p: ether(p, ((0x8100, 101),))), "802.1Q 101")
     webpk = web(T0, random.Random(seed + 1), span_s=30)
@@ -808,12 +850,12 @@ def main_corpus(out, seed):
                                     link=lambda p: ether(p, ((0x8100, 300), (0x8100, 20)))),
          "802.1Q 300 + 802.1Q 20")
     pp = pppoe_discovery(T0 - 100000, 10) + web(T0, random.Random(seed + 2), span_s=20)
-    qq = web(T0 + 30000000, random.Random(seed + 3), span_s=10)
+    qq = web(T0 + 30000000, random.Random(seed + 3), span_s=10, port0=60000)
     n = write(os.path.join(out, "pppoe.pcap"),
               frames(pp, lambda p: pppoe(p, 0x1234)) +
               frames(qq, lambda p: pppoe(p, 0x2001, ((0x8100, 400), (0x8100, 30)))))
     done("pppoe.pcap", n, "PPPoE discovery + sessions, PPPoE in Q-in-Q")
-    sl = web(T0, random.Random(seed + 4), span_s=20) + voip(random.Random(seed + 5))[0]
+    sl = web(T0, random.Random(seed + 4), span_s=20) + voip(random.Random(seed + 5))
     done("sll.pcap", write(os.path.join(out, "sll.pcap"), sl, link=sll, linktype=113),
          "DLT_LINUX_SLL")
     done("mixed.pcapng", write(os.path.join(out, "mixed.pcapng"),
@@ -830,6 +872,7 @@ def main_corpus(out, seed):
     done("divergent/malformed_divergent.pcap",
          write(os.path.join(out, "divergent", "malformed_divergent.pcap"),
                malformed_divergent()), "documented divergences")
+    FACTS.clear()
     with open(os.path.join(out, "MANIFEST"), "w") as f:
         f.write("# written by tests/tools/gen_traffic.py, seed %d\n" % seed)
         f.write("\n".join(lines) + "\n")
@@ -840,7 +883,7 @@ def main_big(path, npk, seed):
     """Copies of the IPv4 part of the home mix side by side (copy k XORs k into the second
     and third octets of both addresses, like many homes at once) until NPKTS packets, in
     time order; for throughput benchmarks."""
-    mix, _ = home_mix(random.Random(seed))
+    mix = home_mix(random.Random(seed))
     fr = sorted(frames([p for p in mix if p.etype == 0x0800]), key=lambda x: x[0])
     copies = max(1, -(-npk // len(fr)))
     w = PcapWriter(path + ".tmp")
