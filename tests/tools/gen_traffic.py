@@ -17,6 +17,7 @@ OUTDIR/ gets (every file agrees with tshark on which frames are IP and their IP 
                     it announces, an MPEG-TS-over-UDP video stream, ICMP echo and errors,
                     IPv6 (TCP, DNS, hop-by-hop/destination/routing/fragment headers, ND),
                     IPv4 fragments, ARP, a refused connection (RST), a retransmission
+  home2.pcap        a second home (other seed): browsing, two calls, pings
   voip.pcap         two SIP calls only (PCMU with jitter and loss; PCMA across a
                     sequence wrap), exact expectations in MANIFEST
   vlan.pcap         mixed.pcap behind 802.1Q VLAN 101
@@ -840,6 +841,12 @@ def main_corpus(out, seed):
     vo = voip(rng)
     done("voip.pcap", write(os.path.join(out, "voip.pcap"), vo), "two SIP calls")
     expect("voip.pcap")
+    h2 = web(T0 + 2000000, random.Random(seed + 8), span_s=60, port0=40000) + \
+        voip(random.Random(seed + 9)) + icmp_echo(T0 + 1000000, "192.168.1.20", "198.51.100.1",
+                                                  30, 22000, 0x43)
+    FACTS.clear()
+    COUNT.clear()
+    done("home2.pcap", write(os.path.join(out, "home2.pcap"), h2), "a second home: web + calls")
     done("vlan.pcap", write(os.path.join(out, "vlan.pcap"), mix,
                             link=lambda p: ether(p, ((0x8100, 101),))), "802.1Q 101")
     webpk = web(T0, random.Random(seed + 1), span_s=30)
