@@ -4,8 +4,8 @@
 # applications named in the probe's flow records equal those `ndpiReader -v 1` lists for the
 # same file, Unknown left out (tests/lib/dpi_compare.py). Captures ndpiReader 4.2 prints no
 # summary for (qinq_8021ad.pcap: it accounts none of its 802.1ad frames) are reported and
-# not compared (at most one). The
-# home mix must also be classified beyond ports: SNI, Host headers, SIP/SDP, MPEG-TS, QUIC.
+# not compared (at most one). The home mix must also be classified beyond ports: SNI, Host
+# headers, SIP/SDP, MPEG-TS, QUIC.
 # test_dpi_corpus.sh does the same on the shared corpus.
 . "$GW_TESTS/lib/common.sh"
 T=$(gw_tmpdir)
