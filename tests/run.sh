@@ -10,8 +10,13 @@ unit_only=0
 B=${1:-build}
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
 export GW_BUILD=$B
-export GW_PCAPS=${GW_PCAPS:-$(cd "$(dirname "$0")/../.." && pwd)/shared/pcaps}
-[ -d "$GW_PCAPS" ] || GW_PCAPS=$(pwd)/../shared/pcaps
+# The shared corpus: GW_PCAPS when set (a directory without captures = a bare clone), else
+# ../shared/pcaps beside the repository (or beside the current directory).
+if [ -z "${GW_PCAPS:-}" ]; then
+	GW_PCAPS=$(cd "$(dirname "$0")/../.." && pwd)/shared/pcaps
+	[ -d "$GW_PCAPS" ] || GW_PCAPS=$(pwd)/../shared/pcaps
+fi
+export GW_PCAPS
 export GW_TESTS=$(cd "$(dirname "$0")" && pwd)
 logdir=$B/test-logs
 rm -rf "$logdir"; mkdir -p "$logdir"

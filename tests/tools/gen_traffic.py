@@ -356,7 +356,7 @@ def rtp_stream(t, src, sport, dst, dport, pt, ssrc, first_seq, n, jitter_us, rng
 
 def rtcp_sr(ssrc, ntp_s, rtp_ts, pkts, octets):
     return struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc, ntp_s, 0, rtp_ts, pkts, octets) + \
-        struct.pack("!BBHI", 0x81, 202, 2, ssrc) + b"\x01\x04ph1\x00"[:8]
+        struct.pack("!BBHI", 0x81, 202, 3, ssrc) + b"\x01\x03ph1\x00\x00\x00"  # SDES CNAME
 
 
 def sip_msg(first, hdrs, sdp=b""):
