@@ -38,6 +38,10 @@ for f in "$GEN"/divergent/*.pcap; do
 		{ echo "FAIL $(basename "$f"): probe exited non-zero: $(tail -3 "$T/div.log")"; bad=$((bad + 1)); }
 done
 [ $bad -eq 0 ] || gw_fail "$bad of $n generated captures differ"
+# Time jumps of hours and years: intervals for the empty time between are not emitted.
+lines=$(grep -c '"type":"stats"' "$T/spliced.pcap.jsonl")
+[ "$lines" -le 100 ] || gw_fail "spliced.pcap: $lines stats lines for 30 s of traffic"
+gw_ok "spliced.pcap: $lines stats lines across jumps of 3 h and 2 years"
 echo "generated corpus: all $n captures match tshark"
 
 if ! gw_have_corpus; then

@@ -26,6 +26,9 @@ OUTDIR/ gets (every file agrees with tshark on which frames are IP and their IP 
   pppoe.pcap        PPPoE discovery (PADI/PADO/PADR/PADS), then IPv4 and IPv6 sessions
                     in PPPoE, and PPPoE inside Q-in-Q
   sll.pcap          DLT_LINUX_SLL (Linux "any" capture) of web+DNS+call
+  null.pcap         DLT_NULL (BSD loopback header) of web traffic
+  tunnels.pcap      HTTP over 6in4 (protocol 41) and over IP-in-IP (protocol 4)
+  spliced.pcap      browsing with timestamps jumping forward by 3 hours, then 2 years
   mixed.pcapng      pcapng (SHB, IDB, EPBs) of the web traffic
   snaplen.pcap      mixed.pcap captured with snaplen 64 (caplen < length; TCP options cut)
   cut.pcap          a capture whose file ends in the middle of a packet
@@ -727,6 +730,41 @@ def sll(p):
     return struct.pack("!HHH", ptype, 1, 6) + mac + b"\0\0" + struct.pack("!H", p.etype) + p.data
 
 
+def null(p):
+    """DLT_NULL (BSD loopback): the address family in host (here little-endian) order."""
+    if p.etype not in (0x0800, 0x86DD):
+        return None
+    return struct.pack("<I", 2 if p.etype == 0x0800 else 30) + p.data
+
+
+def tunnels(t, rng):
+    """IPv6 in IPv4 (6in4, protocol 41: a home's tunnel broker) and IPv4 in IPv4 (protocol
+    4): the outer header is what counts (the design's IP-layer bytes)."""
+    out = []
+    inner = tcp_session(t, "2001:db8:6::10", 44000, "2001:db8:80::80", 80,
+                        http_request("www.example.org"), 5000, 20000, 500, rng, http_head(5000))
+    for p in inner:
+        src, dst = ("192.168.1.10", "198.51.100.41") if p.up else ("198.51.100.41", "192.168.1.10")
+        out.append(pkt_ip(p.t, src, dst, 41, p.data, df=False))
+    inner = tcp_session(t + 2000000, "10.99.0.10", 44001, "10.99.1.80", 80,
+                        http_request("intranet.example"), 3000, 15000, 500, rng, http_head(3000))
+    for p in inner:
+        src, dst = ("192.168.1.10", "203.0.113.44") if p.up else ("203.0.113.44", "192.168.1.10")
+        out.append(pkt_ip(p.t, src, dst, 4, p.data, df=False))
+    return out
+
+
+def spliced(rng):
+    """Three pieces of browsing whose timestamps jump forward by 3 hours and by 2 years, as
+    spliced captures do: intervals must not be emitted for the empty time between."""
+    out = web(T0, rng, span_s=10)
+    out += [Pkt(p.t + 3 * 3600 * 1000000, p.etype, p.data, p.up, p.host)
+            for p in web(T0, rng, span_s=10, port0=51000)]
+    out += [Pkt(p.t + 2 * 365 * 86400 * 1000000, p.etype, p.data, p.up, p.host)
+            for p in web(T0, rng, span_s=10, port0=52000)]
+    return out
+
+
 def pppoe(p, sid, tags=()):
     if p.etype not in (0x0800, 0x86DD):
         return ether(p, tags)
@@ -865,6 +903,13 @@ def main_corpus(out, seed):
     sl = web(T0, random.Random(seed + 4), span_s=20) + voip(random.Random(seed + 5))
     done("sll.pcap", write(os.path.join(out, "sll.pcap"), sl, link=sll, linktype=113),
          "DLT_LINUX_SLL")
+    done("null.pcap", write(os.path.join(out, "null.pcap"), web(T0, random.Random(seed + 10),
+                                                                span_s=15), link=null, linktype=0),
+         "DLT_NULL")
+    done("tunnels.pcap", write(os.path.join(out, "tunnels.pcap"),
+                               tunnels(T0, random.Random(seed + 11))), "6in4 and IP-in-IP")
+    done("spliced.pcap", write(os.path.join(out, "spliced.pcap"), spliced(random.Random(seed + 12))),
+         "time jumps of 3 h and 2 years")
     done("mixed.pcapng", write(os.path.join(out, "mixed.pcapng"),
                                web(T0, random.Random(seed + 6), span_s=40)), "pcapng")
     done("snaplen.pcap", write(os.path.join(out, "snaplen.pcap"), mix, snaplen=64), "snaplen 64")
