@@ -4,9 +4,10 @@
 Usage: gen_traffic.py OUTDIR [SEED]        (tests call it through gw_gen_corpus, common.sh)
        gen_traffic.py --big OUT.pcap NPKTS [SEED]   one large mixed capture (make bench)
 
-Deterministic for a given seed (default 1); a second of CPU or so. Nothing here comes from
-third-party captures: every packet is built by this script (stdlib struct; scapy only for
-the few headers it is the simplest way to get right: ARP, ICMPv6 neighbour discovery).
+Deterministic for a given seed (default 1); about a second of CPU (--big: ~10 s per million
+packets). Nothing here comes from third-party captures: every packet is built by this script
+with stdlib struct (checksums included); scapy, Debian's python3-scapy, builds only the ARP
+frames.
 Home side: 192.168.1.0/24 and fd00:1::/64 (a home LAN); remote side: 198.51.100.0/24,
 203.0.113.0/24 and 2001:db8::/32 (documentation ranges). Time starts at 1700000000.
 
