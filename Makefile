@@ -58,7 +58,7 @@ help:
 	@echo "gatewatch make targets:"
 	@echo "  make deps      install every Debian package the build, tests and demo need (idempotent)"
 	@echo "  make           build $(PROBE_BIN), $(ENFORCER_BIN), $(OPER_BIN), $(CTL_BIN) and the unit tests"
-	@echo "  make test      deps + build + all tests (unit, integration, end to end); ends 'N passed, N failed'"
+	@echo "  make test      deps + build + all tests (unit, integration, end to end); ends 'N passed, N failed, N skipped'"
 	@echo "  make test-unit unit tests only"
 	@echo "  make demo      live lab (~90 s, DEMO_SECONDS): 4 gateways, probes, operator, dashboard, traffic, a banned attack"
 	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest); not part of test"

@@ -95,6 +95,8 @@ def big(out, src, minpk):
     pkts = [list(read_pcap(p)) for p in files]
     pkts = [p for p in pkts if p]
     per = sum(len(p) for p in pkts)
+    if per == 0:
+        sys.exit("big: no Ethernet packets in %s/*.pcap" % src)
     copies = max(1, -(-minpk // per))
     t = 1700000000 * 1000000
     n = nbytes = 0

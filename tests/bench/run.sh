@@ -2,7 +2,8 @@
 # run.sh: `make bench`. Prints ONE table; every figure is the median of BENCH_RUNS runs (default 3)
 # and every comparison a ratio measured within the same run.
 #   run.sh BUILD_DIR [--only throughput|memory|ingest|lab[,...]]
-# Sections: throughput (probe vs ndpiReader vs bare libpcap loop on a >1M-packet capture),
+# Sections: throughput (probe vs ndpiReader vs bare libpcap loop on a >1M-packet capture: copies
+# of the shared corpus, or of the generated home mix when the corpus is absent),
 # memory (peak RSS at 10k/100k concurrent flows, a TCP/UDP/DNS mix and UDP-only, and under a
 # 1M-packet random-source SYN flood),
 # ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
@@ -53,16 +54,28 @@ tool() { # name libs...
 
 # ---- 1. offline throughput ------------------------------------------------------------------
 bench_throughput() {
-	local big=$CACHE/big.pcap count info pk bytes r t0 t1 tb tp tn
+	local big=$CACHE/big.pcap count info pk bytes r t0 t1 tb tp tn have=0 f
 	count=$(tool gw-pcap-count -lpcap) || { row throughput error "cannot build gw-pcap-count"; return; }
-	if [ ! -s "$big" ]; then
+	for f in "$PCAPS"/*.pcap "$PCAPS"/*.pcapng; do [ -f "$f" ] && have=1 && break; done
+	if [ $have = 0 ]; then
+		# Bare clone: copies of the generated home mix (tests/tools/gen_traffic.py --big).
+		note "skipped: corpus not present ($PCAPS): throughput on a generated capture instead"
+		big=$CACHE/big-gen.pcap
+		if [ ! -s "$big" ]; then
+			t0=$(now)
+			"$PY" "$REPO/tests/tools/gen_traffic.py" --big "$big" 1000000 >"$CACHE/big-gen.info" ||
+				{ row throughput error "gen_traffic.py --big failed"; return; }
+			note "built $big in $(calc "$(now) - $t0" 1) s: $(cat "$CACHE/big-gen.info")"
+		fi
+	elif [ ! -s "$big" ]; then
 		note "building $big from $PCAPS (cached)"
 		mkdir -p "$CACHE/src"
 		for f in "$PCAPS"/*.pcap "$PCAPS"/*.pcapng; do
 			editcap -F pcap "$f" "$CACHE/src/$(basename "${f%.*}").pcap" 2>/dev/null || rm -f "$CACHE/src/$(basename "${f%.*}").pcap"
 		done
 		t0=$(now)
-		"$PY" "$HERE/mkbig.py" big "$big" "$CACHE/src" 1000000 >"$CACHE/big.info"
+		"$PY" "$HERE/mkbig.py" big "$big" "$CACHE/src" 1000000 >"$CACHE/big.info" ||
+			{ row throughput error "mkbig.py big failed"; return; }
 		note "built in $(calc "$(now) - $t0" 1) s: $(cat "$CACHE/big.info")"
 	fi
 	info=$("$count" "$big")
@@ -76,7 +89,7 @@ bench_throughput() {
 	done
 	tb=$(awk '{print $1}' "$TMP/tp.runs" | median); tp=$(awk '{print $2}' "$TMP/tp.runs" | median)
 	tn=$(awk '{print $3}' "$TMP/tp.runs" | median)
-	row throughput "capture" "$pk pkts" "$(calc "$bytes / 1e6" 0) MB wire, $(basename "$big"), flows distinct per copy"
+	row throughput "capture" "$pk pkts" "$(calc "$bytes / 1e6" 0) MB wire, $(basename "$big")$([ $have = 0 ] && echo " (generated home mix: corpus not present)"), flows distinct per copy"
 	row throughput "probe pkts/s (1 thread)" "$(calc "$pk / $tp" 0)" "$(calc "$bytes * 8 / $tp / 1e9" 3) Gbit/s, wall ${tp}s"
 	row throughput "ndpiReader -n 1 pkts/s" "$(calc "$pk / $tn" 0)" "$(calc "$bytes * 8 / $tn / 1e9" 3) Gbit/s, wall ${tn}s"
 	row throughput "bare libpcap loop pkts/s" "$(calc "$pk / $tb" 0)" "$(calc "$bytes * 8 / $tb / 1e9" 3) Gbit/s, wall ${tb}s"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# test_decode_tshark.sh: decode.c against tshark, frame by frame, for every capture in
-# $GW_PCAPS: the same frames must be IP and carry the same IP-layer byte count.
+# test_decode_tshark.sh: decode.c against tshark, frame by frame, for every capture of the
+# generated corpus (tests/tools/gen_traffic.py, always) and of the shared corpus $GW_PCAPS
+# (when present): the same frames must be IP and carry the same IP-layer byte count.
 #
 # Oracle (the same rule as tests/lib/tshark_ip_totals.py): a frame is IP when the
 # outermost network layer tshark lists in frame.protocols is "ip" with an ip.len, or
@@ -22,17 +23,18 @@
 #                 "Malformed Packet"; we count it as a bad packet.
 . "$GW_TESTS/lib/common.sh"
 T=$(gw_tmpdir)
+GEN=$(gw_gen_corpus) || exit 1
 tool="$GW_BUILD/tools/gw-decode-totals"
 [ -x "$tool" ] || gw_fail "$tool not built"
 command -v tshark >/dev/null || gw_fail "tshark not installed"
 
-n=0; bad=0; accepted=0
-for f in "$GW_PCAPS"/*.pcap "$GW_PCAPS"/*.pcapng; do
-	[ -f "$f" ] || continue
+# Compares one capture; prints one line; sets acc to the number of accepted divergences.
+check_file() {
+	local f=$1 name out rc
+	acc=0
 	name=$(basename "$f")
-	n=$((n + 1))
 	"$tool" -p "$f" >"$T/ours" 2>"$T/err" || {
-		echo "FAIL $name: gw-decode-totals failed: $(head -3 "$T/err")"; bad=$((bad + 1)); continue; }
+		echo "FAIL $name: gw-decode-totals failed: $(head -3 "$T/err")"; return 1; }
 	tshark -r "$f" -T fields -E separator='|' -E occurrence=a -E aggregator='~' \
 		-e frame.number -e frame.protocols -e ip.len -e ipv6.plen -e _ws.expert.message \
 		>"$T/theirs" 2>/dev/null
@@ -88,12 +90,46 @@ EOF
 	)
 	rc=$?
 	acc=$(echo "$out" | sed -n 's/.* accepted \([0-9]*\).*/\1/p')
-	accepted=$((accepted + ${acc:-0}))
+	acc=${acc:-0}
 	if [ $rc -eq 0 ]; then
 		echo "ok   $name: $(echo "$out" | head -1)"
 	else
-		echo "FAIL $name: $out"; bad=$((bad + 1))
+		echo "FAIL $name: $out"; return 1
 	fi
+}
+
+echo "== generated corpus: $GEN"
+n=0; bad=0
+for f in "$GEN"/*.pcap "$GEN"/*.pcapng; do
+	[ -f "$f" ] || continue
+	n=$((n + 1))
+	check_file "$f" || { bad=$((bad + 1)); continue; }
+	[ "$acc" -eq 0 ] || { echo "FAIL $(basename "$f"): $acc divergences in a file that must have none"; bad=$((bad + 1)); }
+done
+want=$(grep -c '^file [^/ ]* ' "$GEN/MANIFEST")
+[ $n -eq "$want" ] || gw_fail "generated corpus: $n captures, MANIFEST lists $want"
+div=0
+for f in "$GEN"/divergent/*.pcap; do
+	check_file "$f" || { bad=$((bad + 1)); continue; }
+	frames=$(tshark -r "$f" 2>/dev/null | wc -l)
+	[ "$acc" -eq "$frames" ] || { echo "FAIL $(basename "$f"): $acc of $frames frames accepted as documented divergences"; bad=$((bad + 1)); }
+	div=$((div + acc))
+done
+[ $div -ge 4 ] || gw_fail "generated corpus: only $div documented divergences exercised (want 4)"
+[ $bad -eq 0 ] || gw_fail "$bad generated captures differ from tshark"
+echo "generated corpus: all $n captures agree with tshark frame by frame; $div documented divergences seen as such"
+
+if ! gw_have_corpus; then
+	echo "shared corpus: not present ($GW_PCAPS); generated corpus only"
+	exit 0
+fi
+echo "== shared corpus: $GW_PCAPS"
+n=0; bad=0; accepted=0
+for f in "$GW_PCAPS"/*.pcap "$GW_PCAPS"/*.pcapng; do
+	[ -f "$f" ] || continue
+	n=$((n + 1))
+	check_file "$f" || { bad=$((bad + 1)); continue; }
+	accepted=$((accepted + acc))
 done
 [ $n -ge 40 ] || gw_fail "expected the 40 shared captures, found $n"
 [ $bad -eq 0 ] || gw_fail "$bad of $n captures differ from tshark"

@@ -1,5 +1,6 @@
 # common.sh: helpers for integration/e2e test scripts (sourced, bash).
-# Provides: gw_tmpdir, gw_free_port, gw_start_rrdcached DIR, gw_wait_http URL, gw_fail MSG, gw_cleanup_add CMD.
+# Provides: gw_tmpdir, gw_free_port, gw_start_rrdcached DIR, gw_wait_http URL, gw_fail MSG, gw_cleanup_add CMD,
+# gw_have_corpus, gw_need_corpus, gw_gen_corpus.
 set -u
 : "${GW_BUILD:?GW_BUILD not set (run through tests/run.sh)}"
 : "${GW_PCAPS:?GW_PCAPS not set}"
@@ -40,4 +41,36 @@ gw_start_rrdcached() {
 gw_wait_http() {
 	for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
 	gw_fail "no HTTP answer from $1"
+}
+
+# True when $GW_PCAPS (the shared corpus of real captures) holds at least one capture.
+gw_have_corpus() {
+	local f
+	for f in "$GW_PCAPS"/*.pcap "$GW_PCAPS"/*.pcapng; do [ -f "$f" ] && return 0; done
+	return 1
+}
+
+# For tests that only make sense on the shared corpus: exits 77 (skip, see tests/run.sh)
+# with the reason when it is absent.
+gw_need_corpus() {
+	gw_have_corpus && return 0
+	echo "skipped: corpus not present ($GW_PCAPS)"
+	exit 77
+}
+
+# Prints the directory of the project's own generated captures ($GW_BUILD/gen-pcaps, written
+# by tests/tools/gen_traffic.py), generating it first when it is missing or older than the
+# generator. Made once and reused; a lock keeps concurrent test runs from racing on it.
+gw_gen_corpus() {
+	local dir=$GW_BUILD/gen-pcaps gen=$GW_TESTS/tools/gen_traffic.py
+	(
+		flock 9
+		if [ ! -f "$dir/MANIFEST" ] || [ "$gen" -nt "$dir/MANIFEST" ]; then
+			rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" &&
+				/usr/bin/python3 "$gen" "$dir.tmp" >"$GW_BUILD/gen-pcaps.log" 2>&1 &&
+				rm -rf "$dir" && mv "$dir.tmp" "$dir"
+		fi
+	) 9>"$GW_BUILD/gen-pcaps.lock"
+	[ -f "$dir/MANIFEST" ] || gw_fail "gen_traffic.py failed: $(tail -5 "$GW_BUILD/gen-pcaps.log")"
+	echo "$dir"
 }
