@@ -13,11 +13,11 @@ trap 'exit 130' INT TERM
 gw_fail() { echo "FAIL: $*" >&2; exit 1; }
 gw_ok() { echo "ok: $*"; }
 
-gw_tmpdir() {
-	d=$(mktemp -d /tmp/gwtest.XXXXXX)
-	gw_cleanup_add "rm -rf '$d'"
-	echo "$d"
-}
+# One root per test script, made here in the script's own shell: `T=$(gw_tmpdir)` runs in a
+# subshell, whose cleanup entry would be lost; the root's entry, added first, runs last.
+GW_TMPROOT=$(mktemp -d /tmp/gwtest.XXXXXX)
+gw_cleanup_add "rm -rf '$GW_TMPROOT'"
+gw_tmpdir() { mktemp -d "$GW_TMPROOT/t.XXXXXX"; }
 
 # A TCP port on 127.0.0.1 nobody listens on (random start, probe upward).
 gw_free_port() {
