@@ -831,15 +831,15 @@ store_fetch(struct store *st, const char *path, const struct store_query *q,
 
 /* First time the 10 s archive of the link file holds (0 when unknown). */
 static time_t
-store_first(struct store *st, const char *path)
+store_first(struct store *st, const char *path, int rra)
 {
 	time_t t;
 
 	rrd_clear_error();
 	if (st->daemon != NULL && rrdc_is_connected(st->daemon))
-		t = rrdc_first(path, 0);
+		t = rrdc_first(path, rra);
 	else
-		t = rrd_first_r(path, 0);
+		t = rrd_first_r(path, rra);
 	return t > 0 ? t : 0;
 }
 
@@ -867,7 +867,7 @@ store_read_path(struct store *st, const char *customer, time_t from,
 	if (have_link && resolution < STORE_HIST_STEP_S) {
 		time_t first;
 		store_reader_flush(st, path);
-		first = store_first(st, path);
+		first = store_first(st, path, 0);
 		if (first != 0 && from >= first - STORE_STEP_S)
 			return 0;
 	}
@@ -953,13 +953,13 @@ store_rows_copy(struct store_rows *out, unsigned long ds_cnt, char **names,
 }
 
 int
-store_rows_read(struct store *st, const char *customer, time_t from,
-    time_t to, struct store_rows *out, bool *missing, char *err, size_t errlen)
+store_rows_read(struct store *st, const struct store_rows_req *req,
+    struct store_rows *out, bool *missing, char *err, size_t errlen)
 {
-	struct store_query q = { .customer = customer, .cf = "AVERAGE",
-	    .from = from, .to = to, .resolution = STORE_HIST_STEP_S };
+	struct store_query q = { .customer = req->customer, .cf = "AVERAGE",
+	    .from = req->from, .to = req->to, .resolution = STORE_HIST_STEP_S };
 	struct store_series s;
-	char path[PATH_MAX];
+	char path[PATH_MAX], hist[PATH_MAX];
 	unsigned long ds_cnt = 0;
 	char **names = NULL;
 	rrd_value_t *data = NULL;
@@ -967,17 +967,28 @@ store_rows_read(struct store *st, const char *customer, time_t from,
 
 	memset(out, 0, sizeof(*out));
 	*missing = false;
-	if (from >= to) {
+	if (req->from >= req->to) {
 		snprintf(err, errlen, "empty period");
 		return -1;
 	}
-	if (store_read_path(st, customer, from, STORE_HIST_STEP_S, path,
-	    sizeof(path)) == -1) {
+	if (store_read_path(st, req->customer, req->from, STORE_HIST_STEP_S,
+	    path, sizeof(path)) == -1) {
 		*missing = true;
-		snprintf(err, errlen, "no data stored for customer %s", customer);
+		snprintf(err, errlen, "no data stored for customer %s",
+		    req->customer);
 		return -1;
 	}
 	store_reader_flush(st, path);
+	if (req->clip) {
+		/* The 300 s archive: RRA 0 of the 300 s file, RRA 1 of an old file. */
+		time_t first;
+		store_path(st, req->customer, STORE_FILE_HIST, hist, sizeof(hist));
+		first = store_first(st, path, strcmp(path, hist) == 0 ? 0 : 1);
+		if (first != 0 && q.from < first - STORE_HIST_STEP_S)
+			q.from = first - STORE_HIST_STEP_S;
+		if (q.from >= q.to)
+			q.from = q.to - STORE_HIST_STEP_S;
+	}
 	memset(&s, 0, sizeof(s));
 	if (store_fetch(st, path, &q, &s, &ds_cnt, &names, &data) != 0 ||
 	    s.step == 0) {
@@ -1157,7 +1168,7 @@ store_graph_args(struct store *st, const struct store_graph_req *g,
 			argv[argc] = buf[argc];
 	}
 	if (g->has_hrule) {
-		STORE_ARG("HRULE:%.17g#000000:%s", g->hrule_bps,
+		STORE_ARG("HRULE:%.17g#ff8000:%s", g->hrule_bps,
 		    g->hrule_label ? g->hrule_label : "95th percentile");
 	}
 	if (g->has_trend) {

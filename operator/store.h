@@ -193,13 +193,21 @@ struct store_rows {
 	double       *v[STORE_DS_COUNT];   /* owned; NAN = unknown; NULL = not in the file */
 };
 
+struct store_rows_req {
+	const char *customer;
+	time_t      from, to;
+	bool        clip;     /* raise from to the first 300 s row the file holds,
+	                       * so that the step stays 300 s */
+};
+
 /*
- * Reads every data source of customer for (from, to] at 300 s (after asking
- * rrdcached to flush). Returns 0, or -1 with a reason in err (*missing set
- * when the customer has no file). Free with store_rows_clear(). Any thread.
+ * Reads every data source of a customer for (from, to] at 300 s (after
+ * asking rrdcached to flush). Returns 0, or -1 with a reason in err
+ * (*missing set when the customer has no file). Free with
+ * store_rows_clear(). Any thread.
  */
-int store_rows_read(struct store *st, const char *customer, time_t from,
-    time_t to, struct store_rows *out, bool *missing, char *err, size_t errlen);
+int store_rows_read(struct store *st, const struct store_rows_req *req,
+    struct store_rows *out, bool *missing, char *err, size_t errlen);
 
 /* Frees what store_rows_read() allocated. NULL is a no-op. */
 void store_rows_clear(struct store_rows *r);

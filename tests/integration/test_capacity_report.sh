@@ -1,0 +1,83 @@
+#!/bin/bash
+# test_capacity_report.sh: 31 days of synthetic 10 s stats for four customers (growth, gaps,
+# decline, QoS) go through the operator's real store path into rrdcached; the operator's
+# /api/v1/reports figures must equal an independent Python computation over `rrdtool xport`
+# rows at 300 s and rrdtool graph's PERCENTNAN (tests/lib/capacity_check.py). Also: footprint
+# per customer, error answers, coarser-step labelling, charts. Needs no capture corpus.
+. "$GW_TESTS/lib/common.sh"
+T=$(gw_tmpdir)
+gw_start_rrdcached "$T"
+SOCK=unix:$T/rrdcached.sock
+TZNAME=Europe/Zurich
+# Oct 31 2025 00:00 CET .. Dec 1 2025 00:00 CET; the report period is November 2025 (local).
+T0=1761865200; DAYS=31
+FROM=$(TZ=$TZNAME date -d '2025-11-01 00:00' +%s); TO=$(TZ=$TZNAME date -d '2025-12-01 00:00' +%s)
+[ "$FROM" = 1761951600 ] && [ "$TO" = 1764543600 ] || gw_fail "time zone data: $FROM $TO"
+
+"$GW_BUILD/tools/gw-capacity-feed" "$T/rrd" "$SOCK" "$T/gw.db" $T0 $DAYS >"$T/feed.out" \
+	|| gw_fail "feed failed: $(cat "$T/feed.out")"
+cat "$T/feed.out"
+bytes=$(sed -n 's/.*bytes_per_customer \([0-9]*\).*/\1/p' "$T/feed.out")
+[ "$bytes" -le 2000000 ] || gw_fail "footprint $bytes bytes per customer > 2 MB"
+real=$(( $(stat -c %s "$T/rrd/grow.rrd") + $(stat -c %s "$T/rrd/5m/grow.rrd") ))
+[ "$real" = "$bytes" ] || gw_fail "file sizes $real != counter $bytes"
+gw_ok "footprint $bytes bytes per customer (two files)"
+
+printf 'grow 100M/20M\nshrink 100M/20M\ndefault 50M/10M\n' >"$T/plans"
+ZPORT=$(gw_free_port); HPORT=$(gw_free_port)
+[ "$HPORT" = "$ZPORT" ] && HPORT=$((HPORT + 1))
+API=http://127.0.0.1:$HPORT
+"$GW_BUILD/gatewatch-operator" --listen "tcp://127.0.0.1:$ZPORT" --http "127.0.0.1:$HPORT" \
+	--rrd-dir "$T/rrd" --rrdcached "$SOCK" --db "$T/gw.db" --tz $TZNAME --plans "$T/plans" \
+	>"$T/operator.log" 2>&1 &
+OP=$!
+gw_cleanup_add "kill $OP 2>/dev/null; wait $OP 2>/dev/null"
+gw_wait_http "$API/healthz"
+
+/usr/bin/python3 "$GW_TESTS/lib/capacity_check.py" "$API" "$T/rrd" "$SOCK" $T0 $DAYS $TZNAME $FROM $TO \
+	|| gw_fail "report figures differ from the independent computation"
+gw_ok "report figures = Python over rrdtool xport and rrdtool PERCENTNAN"
+
+# month= and the default period; a month the 300 s rows no longer cover is labelled, not hidden.
+curl -sf "$API/api/v1/reports/customers/grow?month=2025-11" >"$T/m.json" || gw_fail "month="
+/usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["from"]==int(sys.argv[2]) and a["to"]==int(sys.argv[3]), a' \
+	"$T/m.json" $FROM $TO || gw_fail "month=2025-11 is not November in $TZNAME"
+curl -sf "$API/api/v1/reports/customers/grow?month=2025-09" >"$T/old.json" || gw_fail "old month"
+/usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["exact"] is False and a["step_s"] > 300 and "warning" in a, a' \
+	"$T/old.json" || gw_fail "coarser step not labelled"
+curl -sf "$API/api/v1/reports/customers/grow" >/dev/null || gw_fail "default period"
+gw_ok "month=, default period, coarser step labelled"
+
+# Errors: clear messages, right status, the operator still serves.
+code() { curl -s -o "$T/err.json" -w '%{http_code}' "$API$1"; }
+[ "$(code /api/v1/reports/customers/nobody?month=2025-11)" = 404 ] || gw_fail "unknown customer not 404"
+[ "$(code /api/v1/reports/customers/grow?month=2025-13)" = 400 ] || gw_fail "bad month not 400"
+[ "$(code '/api/v1/reports/customers/grow?from=2025-11-31')" = 400 ] || gw_fail "bad date not 400"
+[ "$(code '/api/v1/reports/top?by=nonsense')" = 400 ] || gw_fail "bad key not 400"
+grep -q "p95, total, growth" "$T/err.json" || gw_fail "bad key message: $(cat "$T/err.json")"
+[ "$(code '/api/v1/reports/top?limit=0')" = 400 ] || gw_fail "limit 0 not 400"
+[ "$(code '/api/v1/reports/nothing')" = 404 ] || gw_fail "unknown report route not 404"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/api/v1/reports/top")" = 405 ] || gw_fail "POST not 405"
+curl -sf "$API/healthz" >/dev/null || gw_fail "operator died"
+gw_ok "error answers"
+
+# Charts: PNG and SVG with the 95th rule and the trend line.
+curl -sf -o "$T/c.png" "$API/api/v1/reports/customers/grow/chart.png?month=2025-11" || gw_fail "chart.png"
+[ "$(head -c 4 "$T/c.png" | od -An -c | tr -d ' ')" = "211PNG" ] || gw_fail "not a PNG"
+curl -sf -o "$T/c.svg" "$API/api/v1/reports/customers/grow/chart.svg?month=2025-11" || gw_fail "chart.svg"
+# cairo draws text as glyphs: find the lines by colour (rule #ff8000, trend #ff00ff, store.c)
+grep -q 'stroke:rgb(100%,50.196078%,0%)' "$T/c.svg" || gw_fail "SVG lacks the 95th percentile rule"
+grep -q 'stroke:rgb(100%,0%,100%)' "$T/c.svg" || gw_fail "SVG lacks the trend line"
+gw_ok "charts"
+
+# /series still serves both resolutions from the new layout.
+curl -sf "$API/api/v1/customers/grow/series?metric=rx_bytes&from=$((TO - 3600))&to=$TO" >"$T/s10.json" || gw_fail "series 10 s"
+curl -sf "$API/api/v1/customers/grow/series?metric=rx_bytes&from=$FROM&to=$TO&resolution=300" >"$T/s300.json" || gw_fail "series 300 s"
+/usr/bin/python3 - "$T/s10.json" "$T/s300.json" <<'PY' || gw_fail "series steps"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["step"] == 10 and sum(v is not None for _, v in a["points"]) >= 350, a["step"]
+assert b["step"] == 300 and sum(v is not None for _, v in b["points"]) >= 8600, b["step"]
+PY
+gw_ok "series at 10 s and 300 s"
+echo "PASS test_capacity_report"
