@@ -1009,7 +1009,16 @@ api_report_json(const struct report_customer *c)
 	    c->has_sla ? api_num(c->sla_breach_minutes) : json_null()));
 	json_object_set_new(o, "trend", json_pack("{s:o,s:o}", "rx",
 	    api_report_trend(&c->trend_rx), "tx", api_report_trend(&c->trend_tx)));
-	json_object_set_new(o, "top_apps", json_null());
+	if (c->has_apps) {
+		json_t *apps = json_array();
+		for (size_t i = 0; i < c->napps; i++)
+			json_array_append_new(apps, json_pack("{s:s,s:f,s:f}", "app",
+			    c->apps[i].app, "rx_bytes", c->apps[i].rx_bytes,
+			    "tx_bytes", c->apps[i].tx_bytes));
+		json_object_set_new(o, "top_apps", apps);
+	} else {
+		json_object_set_new(o, "top_apps", json_null());
+	}
 	return o;
 }
 
@@ -1070,6 +1079,10 @@ api_report_csv(const struct report_customer *c, struct api_response *r)
 		api_csv_num(f, qos[i].q->mean);
 		fputc('\n', f);
 	}
+	for (size_t i = 0; i < c->napps; i++)
+		fprintf(f, "app.%s.rx_bytes,%.17g\napp.%s.tx_bytes,%.17g\n",
+		    c->apps[i].app, c->apps[i].rx_bytes, c->apps[i].app,
+		    c->apps[i].tx_bytes);
 	fprintf(f, "qos.sla_breach_minutes,");
 	api_csv_num(f, c->has_sla ? c->sla_breach_minutes : NAN);
 	fprintf(f, "\ntrend.rx.growth_pct_month,");

@@ -41,6 +41,12 @@ static const char *const events_migrations[] = {
 	" result_message TEXT NOT NULL);"
 	"CREATE INDEX cm_state ON countermeasures(state);"
 	"CREATE INDEX cm_decided ON countermeasures(decided_ts);",
+	/* 2: bytes per application, customer and local day (capacity reports) */
+	"CREATE TABLE app_daily ("
+	" customer TEXT NOT NULL, day INTEGER NOT NULL, app TEXT NOT NULL,"
+	" rx_bytes REAL NOT NULL, tx_bytes REAL NOT NULL,"
+	" PRIMARY KEY (customer, day, app)) WITHOUT ROWID;"
+	"CREATE INDEX app_daily_day ON app_daily(day);",
 };
 #define EVENTS_NMIGRATIONS \
 	(sizeof(events_migrations) / sizeof(events_migrations[0]))
@@ -747,4 +753,87 @@ events_cm_max_command_id(struct events *es)
 	sqlite3_reset(es->cm_maxcmd);
 	pthread_mutex_unlock(&es->rlock);
 	return v;
+}
+
+/* ---- application bytes per customer and day (capacity reports) ---- */
+
+int
+events_apps_add(struct events *es, const struct events_app_bytes *rows,
+    size_t n, int64_t drop_before_day)
+{
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int rc = -1;
+
+	if (events_exec(es->w, "BEGIN IMMEDIATE", "begin") == -1)
+		goto count;
+	if (sqlite3_prepare_v2(es->w, "INSERT INTO app_daily (customer, day, "
+	    "app, rx_bytes, tx_bytes) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+	    "(customer, day, app) DO UPDATE SET rx_bytes = rx_bytes + ?4, "
+	    "tx_bytes = tx_bytes + ?5", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(es->w, "DELETE FROM app_daily WHERE day < ?1", -1,
+	    &del, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, rows[i].customer, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, rows[i].day);
+		sqlite3_bind_text(st, 3, rows[i].app, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 4, rows[i].rx_bytes);
+		sqlite3_bind_double(st, 5, rows[i].tx_bytes);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st);
+	}
+	sqlite3_bind_int64(del, 1, drop_before_day);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		goto fail;
+	if (events_exec(es->w, "COMMIT", "commit") == 0)
+		rc = 0;
+	else
+		events_exec(es->w, "ROLLBACK", "rollback");
+	goto out;
+fail:
+	log_warn("events: app bytes: %s", sqlite3_errmsg(es->w));
+	events_exec(es->w, "ROLLBACK", "rollback");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+count:
+	if (rc == -1)
+		events_count_add(&es->stats.write_errors, 1);
+	return rc;
+}
+
+int
+events_apps_top(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_app_bytes *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, s;
+
+	*n = 0;
+	pthread_mutex_lock(&es->rlock);
+	if (sqlite3_prepare_v2(es->r, "SELECT app, SUM(rx_bytes), SUM(tx_bytes) "
+	    "FROM app_daily WHERE customer = ?1 AND day >= ?2 AND day < ?3 "
+	    "GROUP BY app ORDER BY SUM(rx_bytes) + SUM(tx_bytes) DESC, app "
+	    "LIMIT ?4", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, day_from);
+	sqlite3_bind_int64(st, 3, day_to);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct events_app_bytes *a = &out[(*n)++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->customer, sizeof(a->customer), "%s", customer);
+		events_col_text(st, 0, a->app, sizeof(a->app));
+		a->rx_bytes = sqlite3_column_double(st, 1);
+		a->tx_bytes = sqlite3_column_double(st, 2);
+	}
+	rc = s == SQLITE_DONE || s == SQLITE_ROW ? 0 : -1;
+out:
+	if (rc == -1)
+		log_warn("events: app bytes query: %s", sqlite3_errmsg(es->r));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&es->rlock);
+	return rc;
 }

@@ -24,7 +24,7 @@ struct events;
 
 #define EVENTS_LIST_MAX     1000     /* most rows one list call returns */
 #define EVENTS_CAP_DEFAULT  100000   /* events kept by default */
-#define EVENTS_SCHEMA_VERSION 1      /* PRAGMA user_version of the schema */
+#define EVENTS_SCHEMA_VERSION 2      /* PRAGMA user_version of the schema */
 
 struct events_config {
 	const char *path;        /* database file; borrowed */
@@ -160,5 +160,32 @@ struct events_stats {
 	uint64_t cm_added;
 };
 void events_stats_get(struct events *es, struct events_stats *out);
+
+/*
+ * Bytes per application, customer and local day (capacity reports' top
+ * applications). day is the epoch second of the local midnight starting it.
+ */
+struct events_app_bytes {
+	char    customer[GW_ID_MAX];
+	int64_t day;
+	char    app[GW_NAME_MAX];
+	double  rx_bytes, tx_bytes;
+};
+
+/*
+ * Adds n rows to the stored totals (one transaction) and deletes the days
+ * before drop_before_day, which bounds the table. Writer thread only.
+ * Returns 0 or -1 (logged, counted; nothing written).
+ */
+int events_apps_add(struct events *es, const struct events_app_bytes *rows,
+    size_t n, int64_t drop_before_day);
+
+/*
+ * The max applications with the most bytes (rx + tx) of customer over the
+ * days in [day_from, day_to), into out (caller's array), *n rows. Any
+ * thread. Returns 0 or -1.
+ */
+int events_apps_top(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_app_bytes *out, size_t max, size_t *n);
 
 #endif

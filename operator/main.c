@@ -22,6 +22,7 @@
 #include "respond.h"
 #include "static.h"
 #include "store.h"
+#include "usage.h"
 
 #define MAIN_POLL_MS 100   /* also bounds how long an API ban waits for the loop */
 
@@ -39,6 +40,7 @@ struct main_ctx {
 	struct events    *es;
 	struct respond   *rs;
 	struct correlate *co;
+	struct usage     *us;   /* application bytes per day for reports */
 };
 
 static volatile sig_atomic_t main_stop;
@@ -356,7 +358,10 @@ main_on_stats(void *ctx, const char *probe_id,
 {
 	struct main_ctx *mc = ctx;
 
-	correlate_stats(mc->co, probe_id, cs, main_now());
+	double now = main_now();
+
+	correlate_stats(mc->co, probe_id, cs, now);
+	usage_add(mc->us, now, cs);
 }
 
 /* Events the operator derives (correlate): stored, shown, given to the policy. */
@@ -393,6 +398,7 @@ main_loop(struct main_ctx *mc, struct store *st)
 		respond_run_requests(mc->rs, now);
 		if (now - last_tick >= 1.0) {
 			store_tick(st, now);
+			usage_tick(mc->us, now);
 			correlate_tick(mc->co, now);
 			respond_tick(mc->rs, now);
 			ingest_publish(mc->in);
@@ -484,6 +490,9 @@ main(int argc, char **argv)
 		fatalx("cannot start ingest");
 	if (o.plans != NULL && (plans = report_plans_load(o.plans)) == NULL)
 		fatalx("--plans %s: not loaded", o.plans);
+	struct usage_config ucfg = { .events = mc.es };
+	if ((mc.us = usage_new(&ucfg)) == NULL)
+		fatalx("out of memory");
 	struct report_config rcfg = { .store = st, .events = mc.es,
 	    .plans = plans };
 	if ((rep = report_new(&rcfg)) == NULL)
@@ -505,6 +514,7 @@ main(int argc, char **argv)
 	ingest_publish(mc.in);
 	respond_free(mc.rs);
 	correlate_free(mc.co);
+	usage_free(mc.us);       /* last application bytes into the database */
 	events_close(mc.es);
 	store_free(st, 10000);   /* writes pending steps, rrdcached FLUSHALL */
 	ingest_free(mc.in);

@@ -632,6 +632,35 @@ report_sla(struct report *r, const char *customer, struct report_customer *out)
 	return 0;
 }
 
+/* Top applications of the local days starting in [from, to). */
+static void
+report_apps(struct report *r, const char *customer, struct report_customer *out)
+{
+	struct events_app_bytes a[REPORT_APPS_MAX];
+	struct tm tm;
+	time_t d0;
+	size_t n = 0;
+
+	out->has_apps = false;
+	out->napps = 0;
+	if (r->events == NULL)
+		return;
+	localtime_r(&out->from, &tm);
+	d0 = report_midnight(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	if (d0 < out->from)
+		d0 = report_midnight(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday + 1);
+	if (events_apps_top(r->events, customer, d0, out->to, a, REPORT_APPS_MAX,
+	    &n) == -1)
+		return;
+	out->has_apps = true;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(out->apps[i].app, sizeof(out->apps[i].app), "%s", a[i].app);
+		out->apps[i].rx_bytes = a[i].rx_bytes;
+		out->apps[i].tx_bytes = a[i].tx_bytes;
+	}
+	out->napps = n;
+}
+
 int
 report_customer_get(struct report *r, const char *customer, time_t from,
     time_t to, struct report_customer *out, bool *missing, char *err,
@@ -670,6 +699,7 @@ report_customer_get(struct report *r, const char *customer, time_t from,
 		goto out;
 	}
 	report_sla(r, customer, out);
+	report_apps(r, customer, out);
 	rc = 0;
 out:
 	store_rows_clear(&wide);

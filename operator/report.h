@@ -29,6 +29,10 @@
  *   highest mean of rx + tx; a row belongs to the hour its interval starts in.
  * - QoS: p95 and mean of the 300 s values of rtt_wan_ms, jitter_ms,
  *   rtp_loss_pct and dns_ms (rows where the source is known).
+ * - Top applications: bytes per application summed over the local days
+ *   that start in [from, to) (usage.c: days of operator receive time).
+ * - SLA-breach minutes: time inside [from, to) between an sla_violation
+ *   event and its clear (events database; the newest 1000 before `to`).
  * - Trend: daily 95th percentiles (a local day with at least half of its
  *   rows known) of the REPORT_TREND_DAYS before `to`, fitted by least squares
  *   (bit/s against days); growth per month = slope x 30.4375 / fitted value
@@ -40,6 +44,12 @@
 #define REPORT_TREND_MIN    14      /* fewer daily values: no fit */
 #define REPORT_DAYS_MAX     (REPORT_TREND_DAYS + 2)
 #define REPORT_TOP_MAX      1000    /* most rows one top-N page returns */
+#define REPORT_APPS_MAX     10      /* top applications in a report */
+
+struct report_app {
+	char   app[GW_NAME_MAX];
+	double rx_bytes, tx_bytes;
+};
 
 /* ---- pure computations (no I/O) ---- */
 
@@ -128,6 +138,9 @@ struct report_customer {
 	struct report_qos rtt_wan, jitter, rtp_loss, dns;
 	bool   has_sla;
 	double sla_breach_minutes;
+	bool   has_apps;           /* the database answered */
+	size_t napps;
+	struct report_app apps[REPORT_APPS_MAX];  /* most bytes first */
 	struct report_trend trend_rx, trend_tx;
 	double daily_p95_rx[REPORT_DAYS_MAX], daily_p95_tx[REPORT_DAYS_MAX];
 	time_t daily_ts[REPORT_DAYS_MAX];

@@ -14,7 +14,7 @@ T0=1761865200; DAYS=31
 FROM=$(TZ=$TZNAME date -d '2025-11-01 00:00' +%s); TO=$(TZ=$TZNAME date -d '2025-12-01 00:00' +%s)
 [ "$FROM" = 1761951600 ] && [ "$TO" = 1764543600 ] || gw_fail "time zone data: $FROM $TO"
 
-"$GW_BUILD/tools/gw-capacity-feed" "$T/rrd" "$SOCK" "$T/gw.db" $T0 $DAYS >"$T/feed.out" \
+TZ=$TZNAME "$GW_BUILD/tools/gw-capacity-feed" "$T/rrd" "$SOCK" "$T/gw.db" $T0 $DAYS >"$T/feed.out" \
 	|| gw_fail "feed failed: $(cat "$T/feed.out")"
 cat "$T/feed.out"
 bytes=$(sed -n 's/.*bytes_per_customer \([0-9]*\).*/\1/p' "$T/feed.out")
@@ -80,4 +80,20 @@ assert a["step"] == 10 and sum(v is not None for _, v in a["points"]) >= 350, a[
 assert b["step"] == 300 and sum(v is not None for _, v in b["points"]) >= 8600, b["step"]
 PY
 gw_ok "series at 10 s and 300 s"
+# gatewatchctl report / top: the same figures, usage errors exit 2, API errors 1.
+CTL="$GW_BUILD/gatewatchctl -u $API"
+$CTL --json report grow --month 2025-11 >"$T/ctl.json" || gw_fail "gatewatchctl report --json"
+/usr/bin/python3 - "$T/ctl.json" "$T/m.json" <<'PY' || gw_fail "gatewatchctl report differs from the API"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["rx"] == b["rx"] and a["max"]["p95_bps"] == b["max"]["p95_bps"], (a["rx"], b["rx"])
+PY
+$CTL report grow --month 2025-11 >"$T/ctl.txt" || gw_fail "gatewatchctl report"
+p95=$(/usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["rx"]["p95_bps"] / 1e6))' "$T/m.json")
+grep -q "rx   95th $p95 Mbit/s" "$T/ctl.txt" || gw_fail "report text lacks rx 95th $p95: $(cat "$T/ctl.txt")"
+$CTL top --by total --month 2025-11 --limit 2 >"$T/top.txt" || gw_fail "gatewatchctl top"
+[ "$(grep -c 'B ' "$T/top.txt")" -ge 2 ] && grep -q "2 of 4 customers" "$T/top.txt" || gw_fail "top text: $(cat "$T/top.txt")"
+$CTL top --by bogus 2>/dev/null; [ $? = 1 ] || gw_fail "top --by bogus did not exit 1"
+$CTL report 2>/dev/null; [ $? = 2 ] || gw_fail "report without ID did not exit 2"
+gw_ok "gatewatchctl report and top"
 echo "PASS test_capacity_report"

@@ -251,6 +251,20 @@ def main():
         kv = dict(csv.reader(io.StringIO(body.decode())))
         assert float(kv["rx.p95_bps"]) == rep["rx"]["p95_bps"] and int(kv["busy_hour"]) == o["busy_hour"], kv
         close(float(kv["tx.total_bytes"]), o["tx"]["total_bytes"], 1e-9, "csv total")
+        # top applications: the generator's per-step app bytes summed over the local days of the period
+        apps = {"TLS": [0, 0], "DNS": [0, 0], "QUIC": [0, 0]}
+        for t in range(FROM, TO, 10):
+            if t <= T0 or skip(c, t):
+                continue
+            rx, tx = rx_tx(c, t)
+            tls = (rx * 3 // 4, tx * 3 // 4); dns = (1000 + h(t + 6) % 100, 500)
+            for name, v in (("TLS", tls), ("DNS", dns), ("QUIC", (rx - tls[0] - dns[0], tx - tls[1] - dns[1]))):
+                apps[name][0] += v[0]; apps[name][1] += v[1]
+        want = sorted(apps.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))
+        got = [(a["app"], [a["rx_bytes"], a["tx_bytes"]]) for a in rep["top_apps"]]
+        assert got == [(k, [float(v[0]), float(v[1])]) for k, v in want], (c, got, want)
+        checks += 1
+        assert float(kv["app.TLS.rx_bytes"]) == apps["TLS"][0], kv
         CUST[c] = CUST[c] + (o,)
     # A period of N = 8635 rows (N mod 20 = 15): rrdtool's PERCENTNAN is one rank below the
     # nearest rank; the report keeps the nearest rank.

@@ -8,6 +8,7 @@
 #include "events.h"
 #include "log.h"
 #include "store.h"
+#include "usage.h"
 
 /*
  * The series are defined in integers so that tests/integration/
@@ -15,7 +16,8 @@
  *   day = (t - t0) / 86400, hour = (t / 3600) % 24 (UTC), h(x) = x * 2654435761 mod 2^32
  *   rx_bytes(t) = (B + G * day) * S[hour] / 100 + (h(t) % 1000) * J
  *   tx_bytes(t) = rx_bytes(t) / 4 + h(t + 1) % 777
- * per 10 s interval ending at t. Customer "gap" misses days 10 and 11, every
+ * per 10 s interval ending at t. Application bytes go to DB through usage.c,
+ * by local day (run it with the operator's TZ). Customer "gap" misses days 10 and 11, every
  * step with h(t) % 50 == 0, and on day 5 the steps ending in the first 200 s
  * of each hour (so those 300 s rows are unknown). QoS only for "qos".
  */
@@ -70,6 +72,17 @@ feed_stats(const struct feed_cust *c, int64_t t, int64_t t0,
 	cs->rx_packets = cs->rx_bytes / 1000;
 	cs->tx_packets = cs->tx_bytes / 1000;
 	cs->flows_active = 3;
+	/* applications: TLS 3/4 of the bytes, DNS a little, QUIC the rest */
+	cs->n_apps = 3;
+	snprintf(cs->apps[0].app, sizeof(cs->apps[0].app), "TLS");
+	cs->apps[0].rx_bytes = cs->rx_bytes * 3 / 4;
+	cs->apps[0].tx_bytes = cs->tx_bytes * 3 / 4;
+	snprintf(cs->apps[1].app, sizeof(cs->apps[1].app), "DNS");
+	cs->apps[1].rx_bytes = 1000 + feed_h(t + 6) % 100;
+	cs->apps[1].tx_bytes = 500;
+	snprintf(cs->apps[2].app, sizeof(cs->apps[2].app), "QUIC");
+	cs->apps[2].rx_bytes = cs->rx_bytes - cs->apps[0].rx_bytes - cs->apps[1].rx_bytes;
+	cs->apps[2].tx_bytes = cs->tx_bytes - cs->apps[0].tx_bytes - cs->apps[1].tx_bytes;
 	if (c->qos) {
 		cs->tcp.handshakes = 1;
 		cs->tcp.rtt_wan_ms_avg = 10 + (double)(feed_h(t + 2) % 90);
@@ -100,12 +113,25 @@ feed_sla(struct events *es, double a, double b)
 	events_add(es, "p1", b, &ev, NULL);
 }
 
+/* Waits for the writer (up to 5 x 60 s: the machine may be loaded). 0 or -1. */
+static int
+feed_sync(struct store *st)
+{
+	for (int i = 0; i < 5; i++)
+		if (store_sync(st, 60000) == 0)
+			return 0;
+	fprintf(stderr, "gw-capacity-feed: store did not drain in 300 s\n");
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct store_config cfg = { 0 };
 	struct store_counters c;
 	struct store *st;
+	struct events *es = NULL;
+	struct usage *us = NULL;
 	struct timespec a, b;
 	int64_t t0, days, n = 0;
 	size_t ncust = sizeof(feed_custs) / sizeof(feed_custs[0]);
@@ -127,6 +153,15 @@ main(int argc, char **argv)
 		return 2;
 	if ((st = store_new(&cfg)) == NULL)
 		return 1;
+	if (strcmp(argv[3], "-") != 0) {
+		struct events_config ec = { .path = argv[3] };
+		struct usage_config uc = { .flush_s = 3600, .keep_days = 400 };
+		if ((es = events_open(&ec)) == NULL)
+			return 1;
+		uc.events = es;
+		if ((us = usage_new(&uc)) == NULL)
+			return 1;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int64_t t = t0 + 10; t <= t0 + days * 86400; t += 10) {
 		for (size_t k = 0; k < ncust; k++) {
@@ -136,23 +171,23 @@ main(int argc, char **argv)
 			feed_stats(&feed_custs[k], t, t0, &cs);
 			if (store_submit(st, (double)t, 10.0, &cs) == -1)
 				return 1;
+			usage_add(us, (double)t, &cs);
 			n++;
 		}
-		if ((t / 10) % 4096 == 0 && store_sync(st, 60000) == -1) {
-			fprintf(stderr, "gw-capacity-feed: store did not drain\n");
+		if (us != NULL && t % 86400 == 0 && usage_flush(us, (double)t) == -1)
 			return 1;
-		}
+		if ((t / 10) % 4096 == 0 && feed_sync(st) == -1)
+			return 1;
 	}
-	if (store_sync(st, 60000) == -1)
+	if (feed_sync(st) == -1)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	store_counters_get(st, &c);
 	store_free(st, 60000);
-	if (strcmp(argv[3], "-") != 0) {
-		struct events_config ec = { .path = argv[3] };
-		struct events *es = events_open(&ec);
-		if (es == NULL)
+	if (es != NULL) {
+		if (usage_flush(us, (double)(t0 + days * 86400)) == -1)
 			return 1;
+		usage_free(us);
 		/* 90 min + 35 min inside day 3, one breach across the period start */
 		feed_sla(es, (double)(t0 + 3 * 86400 + 3600), (double)(t0 + 3 * 86400 + 9000));
 		feed_sla(es, (double)(t0 + 3 * 86400 + 20000), (double)(t0 + 3 * 86400 + 22100));
