@@ -47,6 +47,12 @@ static const char *const events_migrations[] = {
 	" rx_bytes REAL NOT NULL, tx_bytes REAL NOT NULL,"
 	" PRIMARY KEY (customer, day, app)) WITHOUT ROWID;"
 	"CREATE INDEX app_daily_day ON app_daily(day);",
+	/* 3: daily 95th percentiles, kept beyond the 32 days of 300 s RRD rows (trends) */
+	"CREATE TABLE daily_p95 ("
+	" customer TEXT NOT NULL, day INTEGER NOT NULL,"
+	" rx_p95_bps REAL NOT NULL, tx_p95_bps REAL NOT NULL,"
+	" PRIMARY KEY (customer, day)) WITHOUT ROWID;"
+	"CREATE INDEX daily_p95_day ON daily_p95(day);",
 };
 #define EVENTS_NMIGRATIONS \
 	(sizeof(events_migrations) / sizeof(events_migrations[0]))
@@ -833,6 +839,85 @@ events_apps_top(struct events *es, const char *customer, int64_t day_from,
 out:
 	if (rc == -1)
 		log_warn("events: app bytes query: %s", sqlite3_errmsg(es->r));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&es->rlock);
+	return rc;
+}
+
+/* ---- daily 95th percentiles (capacity trends) ---- */
+
+int
+events_daily_put(struct events *es, const struct events_daily *rows, size_t n,
+    int64_t drop_before_day)
+{
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int rc = -1;
+
+	if (events_exec(es->w, "BEGIN IMMEDIATE", "begin") == -1)
+		goto count;
+	if (sqlite3_prepare_v2(es->w, "INSERT OR REPLACE INTO daily_p95 "
+	    "(customer, day, rx_p95_bps, tx_p95_bps) VALUES (?1, ?2, ?3, ?4)", -1,
+	    &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(es->w, "DELETE FROM daily_p95 WHERE day < ?1", -1,
+	    &del, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, rows[i].customer, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, rows[i].day);
+		sqlite3_bind_double(st, 3, rows[i].rx_p95_bps);
+		sqlite3_bind_double(st, 4, rows[i].tx_p95_bps);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st);
+	}
+	sqlite3_bind_int64(del, 1, drop_before_day);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		goto fail;
+	if (events_exec(es->w, "COMMIT", "commit") == 0)
+		rc = 0;
+	else
+		events_exec(es->w, "ROLLBACK", "rollback");
+	goto out;
+fail:
+	log_warn("events: daily p95: %s", sqlite3_errmsg(es->w));
+	events_exec(es->w, "ROLLBACK", "rollback");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+count:
+	if (rc == -1)
+		events_count_add(&es->stats.write_errors, 1);
+	return rc;
+}
+
+int
+events_daily_get(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_daily *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, s = SQLITE_DONE;
+
+	*n = 0;
+	pthread_mutex_lock(&es->rlock);
+	if (sqlite3_prepare_v2(es->r, "SELECT day, rx_p95_bps, tx_p95_bps FROM "
+	    "daily_p95 WHERE customer = ?1 AND day >= ?2 AND day < ?3 ORDER BY "
+	    "day LIMIT ?4", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, day_from);
+	sqlite3_bind_int64(st, 3, day_to);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while (*n < max && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		struct events_daily *d = &out[(*n)++];
+		snprintf(d->customer, sizeof(d->customer), "%s", customer);
+		d->day = sqlite3_column_int64(st, 0);
+		d->rx_p95_bps = sqlite3_column_double(st, 1);
+		d->tx_p95_bps = sqlite3_column_double(st, 2);
+	}
+	rc = s == SQLITE_DONE || s == SQLITE_ROW ? 0 : -1;
+out:
+	if (rc == -1)
+		log_warn("events: daily p95 query: %s", sqlite3_errmsg(es->r));
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&es->rlock);
 	return rc;

@@ -24,7 +24,7 @@ struct events;
 
 #define EVENTS_LIST_MAX     1000     /* most rows one list call returns */
 #define EVENTS_CAP_DEFAULT  100000   /* events kept by default */
-#define EVENTS_SCHEMA_VERSION 2      /* PRAGMA user_version of the schema */
+#define EVENTS_SCHEMA_VERSION 3      /* PRAGMA user_version of the schema */
 
 struct events_config {
 	const char *path;        /* database file; borrowed */
@@ -187,5 +187,23 @@ int events_apps_add(struct events *es, const struct events_app_bytes *rows,
  */
 int events_apps_top(struct events *es, const char *customer, int64_t day_from,
     int64_t day_to, struct events_app_bytes *out, size_t max, size_t *n);
+
+/* One customer's 95th percentiles (bit/s) of one local day (capacity trends). */
+struct events_daily {
+	char    customer[GW_ID_MAX];
+	int64_t day;              /* local midnight starting the day */
+	double  rx_p95_bps, tx_p95_bps;
+};
+
+/*
+ * Stores (replacing) n daily rows in one transaction and deletes the days
+ * before drop_before_day. Writer thread only. 0 or -1 (logged, counted).
+ */
+int events_daily_put(struct events *es, const struct events_daily *rows,
+    size_t n, int64_t drop_before_day);
+
+/* The stored days of customer in [day_from, day_to), oldest first (at most max). Any thread. 0 or -1. */
+int events_daily_get(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_daily *out, size_t max, size_t *n);
 
 #endif

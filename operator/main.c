@@ -24,6 +24,7 @@
 #include "store.h"
 #include "usage.h"
 
+#define MAIN_ROLLUP_PER_S 20   /* customers whose daily 95th values are stored per second */
 #define MAIN_POLL_MS 100   /* also bounds how long an API ban waits for the loop */
 
 struct opts {
@@ -41,6 +42,7 @@ struct main_ctx {
 	struct respond   *rs;
 	struct correlate *co;
 	struct usage     *us;   /* application bytes per day for reports */
+	struct report    *rep;  /* daily 95th roll-up (ingest thread) */
 };
 
 static volatile sig_atomic_t main_stop;
@@ -399,6 +401,7 @@ main_loop(struct main_ctx *mc, struct store *st)
 		if (now - last_tick >= 1.0) {
 			store_tick(st, now);
 			usage_tick(mc->us, now);
+			report_rollup_tick(mc->rep, (time_t)now, MAIN_ROLLUP_PER_S);
 			correlate_tick(mc->co, now);
 			respond_tick(mc->rs, now);
 			ingest_publish(mc->in);
@@ -497,6 +500,7 @@ main(int argc, char **argv)
 	    .plans = plans };
 	if ((rep = report_new(&rcfg)) == NULL)
 		fatalx("out of memory");
+	mc.rep = rep;
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
 	    .respond = mc.rs, .report = rep, .start_wall = main_now() };
 	site = main_dashboard_open(o.dashboard_dir);

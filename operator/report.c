@@ -522,11 +522,46 @@ report_trend(const struct store_rows *rows, time_t to, double plan_down,
 		}
 		free(tmp);
 	}
+	report_fit_daily(out, plan_down, plan_up);
+	return 0;
+}
+
+void
+report_fit_daily(struct report_customer *out, double plan_down, double plan_up)
+{
 	report_fit_dir(&out->trend_rx, out->daily_ts, out->daily_p95_rx,
 	    out->ndaily, plan_down);
 	report_fit_dir(&out->trend_tx, out->daily_ts, out->daily_p95_tx,
 	    out->ndaily, plan_up);
-	return 0;
+}
+
+/*
+ * Puts the stored daily values of the trend window that precede the days
+ * computed from the 300 s rows in front of them (the latest REPORT_DAYS_MAX).
+ */
+static void
+report_daily_merge(struct events *es, const char *customer, time_t to,
+    struct report_customer *out)
+{
+	struct events_daily d[REPORT_DAYS_MAX];
+	time_t until = out->ndaily ? out->daily_ts[0] : to;
+	size_t n = 0, keep;
+
+	if (es == NULL || events_daily_get(es, customer,
+	    to - (time_t)REPORT_TREND_DAYS * REPORT_DAY_S, until, d,
+	    REPORT_DAYS_MAX, &n) == -1 || n == 0)
+		return;
+	keep = out->ndaily + n > REPORT_DAYS_MAX ? REPORT_DAYS_MAX - out->ndaily : n;
+	memmove(out->daily_ts + keep, out->daily_ts, out->ndaily * sizeof(time_t));
+	memmove(out->daily_p95_rx + keep, out->daily_p95_rx, out->ndaily * sizeof(double));
+	memmove(out->daily_p95_tx + keep, out->daily_p95_tx, out->ndaily * sizeof(double));
+	for (size_t i = 0; i < keep; i++) {
+		const struct events_daily *e = &d[n - keep + i];
+		out->daily_ts[i] = (time_t)e->day;
+		out->daily_p95_rx[i] = e->rx_p95_bps;
+		out->daily_p95_tx[i] = e->tx_p95_bps;
+	}
+	out->ndaily += keep;
 }
 
 double
@@ -570,6 +605,11 @@ struct report {
 	unsigned       cache_s;
 	pthread_mutex_t mu;       /* the cache; computing holds it (one at a time) */
 	struct report_cache cache;
+	/* daily roll-up (events writer thread only) */
+	struct store_id *ids;
+	size_t   nids, next;
+	time_t   listed_day;
+	struct idmap *rolled;     /* customer -> time_t * last day looked at (owned) */
 };
 
 struct report *
@@ -583,8 +623,20 @@ report_new(const struct report_config *cfg)
 	r->events = cfg->events;
 	r->plans = cfg->plans;
 	r->cache_s = cfg->cache_s ? cfg->cache_s : REPORT_CACHE_S;
+	if ((r->rolled = idmap_new()) == NULL) {
+		free(r);
+		return NULL;
+	}
 	pthread_mutex_init(&r->mu, NULL);
 	return r;
+}
+
+static void
+report_free_rolled(const char *key, void *value, void *ctx)
+{
+	(void)key;
+	(void)ctx;
+	free(value);
 }
 
 void
@@ -593,6 +645,9 @@ report_free(struct report *r)
 	if (r == NULL)
 		return;
 	free(r->cache.rows);
+	free(r->ids);
+	idmap_foreach(r->rolled, report_free_rolled, NULL);
+	idmap_free(r->rolled);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -698,6 +753,8 @@ report_customer_get(struct report *r, const char *customer, time_t from,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	report_daily_merge(r->events, customer, to, out);
+	report_fit_daily(out, down, up);
 	report_sla(r, customer, out);
 	report_apps(r, customer, out);
 	rc = 0;
@@ -869,4 +926,98 @@ report_top(struct report *r, const struct report_top_req *q,
 	}
 	pthread_mutex_unlock(&r->mu);
 	return 0;
+}
+
+/* ---- daily roll-up ---- */
+
+static time_t
+report_day_start(time_t t)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return report_midnight(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* The last day stored for customer (from memory, else the database). */
+static time_t *
+report_rolled(struct report *r, const char *customer, time_t today0)
+{
+	struct events_daily d[REPORT_DAYS_MAX];
+	time_t *last = idmap_get(r->rolled, customer);
+	size_t n = 0;
+
+	if (last != NULL)
+		return last;
+	if ((last = calloc(1, sizeof(*last))) == NULL)
+		return NULL;
+	if (events_daily_get(r->events, customer, today0 -
+	    (time_t)REPORT_ROLLUP_KEEP_DAYS * REPORT_DAY_S, today0, d,
+	    REPORT_DAYS_MAX, &n) == 0 && n > 0)
+		*last = (time_t)d[n - 1].day;
+	if (idmap_put(r->rolled, customer, last) == -1) {
+		free(last);
+		return NULL;
+	}
+	return last;
+}
+
+/* Stores the complete days of one customer not stored yet. */
+static void
+report_rollup_one(struct report *r, const char *customer, time_t today0)
+{
+	struct store_rows_req q = { .customer = customer, .to = today0, .clip = true };
+	struct events_daily d[REPORT_DAYS_MAX];
+	struct report_customer *c;
+	struct store_rows rows;
+	time_t *last, yesterday0 = report_day_start(today0 - REPORT_DAY_S / 2);
+	size_t n = 0;
+	bool missing;
+	char err[256];
+
+	if ((last = report_rolled(r, customer, today0)) == NULL || *last >= yesterday0)
+		return;
+	q.from = *last > 0 ? *last + REPORT_DAY_S : today0 - 40 * REPORT_DAY_S;
+	if (q.from < today0 - 40 * REPORT_DAY_S)
+		q.from = today0 - 40 * REPORT_DAY_S;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return;
+	if (store_rows_read(r->store, &q, &rows, &missing, err, sizeof(err)) == 0) {
+		report_trend(&rows, today0, 0, 0, c);
+		for (size_t i = 0; i < c->ndaily; i++) {
+			if (c->daily_ts[i] <= *last)
+				continue;
+			snprintf(d[n].customer, sizeof(d[n].customer), "%s", customer);
+			d[n].day = c->daily_ts[i];
+			d[n].rx_p95_bps = c->daily_p95_rx[i];
+			d[n++].tx_p95_bps = c->daily_p95_tx[i];
+		}
+		if (events_daily_put(r->events, d, n, today0 -
+		    (time_t)REPORT_ROLLUP_KEEP_DAYS * REPORT_DAY_S) == 0)
+			*last = yesterday0;
+		store_rows_clear(&rows);
+	}
+	free(c);
+}
+
+void
+report_rollup_tick(struct report *r, time_t now, size_t budget)
+{
+	time_t today0;
+
+	if (r == NULL || r->events == NULL)
+		return;
+	today0 = report_day_start(now);
+	if (r->listed_day != today0) {
+		free(r->ids);
+		r->ids = NULL;
+		r->nids = r->next = 0;
+		if (store_customers(r->store, &r->ids, &r->nids) == -1)
+			return;   /* retried next tick */
+		r->listed_day = today0;
+	}
+	while (budget > 0 && r->next < r->nids) {
+		report_rollup_one(r, r->ids[r->next++].id, today0);
+		budget--;
+	}
 }

@@ -45,6 +45,7 @@
 #define REPORT_DAYS_MAX     (REPORT_TREND_DAYS + 2)
 #define REPORT_TOP_MAX      1000    /* most rows one top-N page returns */
 #define REPORT_APPS_MAX     10      /* top applications in a report */
+#define REPORT_ROLLUP_KEEP_DAYS 120 /* daily 95th values kept in the database */
 
 struct report_app {
 	char   app[GW_NAME_MAX];
@@ -162,6 +163,10 @@ int report_compute(const struct store_rows *rows, time_t from, time_t to,
 int report_trend(const struct store_rows *rows, time_t to, double plan_down,
     double plan_up, struct report_customer *out);
 
+/* Fits the trends of out's daily values again (after adding some). Pure. */
+void report_fit_daily(struct report_customer *out, double plan_down,
+    double plan_up);
+
 /*
  * SLA-breach minutes in [from, to) from sla_violation events sorted by time:
  * an event opens a breach, its cleared event closes it; one still open
@@ -232,5 +237,14 @@ struct report_top_req {
 int report_top(struct report *r, const struct report_top_req *q,
     struct report_top_row **rows, size_t *n, size_t *total, char *err,
     size_t errlen);
+
+/*
+ * Daily roll-up: stores the daily rx/tx 95th percentiles of complete local
+ * days in the events database (table daily_p95, REPORT_ROLLUP_KEEP_DAYS),
+ * so trends reach back 12 weeks although the RRD keeps 32 days of 300 s
+ * rows. Visits at most budget customers per call, each once a day; call
+ * about once a second. Events writer (ingest) thread only.
+ */
+void report_rollup_tick(struct report *r, time_t now, size_t budget);
 
 #endif

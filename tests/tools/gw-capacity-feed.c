@@ -7,6 +7,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "report.h"
 #include "store.h"
 #include "usage.h"
 
@@ -18,8 +19,11 @@
  *   tx_bytes(t) = rx_bytes(t) / 4 + h(t + 1) % 777
  * per 10 s interval ending at t. Application bytes go to DB through usage.c,
  * by local day (run it with the operator's TZ). Customer "gap" misses days 10 and 11, every
- * step with h(t) % 50 == 0, and on day 5 the steps ending in the first 200 s
- * of each hour (so those 300 s rows are unknown). QoS only for "qos".
+ * step with h(t) % 50 == 0, and on day DAYS-26 the steps ending in the first
+ * 200 s of each hour (so those 300 s rows are unknown); customer "gap" also
+ * misses days DAYS-21 and DAYS-20. QoS only for "qos". sla_violation breaches
+ * are placed relative to B = t0 + (DAYS - 30) days. The daily roll-up
+ * (report.c) runs every 6 simulated hours, as the operator would.
  */
 static const int feed_shape[24] = {
 	40, 30, 25, 20, 20, 25, 35, 50, 60, 65, 70, 75,
@@ -45,6 +49,8 @@ feed_h(int64_t x)
 	return (uint32_t)((uint64_t)x * 2654435761u);
 }
 
+static int64_t feed_days;
+
 static int
 feed_skip(const struct feed_cust *c, int64_t t, int64_t t0)
 {
@@ -52,9 +58,9 @@ feed_skip(const struct feed_cust *c, int64_t t, int64_t t0)
 
 	if (!c->gaps)
 		return 0;
-	if (day == 10 || day == 11 || feed_h(t) % 50 == 0)
+	if (day == feed_days - 21 || day == feed_days - 20 || feed_h(t) % 50 == 0)
 		return 1;
-	return day == 5 && t % 3600 >= 10 && t % 3600 <= 200;
+	return day == feed_days - 26 && t % 3600 >= 10 && t % 3600 <= 200;
 }
 
 static void
@@ -132,6 +138,7 @@ main(int argc, char **argv)
 	struct store *st;
 	struct events *es = NULL;
 	struct usage *us = NULL;
+	struct report *rep = NULL;
 	struct timespec a, b;
 	int64_t t0, days, n = 0;
 	size_t ncust = sizeof(feed_custs) / sizeof(feed_custs[0]);
@@ -147,6 +154,7 @@ main(int argc, char **argv)
 	cfg.rrdcached = strcmp(argv[2], "-") == 0 ? NULL : argv[2];
 	t0 = strtoll(argv[4], NULL, 10);
 	days = strtoll(argv[5], NULL, 10);
+	feed_days = days;
 	if (argc == 7 && (size_t)atoi(argv[6]) < ncust)
 		ncust = (size_t)atoi(argv[6]);
 	if (t0 <= 0 || t0 % 300 != 0 || days < 1 || days > 400)
@@ -160,6 +168,9 @@ main(int argc, char **argv)
 			return 1;
 		uc.events = es;
 		if ((us = usage_new(&uc)) == NULL)
+			return 1;
+		if ((rep = report_new(&(struct report_config){ .store = st,
+		    .events = es })) == NULL)
 			return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -178,20 +189,27 @@ main(int argc, char **argv)
 			return 1;
 		if ((t / 10) % 4096 == 0 && feed_sync(st) == -1)
 			return 1;
+		if (rep != NULL && t % 21600 == 0) {
+			if (feed_sync(st) == -1)
+				return 1;
+			report_rollup_tick(rep, (time_t)t, (size_t)-1);
+		}
 	}
 	if (feed_sync(st) == -1)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	store_counters_get(st, &c);
+	report_free(rep);
 	store_free(st, 60000);
 	if (es != NULL) {
 		if (usage_flush(us, (double)(t0 + days * 86400)) == -1)
 			return 1;
 		usage_free(us);
-		/* 90 min + 35 min inside day 3, one breach across the period start */
-		feed_sla(es, (double)(t0 + 3 * 86400 + 3600), (double)(t0 + 3 * 86400 + 9000));
-		feed_sla(es, (double)(t0 + 3 * 86400 + 20000), (double)(t0 + 3 * 86400 + 22100));
-		feed_sla(es, (double)(t0 + 86400 - 600), (double)(t0 + 86400 + 1200));
+		/* 90 min + 35 min inside day 3 after B, one breach across B + 1 day */
+		int64_t b0 = t0 + (days - 30) * 86400;
+		feed_sla(es, (double)(b0 + 3 * 86400 + 3600), (double)(b0 + 3 * 86400 + 9000));
+		feed_sla(es, (double)(b0 + 3 * 86400 + 20000), (double)(b0 + 3 * 86400 + 22100));
+		feed_sla(es, (double)(b0 + 86400 - 600), (double)(b0 + 86400 + 1200));
 		events_close(es);
 	}
 	printf("steps %" PRId64 " updates %llu errors %llu dropped %llu "
