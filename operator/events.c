@@ -922,3 +922,34 @@ out:
 	pthread_mutex_unlock(&es->rlock);
 	return rc;
 }
+
+int
+events_kind_times(struct events *es, const char *customer, const char *kind,
+    double until, double *ts, bool *cleared, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, s = SQLITE_DONE;
+
+	*n = 0;
+	pthread_mutex_lock(&es->rlock);
+	/* events_customer (customer, ts) serves this without a table scan */
+	if (sqlite3_prepare_v2(es->r, "SELECT ts, cleared FROM events WHERE "
+	    "customer = ?1 AND ts < ?2 AND kind = ?3 ORDER BY ts DESC LIMIT ?4",
+	    -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, until);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while (*n < max && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		ts[*n] = sqlite3_column_double(st, 0);
+		cleared[(*n)++] = sqlite3_column_int(st, 1) != 0;
+	}
+	rc = s == SQLITE_DONE || s == SQLITE_ROW ? 0 : -1;
+out:
+	if (rc == -1)
+		log_warn("events: %s times: %s", kind, sqlite3_errmsg(es->r));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&es->rlock);
+	return rc;
+}

@@ -188,6 +188,14 @@ int events_apps_add(struct events *es, const struct events_app_bytes *rows,
 int events_apps_top(struct events *es, const char *customer, int64_t day_from,
     int64_t day_to, struct events_app_bytes *out, size_t max, size_t *n);
 
+/*
+ * Times and cleared flags of customer's events of one kind before until,
+ * newest first, at most max, into the caller's arrays; *n rows. Any
+ * thread. 0 or -1.
+ */
+int events_kind_times(struct events *es, const char *customer, const char *kind,
+    double until, double *ts, bool *cleared, size_t max, size_t *n);
+
 /* One customer's 95th percentiles (bit/s) of one local day (capacity trends). */
 struct events_daily {
 	char    customer[GW_ID_MAX];

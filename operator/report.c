@@ -19,12 +19,56 @@
 
 /* ---- pure computations ---- */
 
-static int
-report_dcmp(const void *a, const void *b)
+static void
+report_swap(double *v, size_t i, size_t j)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	double t = v[i];
 
-	return (x > y) - (x < y);
+	v[i] = v[j];
+	v[j] = t;
+}
+
+/*
+ * The k-th smallest (0-based) of v[0..n), by quickselect with a
+ * median-of-three pivot (expected O(n); v is reordered). No NANs in v.
+ */
+static double
+report_select(double *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (hi > lo) {
+		size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
+		double p;
+		if (v[mid] < v[lo])
+			report_swap(v, mid, lo);
+		if (v[hi] < v[lo])
+			report_swap(v, hi, lo);
+		if (v[hi] < v[mid])
+			report_swap(v, hi, mid);
+		p = v[mid];
+		/* Hoare partition: [lo, j] <= p <= [i, hi] */
+		while (i <= j) {
+			while (v[i] < p)
+				i++;
+			while (v[j] > p)
+				j--;
+			if (i <= j) {
+				report_swap(v, i, j);
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j && j != (size_t)-1 && i > j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return v[k];   /* between the parts: equal to the pivot */
+	}
+	return v[k];
 }
 
 double
@@ -34,7 +78,6 @@ report_percentile(double *v, size_t n, double pct)
 
 	if (n == 0 || !(pct > 0) || pct > 100)
 		return NAN;
-	qsort(v, n, sizeof(*v), report_dcmp);
 	/* ceil(pct/100 * n) in integers where pct is whole, to avoid 0.95*n rounding */
 	if (pct == floor(pct))
 		rank = ((size_t)pct * n + 99) / 100;
@@ -44,7 +87,7 @@ report_percentile(double *v, size_t n, double pct)
 		rank = 1;
 	if (rank > n)
 		rank = n;
-	return v[rank - 1];
+	return report_select(v, n, rank - 1);
 }
 
 int
@@ -336,16 +379,15 @@ static void
 report_range(const struct store_rows *rows, time_t from, time_t to,
     size_t *lo, size_t *hi)
 {
-	time_t step = (time_t)rows->step;
+	time_t step = (time_t)rows->step, a = from - rows->start, b = to - rows->start;
 
-	*lo = *hi = 0;
-	for (size_t r = 0; r < rows->n; r++) {
-		time_t end = rows->start + (time_t)(r + 1) * step;
-		if (end - step < from)
-			*lo = r + 1;
-		if (end <= to)
-			*hi = r + 1;
-	}
+	/* row r: start + r step >= from, and start + (r + 1) step <= to */
+	*lo = a <= 0 ? 0 : (size_t)((a + step - 1) / step);
+	*hi = b <= 0 ? 0 : (size_t)(b / step);
+	if (*lo > rows->n)
+		*lo = rows->n;
+	if (*hi > rows->n)
+		*hi = rows->n;
 	if (*hi < *lo)
 		*hi = *lo;
 }
@@ -373,7 +415,8 @@ report_compute(const struct store_rows *rows, time_t from, time_t to,
 	const double *rx = rows->v[STORE_DS_RX_BYTES], *tx = rows->v[STORE_DS_TX_BYTES];
 	double *a, *b, *m, hsum[24] = { 0 };
 	size_t hcnt[24] = { 0 }, lo, hi, n = 0;
-	time_t step = (time_t)rows->step;
+	time_t step = (time_t)rows->step, hstart = 0;
+	int hour = 0;
 
 	out->from = from;
 	out->to = to;
@@ -395,15 +438,20 @@ report_compute(const struct store_rows *rows, time_t from, time_t to,
 		struct tm tm;
 		if (isnan(rx[r]) || isnan(tx[r]))
 			continue;
+		if (hstart == 0 || start < hstart || start >= hstart + 3600) {
+			/* local hours are whole hours of the clock: one conversion each */
+			localtime_r(&start, &tm);
+			hour = tm.tm_hour;
+			hstart = start - tm.tm_min * 60 - tm.tm_sec;
+		}
 		a[n] = rx[r] * 8.0;
 		b[n] = tx[r] * 8.0;
 		m[n] = a[n] > b[n] ? a[n] : b[n];
 		report_peak(&out->rx, a[n], end);
 		report_peak(&out->tx, b[n], end);
 		report_peak(&out->max, m[n], end);
-		localtime_r(&start, &tm);
-		hsum[tm.tm_hour] += a[n] + b[n];
-		hcnt[tm.tm_hour]++;
+		hsum[hour] += a[n] + b[n];
+		hcnt[hour]++;
 		n++;
 	}
 	out->known = n;
@@ -665,22 +713,19 @@ report_now(void)
 static int
 report_sla(struct report *r, const char *customer, struct report_customer *out)
 {
-	struct events_filter f = { .until = (double)out->to, .customer = customer,
-	    .kind = "sla_violation", .limit = REPORT_SLA_EVENTS };
-	struct events_row *ev = NULL;
-	double ts[REPORT_SLA_EVENTS];
-	bool cl[REPORT_SLA_EVENTS];
+	double ts[REPORT_SLA_EVENTS], t;
+	bool cl[REPORT_SLA_EVENTS], c;
 	size_t n = 0;
 
 	out->has_sla = false;
 	out->sla_breach_minutes = NAN;
-	if (r->events == NULL || events_list(r->events, &f, &ev, &n) == -1)
+	if (r->events == NULL || events_kind_times(r->events, customer,
+	    "sla_violation", (double)out->to, ts, cl, REPORT_SLA_EVENTS, &n) == -1)
 		return -1;
-	for (size_t i = 0; i < n && i < REPORT_SLA_EVENTS; i++) {  /* newest first */
-		ts[n - 1 - i] = ev[i].ev.ts;
-		cl[n - 1 - i] = ev[i].ev.cleared;
+	for (size_t i = 0; i < n / 2; i++) {   /* newest first -> oldest first */
+		t = ts[i], ts[i] = ts[n - 1 - i], ts[n - 1 - i] = t;
+		c = cl[i], cl[i] = cl[n - 1 - i], cl[n - 1 - i] = c;
 	}
-	free(ev);
 	out->has_sla = true;
 	out->sla_breach_minutes = report_sla_minutes(ts, cl, n, out->from,
 	    out->to, report_now());

@@ -36,6 +36,37 @@ test_percentile_nearest_rank(void **state)
 	assert_true(isnan(report_percentile(v, 5, 101)));
 }
 
+static int
+dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Selection equals sorting, with many ties and every rank of small arrays. */
+static void
+test_percentile_random(void **state)
+{
+	static double v[3000], s[3000];
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 1 + (size_t)(round % 300) * (round % 7 == 0 ? 10 : 1);
+		int mod = 1 + round % 13;            /* few distinct values: ties */
+		double pct = round % 5 == 0 ? 50 + round % 50 : 95;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			v[i] = (double)((seed >> 8) % (unsigned)(mod == 1 ? 1000003 : mod));
+			s[i] = v[i];
+		}
+		qsort(s, n, sizeof(double), dcmp);
+		assert_true(report_percentile(v, n, pct) ==
+		    s[(size_t)ceil(pct / 100.0 * (double)n) - 1 + 0 * n]);
+	}
+}
+
 static void
 test_lsq(void **state)
 {
@@ -272,6 +303,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_percentile_nearest_rank),
+		cmocka_unit_test(test_percentile_random),
 		cmocka_unit_test(test_lsq),
 		cmocka_unit_test(test_periods_and_dates),
 		cmocka_unit_test(test_plans),
