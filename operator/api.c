@@ -975,7 +975,8 @@ api_report_trend(const struct report_trend *t)
 	json_object_set_new(o, "saturation_100_ts", api_when(t->sat100_ts));
 	json_object_set_new(o, "verdict", json_string(!t->fitted ?
 	    "not enough daily values" : !t->has_plan ? "no plan rate" :
-	    t->sat100_ts == 0 ? "no saturation in sight" : "saturating"));
+	    t->sat100_ts == 0 ? "no saturation in sight" :
+	    t->sat100_ts <= t->last_ts ? "plan rate reached" : "saturating"));
 	return o;
 }
 

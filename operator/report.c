@@ -486,6 +486,7 @@ report_fit_dir(struct report_trend *t, const time_t *ts, const double *y,
 	if (n == 0)
 		return;
 	t->t0 = ts[0];
+	t->last_ts = ts[n - 1];
 	for (size_t i = 0; i < n; i++)
 		x[i] = (double)(ts[i] - ts[0]) / REPORT_DAY_S;
 	if (n < REPORT_TREND_MIN || report_lsq(x, y, n, &f) == -1)

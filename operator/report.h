@@ -117,6 +117,7 @@ struct report_qos {
 struct report_trend {
 	size_t days;               /* daily values used */
 	time_t t0;                 /* x = 0: the first daily value's midnight */
+	time_t last_ts;            /* the last daily value's midnight */
 	double slope_bps_day, intercept_bps, r;
 	bool   fitted;
 	double growth_pct_month;   /* NAN when the fitted last value is <= 0 */

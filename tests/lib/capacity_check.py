@@ -232,7 +232,8 @@ def main():
                 assert (got[k] is None) == (want[k] is None), (c, d, k, got[k], want[k])
                 if got[k] is not None:
                     assert abs(got[k] - want[k]) <= 1 + 1e-6 * abs(want[k] - got["t0"]), (c, d, k, got[k], want[k])
-            verdict = "no saturation in sight" if want["slope_bps_per_day"] <= 0 else "saturating"
+            verdict = "no saturation in sight" if want["slope_bps_per_day"] <= 0 else \
+                "plan rate reached" if want["saturation_100_ts"] <= o["days"][-1][0] else "saturating"
             assert got["verdict"] == verdict, (c, d, got["verdict"])
         # rrdtool's own percentile at the native step
         for ds, d in (("rx_bytes", "rx"), ("tx_bytes", "tx")):
