@@ -266,6 +266,19 @@ test_old_layout(void **state)
 	store_counters_get(f->st, &c);
 	assert_int_equal(c.rrd_creates, 0);
 	assert_int_equal(c.rrd_errors, 0);
+	{   /* reports read the old file's 5-minute archive (clipped to it: step stays 300) */
+		struct store_rows_req q = { .customer = "old1", .from = (time_t)T0 - 86400 * 60,
+		    .to = (time_t)T0 + 300, .clip = true };
+		struct store_rows r;
+		char err[256];
+		bool missing;
+		assert_int_equal(store_rows_read(f->st, &q, &r, &missing, err,
+		    sizeof(err)), 0);
+		assert_int_equal(r.step, 300);
+		assert_true(r.n > 0 && r.n <= 10080 + 2);   /* 35 days, not 60 */
+		assert_non_null(r.v[STORE_DS_RX_BYTES]);
+		store_rows_clear(&r);
+	}
 }
 
 int
