@@ -1,5 +1,6 @@
 /* events.c: SQLite store of events and countermeasures (WAL, versioned schema, prepared statements). */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -53,6 +54,10 @@ static const char *const events_migrations[] = {
 	" rx_p95_bps REAL NOT NULL, tx_p95_bps REAL NOT NULL,"
 	" PRIMARY KEY (customer, day)) WITHOUT ROWID;"
 	"CREATE INDEX daily_p95_day ON daily_p95(day);",
+	/* 4: SLA breaches (sla_violation to its clear), not subject to the event cap */
+	"CREATE TABLE sla_breach ("
+	" customer TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL);"
+	"CREATE INDEX sla_breach_customer ON sla_breach(customer, start_ts);",
 };
 #define EVENTS_NMIGRATIONS \
 	(sizeof(events_migrations) / sizeof(events_migrations[0]))
@@ -354,6 +359,41 @@ events_close(struct events *es)
 	free(es);
 }
 
+/*
+ * Opens (sla_violation) or closes (its clear) the customer's breach row; a
+ * second open while one is open is ignored. Rows closed more than
+ * EVENTS_SLA_KEEP_DAYS before this event are deleted (bounded table).
+ */
+static void
+events_sla_breach(struct events *es, const struct gw_event *ev)
+{
+	static const char *const sql[] = {
+		"INSERT INTO sla_breach (customer, start_ts, end_ts) SELECT ?1, ?2, "
+		"NULL WHERE NOT EXISTS (SELECT 1 FROM sla_breach WHERE customer = ?1 "
+		"AND end_ts IS NULL)",
+		"UPDATE sla_breach SET end_ts = ?2 WHERE customer = ?1 AND end_ts IS "
+		"NULL AND start_ts <= ?2",
+		"DELETE FROM sla_breach WHERE end_ts < ?2 - ?3 AND ?1 = ?1",
+	};
+	for (int k = ev->cleared ? 1 : 0; k <= 2; k += (k == 0 ? 2 : 1)) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(es->w, sql[k], -1, &st, NULL) != SQLITE_OK) {
+			log_warn("events: sla breach: %s", sqlite3_errmsg(es->w));
+			events_count_add(&es->stats.write_errors, 1);
+			return;
+		}
+		sqlite3_bind_text(st, 1, ev->customer, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 2, ev->ts);
+		if (k == 2)
+			sqlite3_bind_double(st, 3, EVENTS_SLA_KEEP_DAYS * 86400.0);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			log_warn("events: sla breach: %s", sqlite3_errmsg(es->w));
+			events_count_add(&es->stats.write_errors, 1);
+		}
+		sqlite3_finalize(st);
+	}
+}
+
 /* Joins top talkers with '\n' (they never contain control characters). */
 static void
 events_join_talkers(const struct gw_event *ev, char *buf, size_t len)
@@ -445,6 +485,8 @@ events_add(struct events *es, const char *probe, double received_ts,
 	if (id != NULL)
 		*id = (uint64_t)sqlite3_last_insert_rowid(es->w);
 	events_count_add(&es->stats.events_added, 1);
+	if (strcmp(ev->kind, "sla_violation") == 0)
+		events_sla_breach(es, ev);
 	if (++es->since_cap >= EVENTS_CAP_EVERY ||
 	    es->max_events < EVENTS_CAP_EVERY) {
 		es->since_cap = 0;
@@ -924,31 +966,31 @@ out:
 }
 
 int
-events_kind_times(struct events *es, const char *customer, const char *kind,
-    double until, double *ts, bool *cleared, size_t max, size_t *n)
+events_sla_breaches(struct events *es, const char *customer, double from,
+    double to, double *start, double *end, size_t max, size_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1, s = SQLITE_DONE;
 
 	*n = 0;
 	pthread_mutex_lock(&es->rlock);
-	/* events_customer (customer, ts) serves this without a table scan */
-	if (sqlite3_prepare_v2(es->r, "SELECT ts, cleared FROM events WHERE "
-	    "customer = ?1 AND ts < ?2 AND kind = ?3 ORDER BY ts DESC LIMIT ?4",
-	    -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(es->r, "SELECT start_ts, end_ts FROM sla_breach "
+	    "WHERE customer = ?1 AND start_ts < ?3 AND (end_ts IS NULL OR end_ts > "
+	    "?2) ORDER BY start_ts LIMIT ?4", -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 2, until);
-	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, from);
+	sqlite3_bind_double(st, 3, to);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
 	while (*n < max && (s = sqlite3_step(st)) == SQLITE_ROW) {
-		ts[*n] = sqlite3_column_double(st, 0);
-		cleared[(*n)++] = sqlite3_column_int(st, 1) != 0;
+		start[*n] = sqlite3_column_double(st, 0);
+		end[(*n)++] = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN :
+		    sqlite3_column_double(st, 1);
 	}
 	rc = s == SQLITE_DONE || s == SQLITE_ROW ? 0 : -1;
 out:
 	if (rc == -1)
-		log_warn("events: %s times: %s", kind, sqlite3_errmsg(es->r));
+		log_warn("events: sla breaches: %s", sqlite3_errmsg(es->r));
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&es->rlock);
 	return rc;

@@ -24,7 +24,8 @@ struct events;
 
 #define EVENTS_LIST_MAX     1000     /* most rows one list call returns */
 #define EVENTS_CAP_DEFAULT  100000   /* events kept by default */
-#define EVENTS_SCHEMA_VERSION 3      /* PRAGMA user_version of the schema */
+#define EVENTS_SCHEMA_VERSION 4
+#define EVENTS_SLA_KEEP_DAYS  400    /* closed SLA breaches kept (table sla_breach) */      /* PRAGMA user_version of the schema */
 
 struct events_config {
 	const char *path;        /* database file; borrowed */
@@ -189,12 +190,15 @@ int events_apps_top(struct events *es, const char *customer, int64_t day_from,
     int64_t day_to, struct events_app_bytes *out, size_t max, size_t *n);
 
 /*
- * Times and cleared flags of customer's events of one kind before until,
- * newest first, at most max, into the caller's arrays; *n rows. Any
- * thread. 0 or -1.
+ * SLA breaches: every sla_violation stored by events_add() opens one for its
+ * customer (unless one is open), its clear closes it, at the events' ts.
+ * Unlike events, breaches are not removed by the event cap; closed ones
+ * older than EVENTS_SLA_KEEP_DAYS are. Lists the breaches of customer that
+ * overlap (from, to), oldest first, at most max: start[i], end[i] (NAN =
+ * still open). Any thread. 0 or -1.
  */
-int events_kind_times(struct events *es, const char *customer, const char *kind,
-    double until, double *ts, bool *cleared, size_t max, size_t *n);
+int events_sla_breaches(struct events *es, const char *customer, double from,
+    double to, double *start, double *end, size_t max, size_t *n);
 
 /* One customer's 95th percentiles (bit/s) of one local day (capacity trends). */
 struct events_daily {

@@ -714,18 +714,24 @@ report_now(void)
 static int
 report_sla(struct report *r, const char *customer, struct report_customer *out)
 {
-	double ts[REPORT_SLA_EVENTS], t;
-	bool cl[REPORT_SLA_EVENTS], c;
-	size_t n = 0;
+	double st[REPORT_SLA_EVENTS], en[REPORT_SLA_EVENTS];
+	double ts[2 * REPORT_SLA_EVENTS];
+	bool cl[2 * REPORT_SLA_EVENTS];
+	size_t nb = 0, n = 0;
 
 	out->has_sla = false;
 	out->sla_breach_minutes = NAN;
-	if (r->events == NULL || events_kind_times(r->events, customer,
-	    "sla_violation", (double)out->to, ts, cl, REPORT_SLA_EVENTS, &n) == -1)
+	if (r->events == NULL || events_sla_breaches(r->events, customer,
+	    (double)out->from, (double)out->to, st, en, REPORT_SLA_EVENTS,
+	    &nb) == -1)
 		return -1;
-	for (size_t i = 0; i < n / 2; i++) {   /* newest first -> oldest first */
-		t = ts[i], ts[i] = ts[n - 1 - i], ts[n - 1 - i] = t;
-		c = cl[i], cl[i] = cl[n - 1 - i], cl[n - 1 - i] = c;
+	for (size_t i = 0; i < nb; i++) {   /* as open/clear pairs, oldest first */
+		ts[n] = st[i];
+		cl[n++] = false;
+		if (!isnan(en[i])) {
+			ts[n] = en[i];
+			cl[n++] = true;
+		}
 	}
 	out->has_sla = true;
 	out->sla_breach_minutes = report_sla_minutes(ts, cl, n, out->from,

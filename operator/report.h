@@ -32,7 +32,8 @@
  * - Top applications: bytes per application summed over the local days
  *   that start in [from, to) (usage.c: days of operator receive time).
  * - SLA-breach minutes: time inside [from, to) between an sla_violation
- *   event and its clear (events database; the newest 1000 before `to`).
+ *   event and its clear (table sla_breach, events.h; up to 1000 breaches
+ *   per period); a breach still open counts until min(to, now).
  * - Trend: daily 95th percentiles (a local day with at least half of its
  *   rows known) of the REPORT_TREND_DAYS before `to`, fitted by least squares
  *   (bit/s against days); growth per month = slope x 30.4375 / fitted value

@@ -287,6 +287,55 @@ test_sla_minutes(void **state)
 }
 
 static void
+sla_ev(struct events *es, const char *cust, double ts, bool cleared)
+{
+	struct gw_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.customer, sizeof(ev.customer), "%s", cust);
+	snprintf(ev.kind, sizeof(ev.kind), "%s", ts < 0 ? "syn_flood" : "sla_violation");
+	ev.ts = ts < 0 ? -ts : ts;
+	ev.cleared = cleared;
+	assert_int_equal(events_add(es, "p1", ev.ts, &ev, NULL), 0);
+}
+
+/* Breaches survive the event cap; a second open is ignored; an open one has no end. */
+static void
+test_sla_table(void **state)
+{
+	char dir[] = "/tmp/gw-test-sla.XXXXXX", db[64];
+	struct events_config ec = { .max_events = 2 };
+	double st[8], en[8];
+	struct events *es;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/db", dir);
+	ec.path = db;
+	assert_non_null(es = events_open(&ec));
+	sla_ev(es, "c1", 1000, false);
+	sla_ev(es, "c1", 1100, false);    /* already open: ignored */
+	sla_ev(es, "c1", 1600, true);
+	sla_ev(es, "c2", 1200, false);
+	sla_ev(es, "c1", 5000, false);    /* still open */
+	for (int i = 0; i < 200; i++)
+		sla_ev(es, "c1", -(6000.0 + i), false);   /* floods push SLA events out */
+	assert_int_equal(events_count(es), 2);
+	assert_int_equal(events_sla_breaches(es, "c1", 0, 1e9, st, en, 8, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(st[0] == 1000 && en[0] == 1600);
+	assert_true(st[1] == 5000 && isnan(en[1]));
+	assert_int_equal(events_sla_breaches(es, "c1", 1700, 4000, st, en, 8, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(events_sla_breaches(es, "c2", 0, 1e9, st, en, 8, &n), 0);
+	assert_int_equal(n, 1);
+	events_close(es);
+	snprintf(db, sizeof(db), "rm -rf %s", dir);
+	assert_int_equal(system(db), 0);
+}
+
+static void
 test_keys(void **state)
 {
 	enum report_key k;
@@ -311,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_trend),
 		cmocka_unit_test(test_trend_no_saturation),
 		cmocka_unit_test(test_sla_minutes),
+		cmocka_unit_test(test_sla_table),
 		cmocka_unit_test(test_keys),
 	};
 
