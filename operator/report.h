@@ -22,7 +22,7 @@
  *   of rate x step over the known rows.
  * - 95th percentile: nearest rank. Sort the N known samples, take the one at
  *   1-based rank ceil(0.95 N). (rrdtool's PERCENTNAN takes 0-based index
- *   round(0.95 (N - 1)), which is one rank lower when N mod 20 is 11..19.)
+ *   round(0.95 (N - 1)), which is one rank lower when N mod 20 is 12..19.)
  * - max: per row max(rx, tx), then the percentile of those.
  * - Peak: the largest known sample, at the end time of its row (earliest on
  *   ties). Busy hour: the hour of day (local) whose known rows have the
@@ -35,7 +35,9 @@
  *   event and its clear (table sla_breach, events.h; up to 1000 breaches
  *   per period); a breach still open counts until min(to, now).
  * - Trend: daily 95th percentiles (a local day with at least half of its
- *   rows known) of the REPORT_TREND_DAYS before `to`, fitted by least squares
+ *   rows known) of the REPORT_TREND_DAYS before `to` (from the 300 s rows
+ *   where the RRD holds them, older ones from the daily roll-up, see
+ *   report_rollup_tick), fitted by least squares
  *   (bit/s against days); growth per month = slope x 30.4375 / fitted value
  *   on the last day; r = Pearson correlation. With a plan rate, the dates the
  *   fitted line reaches 80 % and 100 % of it; none when the slope is <= 0.

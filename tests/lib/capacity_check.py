@@ -92,6 +92,10 @@ def expected_rows(c, start, end):
         out[e] = None if (30 - k) * 10 > 150 else (srx / k, stx / k)
     return out
 
+def rrd_index(n):
+    """rrdtool's PERCENTNAN index: C round() (half away from zero) of 0.95 (N - 1)."""
+    return math.floor(0.95 * (n - 1) + 0.5)
+
 def nearest_rank(v, p=95):
     v = sorted(v)
     return v[(p * len(v) + 99) // 100 - 1] if v else None
@@ -240,11 +244,11 @@ def main():
             p, n, first, last = rrdtool_pct(c, ds)
             vals = sorted(r[ds] * 8 for t, r in rows.items() if r[ds] is not None and FROM < t <= TO)
             assert n == len(vals) == o["known_rows"], (c, ds, n, len(vals), first, last)
-            close(p, vals[round(0.95 * (n - 1))], 1e-10, f"{c} {ds} rrdtool index")
+            close(p, vals[rrd_index(n)], 1e-10, f"{c} {ds} rrdtool index")
             nr_index = (95 * n + 99) // 100 - 1
-            if nr_index == round(0.95 * (n - 1)):
+            if nr_index == rrd_index(n):
                 close(p, rep[d]["p95_bps"], 1e-14, f"{c} {ds} rrdtool = API")   # the same sample, to an ulp
-            if nr_index != round(0.95 * (n - 1)):
+            if nr_index != rrd_index(n):
                 notes.append(f"{c} {ds}: N={n} rrdtool PERCENTNAN {p:.6g} (index round(0.95(N-1))) "
                              f"vs nearest rank {o[d]['p95_bps']:.6g}")
             else:
@@ -280,10 +284,10 @@ def main():
     p, rn, _, _ = rrdtool_pct("grow", "rx_bytes", FROM, end)
     assert n == rn == 8635 and rep["known_rows"] == n, (n, rn)
     close(rep["rx"]["p95_bps"], vals[(95 * n + 99) // 100 - 1], 1e-10, "nearest rank N=8635")
-    close(p, vals[round(0.95 * (n - 1))], 1e-10, "rrdtool N=8635")
+    close(p, vals[rrd_index(n)], 1e-10, "rrdtool N=8635")
     assert p < rep["rx"]["p95_bps"], (p, rep["rx"]["p95_bps"])
     notes.append(f"grow rx_bytes to={end}: N={n} nearest rank (report) {rep['rx']['p95_bps']:.10g}, "
-                 f"rrdtool PERCENTNAN {p:.10g} (rank {round(0.95 * (n - 1)) + 1} instead of {(95 * n + 99) // 100})")
+                 f"rrdtool PERCENTNAN {p:.10g} (rank {rrd_index(n) + 1} instead of {(95 * n + 99) // 100})")
     # top-N: every key, both orders, paging, CSV
     figs = {c: v[5] for c, v in CUST.items()}
     def key(c, by):
