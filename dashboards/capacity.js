@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   var PAGE = 25;
+  var API = "../api/v1/reports/";   /* relative: the page is served as /ui/capacity.html */
   var state = { by: "p95", order: "desc", offset: 0, month: "", customer: "" };
 
   function $(id) { return document.getElementById(id); }
@@ -35,7 +36,7 @@
   }
   function status(msg) { $("cap-status").textContent = msg; }
   function api(path) {
-    return fetch("/api/v1/reports/" + path, { cache: "no-store" }).then(function (r) {
+    return fetch(API + path, { cache: "no-store" }).then(function (r) {
       return r.json().then(function (b) {
         if (!r.ok) throw new Error(b.error || ("HTTP " + r.status));
         return b;
@@ -61,7 +62,7 @@
       "&limit=" + PAGE + "&month=" + state.month;
   }
   function loadTop() {
-    $("cap-top-csv").href = "/api/v1/reports/" + topQuery() + "&format=csv";
+    $("cap-top-csv").href = API + topQuery() + "&format=csv";
     $("cap-order").textContent = "order: " + state.order;
     return api(topQuery()).then(function (j) {
       var tb = $("cap-top").querySelector("tbody");
@@ -110,8 +111,8 @@
       $("r-customer").textContent = j.customer;
       $("r-period").textContent = fmtTime(j.from) + " – " + fmtTime(j.to) + ", step " + j.step_s + " s" +
         (j.exact ? "" : " (" + j.warning + ")");
-      $("r-csv").href = "/api/v1/reports/" + base + q + "&format=csv";
-      $("r-daily-csv").href = "/api/v1/reports/" + base + "/daily" + q + "&format=csv";
+      $("r-csv").href = API + base + q + "&format=csv";
+      $("r-daily-csv").href = API + base + "/daily" + q + "&format=csv";
       var tb = $("r-table").querySelector("tbody");
       tb.textContent = "";
       [["rx", j.rx], ["tx", j.tx], ["max(rx,tx)", j.max]].forEach(function (d) {
@@ -138,7 +139,7 @@
       }).join(", ") || "–", "r-apps");
       fact(dl, "Trend rx", trendText(j.trend.rx), "r-trend-rx");
       fact(dl, "Trend tx", trendText(j.trend.tx), "r-trend-tx");
-      $("r-chart").src = "/api/v1/reports/" + base + "/chart.svg" + q;
+      $("r-chart").src = API + base + "/chart.svg" + q;
     }).catch(function (e) { status("error: " + e.message); $("cap-report").hidden = true; });
   }
   function select(c) { state.customer = c; writeHash(); loadReport(); }
