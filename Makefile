@@ -61,7 +61,7 @@ help:
 	@echo "  make test      deps + build + all tests (unit, integration, end to end); ends 'N passed, N failed, N skipped'"
 	@echo "  make test-unit unit tests only"
 	@echo "  make demo      live lab (~90 s, DEMO_SECONDS): 4 gateways, probes, operator, dashboard, traffic, a banned attack"
-	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest); not part of test"
+	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest, capacity reports); not part of test"
 	@echo "  make asan      build with AddressSanitizer/UBSan into build-asan/ and run the unit tests"
 	@echo "  make fuzz      build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30)"
 	@echo "  make clean     remove $(B)/ and build-asan/"
@@ -95,7 +95,7 @@ $(ENFORCER_BIN): $(call obj,$(ENFORCER_SRC)) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_ENFORCER)
 $(OPER_BIN): $(B)/obj/operator/main.o $(LIBOPER) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_OPER)
-$(CTL_BIN): $(B)/obj/operator/cli/gatewatchctl.o $(LIBCOMMON)
+$(CTL_BIN): $(B)/obj/operator/cli/gatewatchctl.o $(B)/obj/operator/cli/ctl_report.o $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(call PKGCONF,libs,jansson) $(LIBS_COMMON)
 
 # Test and bench tools (load generators, raw senders): tests/tools/NAME.c -> $(B)/tools/NAME

@@ -6,6 +6,7 @@
 
 #include "events.h"
 #include "live.h"
+#include "report.h"
 #include "respond.h"
 #include "store.h"
 
@@ -22,6 +23,7 @@ struct api_ctx {
 	struct store *store;
 	struct events *events;
 	struct respond *respond;
+	struct report *report;      /* NULL: /api/v1/reports answers 503 */
 	double        start_wall;   /* operator start, s since the epoch */
 	size_t        metrics_max_customers; /* /metrics cap, 0 = default (metrics.h) */
 };

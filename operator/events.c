@@ -1,5 +1,6 @@
 /* events.c: SQLite store of events and countermeasures (WAL, versioned schema, prepared statements). */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -41,6 +42,22 @@ static const char *const events_migrations[] = {
 	" result_message TEXT NOT NULL);"
 	"CREATE INDEX cm_state ON countermeasures(state);"
 	"CREATE INDEX cm_decided ON countermeasures(decided_ts);",
+	/* 2: bytes per application, customer and local day (capacity reports) */
+	"CREATE TABLE app_daily ("
+	" customer TEXT NOT NULL, day INTEGER NOT NULL, app TEXT NOT NULL,"
+	" rx_bytes REAL NOT NULL, tx_bytes REAL NOT NULL,"
+	" PRIMARY KEY (customer, day, app)) WITHOUT ROWID;"
+	"CREATE INDEX app_daily_day ON app_daily(day);",
+	/* 3: daily 95th percentiles, kept beyond the 32 days of 300 s RRD rows (trends) */
+	"CREATE TABLE daily_p95 ("
+	" customer TEXT NOT NULL, day INTEGER NOT NULL,"
+	" rx_p95_bps REAL NOT NULL, tx_p95_bps REAL NOT NULL,"
+	" PRIMARY KEY (customer, day)) WITHOUT ROWID;"
+	"CREATE INDEX daily_p95_day ON daily_p95(day);",
+	/* 4: SLA breaches (sla_violation to its clear), not subject to the event cap */
+	"CREATE TABLE sla_breach ("
+	" customer TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL);"
+	"CREATE INDEX sla_breach_customer ON sla_breach(customer, start_ts);",
 };
 #define EVENTS_NMIGRATIONS \
 	(sizeof(events_migrations) / sizeof(events_migrations[0]))
@@ -342,6 +359,41 @@ events_close(struct events *es)
 	free(es);
 }
 
+/*
+ * Opens (sla_violation) or closes (its clear) the customer's breach row; a
+ * second open while one is open is ignored. Rows closed more than
+ * EVENTS_SLA_KEEP_DAYS before this event are deleted (bounded table).
+ */
+static void
+events_sla_breach(struct events *es, const struct gw_event *ev)
+{
+	static const char *const sql[] = {
+		"INSERT INTO sla_breach (customer, start_ts, end_ts) SELECT ?1, ?2, "
+		"NULL WHERE NOT EXISTS (SELECT 1 FROM sla_breach WHERE customer = ?1 "
+		"AND end_ts IS NULL)",
+		"UPDATE sla_breach SET end_ts = ?2 WHERE customer = ?1 AND end_ts IS "
+		"NULL AND start_ts <= ?2",
+		"DELETE FROM sla_breach WHERE end_ts < ?2 - ?3 AND ?1 = ?1",
+	};
+	for (int k = ev->cleared ? 1 : 0; k <= 2; k += (k == 0 ? 2 : 1)) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(es->w, sql[k], -1, &st, NULL) != SQLITE_OK) {
+			log_warn("events: sla breach: %s", sqlite3_errmsg(es->w));
+			events_count_add(&es->stats.write_errors, 1);
+			return;
+		}
+		sqlite3_bind_text(st, 1, ev->customer, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 2, ev->ts);
+		if (k == 2)
+			sqlite3_bind_double(st, 3, EVENTS_SLA_KEEP_DAYS * 86400.0);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			log_warn("events: sla breach: %s", sqlite3_errmsg(es->w));
+			events_count_add(&es->stats.write_errors, 1);
+		}
+		sqlite3_finalize(st);
+	}
+}
+
 /* Joins top talkers with '\n' (they never contain control characters). */
 static void
 events_join_talkers(const struct gw_event *ev, char *buf, size_t len)
@@ -433,6 +485,8 @@ events_add(struct events *es, const char *probe, double received_ts,
 	if (id != NULL)
 		*id = (uint64_t)sqlite3_last_insert_rowid(es->w);
 	events_count_add(&es->stats.events_added, 1);
+	if (strcmp(ev->kind, "sla_violation") == 0)
+		events_sla_breach(es, ev);
 	if (++es->since_cap >= EVENTS_CAP_EVERY ||
 	    es->max_events < EVENTS_CAP_EVERY) {
 		es->since_cap = 0;
@@ -747,4 +801,197 @@ events_cm_max_command_id(struct events *es)
 	sqlite3_reset(es->cm_maxcmd);
 	pthread_mutex_unlock(&es->rlock);
 	return v;
+}
+
+/* ---- application bytes per customer and day (capacity reports) ---- */
+
+int
+events_apps_add(struct events *es, const struct events_app_bytes *rows,
+    size_t n, int64_t drop_before_day)
+{
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int rc = -1;
+
+	if (events_exec(es->w, "BEGIN IMMEDIATE", "begin") == -1)
+		goto count;
+	if (sqlite3_prepare_v2(es->w, "INSERT INTO app_daily (customer, day, "
+	    "app, rx_bytes, tx_bytes) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+	    "(customer, day, app) DO UPDATE SET rx_bytes = rx_bytes + ?4, "
+	    "tx_bytes = tx_bytes + ?5", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(es->w, "DELETE FROM app_daily WHERE day < ?1", -1,
+	    &del, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, rows[i].customer, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, rows[i].day);
+		sqlite3_bind_text(st, 3, rows[i].app, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 4, rows[i].rx_bytes);
+		sqlite3_bind_double(st, 5, rows[i].tx_bytes);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st);
+	}
+	sqlite3_bind_int64(del, 1, drop_before_day);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		goto fail;
+	if (events_exec(es->w, "COMMIT", "commit") == 0)
+		rc = 0;
+	else
+		events_exec(es->w, "ROLLBACK", "rollback");
+	goto out;
+fail:
+	log_warn("events: app bytes: %s", sqlite3_errmsg(es->w));
+	events_exec(es->w, "ROLLBACK", "rollback");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+count:
+	if (rc == -1)
+		events_count_add(&es->stats.write_errors, 1);
+	return rc;
+}
+
+int
+events_apps_top(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_app_bytes *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, s;
+
+	*n = 0;
+	pthread_mutex_lock(&es->rlock);
+	if (sqlite3_prepare_v2(es->r, "SELECT app, SUM(rx_bytes), SUM(tx_bytes) "
+	    "FROM app_daily WHERE customer = ?1 AND day >= ?2 AND day < ?3 "
+	    "GROUP BY app ORDER BY SUM(rx_bytes) + SUM(tx_bytes) DESC, app "
+	    "LIMIT ?4", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, day_from);
+	sqlite3_bind_int64(st, 3, day_to);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct events_app_bytes *a = &out[(*n)++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->customer, sizeof(a->customer), "%s", customer);
+		events_col_text(st, 0, a->app, sizeof(a->app));
+		a->rx_bytes = sqlite3_column_double(st, 1);
+		a->tx_bytes = sqlite3_column_double(st, 2);
+	}
+	rc = s == SQLITE_DONE || s == SQLITE_ROW ? 0 : -1;
+out:
+	if (rc == -1)
+		log_warn("events: app bytes query: %s", sqlite3_errmsg(es->r));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&es->rlock);
+	return rc;
+}
+
+/* ---- daily 95th percentiles (capacity trends) ---- */
+
+int
+events_daily_put(struct events *es, const struct events_daily *rows, size_t n,
+    int64_t drop_before_day)
+{
+	sqlite3_stmt *st = NULL, *del = NULL;
+	int rc = -1;
+
+	if (events_exec(es->w, "BEGIN IMMEDIATE", "begin") == -1)
+		goto count;
+	if (sqlite3_prepare_v2(es->w, "INSERT OR REPLACE INTO daily_p95 "
+	    "(customer, day, rx_p95_bps, tx_p95_bps) VALUES (?1, ?2, ?3, ?4)", -1,
+	    &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(es->w, "DELETE FROM daily_p95 WHERE day < ?1", -1,
+	    &del, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, rows[i].customer, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, rows[i].day);
+		sqlite3_bind_double(st, 3, rows[i].rx_p95_bps);
+		sqlite3_bind_double(st, 4, rows[i].tx_p95_bps);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st);
+	}
+	sqlite3_bind_int64(del, 1, drop_before_day);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		goto fail;
+	if (events_exec(es->w, "COMMIT", "commit") == 0)
+		rc = 0;
+	else
+		events_exec(es->w, "ROLLBACK", "rollback");
+	goto out;
+fail:
+	log_warn("events: daily p95: %s", sqlite3_errmsg(es->w));
+	events_exec(es->w, "ROLLBACK", "rollback");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+count:
+	if (rc == -1)
+		events_count_add(&es->stats.write_errors, 1);
+	return rc;
+}
+
+int
+events_daily_get(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_daily *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, s = SQLITE_DONE;
+
+	*n = 0;
+	pthread_mutex_lock(&es->rlock);
+	if (sqlite3_prepare_v2(es->r, "SELECT day, rx_p95_bps, tx_p95_bps FROM "
+	    "daily_p95 WHERE customer = ?1 AND day >= ?2 AND day < ?3 ORDER BY "
+	    "day LIMIT ?4", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, day_from);
+	sqlite3_bind_int64(st, 3, day_to);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while (*n < max && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		struct events_daily *d = &out[(*n)++];
+		snprintf(d->customer, sizeof(d->customer), "%s", customer);
+		d->day = sqlite3_column_int64(st, 0);
+		d->rx_p95_bps = sqlite3_column_double(st, 1);
+		d->tx_p95_bps = sqlite3_column_double(st, 2);
+	}
+	rc = s == SQLITE_DONE || s == SQLITE_ROW ? 0 : -1;
+out:
+	if (rc == -1)
+		log_warn("events: daily p95 query: %s", sqlite3_errmsg(es->r));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&es->rlock);
+	return rc;
+}
+
+int
+events_sla_breaches(struct events *es, const char *customer, double from,
+    double to, double *start, double *end, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, s = SQLITE_DONE;
+
+	*n = 0;
+	pthread_mutex_lock(&es->rlock);
+	if (sqlite3_prepare_v2(es->r, "SELECT start_ts, end_ts FROM sla_breach "
+	    "WHERE customer = ?1 AND start_ts < ?3 AND (end_ts IS NULL OR end_ts > "
+	    "?2) ORDER BY start_ts LIMIT ?4", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, from);
+	sqlite3_bind_double(st, 3, to);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while (*n < max && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		start[*n] = sqlite3_column_double(st, 0);
+		end[(*n)++] = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN :
+		    sqlite3_column_double(st, 1);
+	}
+	rc = s == SQLITE_DONE || s == SQLITE_ROW ? 0 : -1;
+out:
+	if (rc == -1)
+		log_warn("events: sla breaches: %s", sqlite3_errmsg(es->r));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&es->rlock);
+	return rc;
 }

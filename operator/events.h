@@ -24,7 +24,8 @@ struct events;
 
 #define EVENTS_LIST_MAX     1000     /* most rows one list call returns */
 #define EVENTS_CAP_DEFAULT  100000   /* events kept by default */
-#define EVENTS_SCHEMA_VERSION 1      /* PRAGMA user_version of the schema */
+#define EVENTS_SCHEMA_VERSION 4
+#define EVENTS_SLA_KEEP_DAYS  400    /* closed SLA breaches kept (table sla_breach) */      /* PRAGMA user_version of the schema */
 
 struct events_config {
 	const char *path;        /* database file; borrowed */
@@ -160,5 +161,61 @@ struct events_stats {
 	uint64_t cm_added;
 };
 void events_stats_get(struct events *es, struct events_stats *out);
+
+/*
+ * Bytes per application, customer and local day (capacity reports' top
+ * applications). day is the epoch second of the local midnight starting it.
+ */
+struct events_app_bytes {
+	char    customer[GW_ID_MAX];
+	int64_t day;
+	char    app[GW_NAME_MAX];
+	double  rx_bytes, tx_bytes;
+};
+
+/*
+ * Adds n rows to the stored totals (one transaction) and deletes the days
+ * before drop_before_day, which bounds the table. Writer thread only.
+ * Returns 0 or -1 (logged, counted; nothing written).
+ */
+int events_apps_add(struct events *es, const struct events_app_bytes *rows,
+    size_t n, int64_t drop_before_day);
+
+/*
+ * The max applications with the most bytes (rx + tx) of customer over the
+ * days in [day_from, day_to), into out (caller's array), *n rows. Any
+ * thread. Returns 0 or -1.
+ */
+int events_apps_top(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_app_bytes *out, size_t max, size_t *n);
+
+/*
+ * SLA breaches: every sla_violation stored by events_add() opens one for its
+ * customer (unless one is open), its clear closes it, at the events' ts.
+ * Unlike events, breaches are not removed by the event cap; closed ones
+ * older than EVENTS_SLA_KEEP_DAYS are. Lists the breaches of customer that
+ * overlap (from, to), oldest first, at most max: start[i], end[i] (NAN =
+ * still open). Any thread. 0 or -1.
+ */
+int events_sla_breaches(struct events *es, const char *customer, double from,
+    double to, double *start, double *end, size_t max, size_t *n);
+
+/* One customer's 95th percentiles (bit/s) of one local day (capacity trends). */
+struct events_daily {
+	char    customer[GW_ID_MAX];
+	int64_t day;              /* local midnight starting the day */
+	double  rx_p95_bps, tx_p95_bps;
+};
+
+/*
+ * Stores (replacing) n daily rows in one transaction and deletes the days
+ * before drop_before_day. Writer thread only. 0 or -1 (logged, counted).
+ */
+int events_daily_put(struct events *es, const struct events_daily *rows,
+    size_t n, int64_t drop_before_day);
+
+/* The stored days of customer in [day_from, day_to), oldest first (at most max). Any thread. 0 or -1. */
+int events_daily_get(struct events *es, const char *customer, int64_t day_from,
+    int64_t day_to, struct events_daily *out, size_t max, size_t *n);
 
 #endif

@@ -19,15 +19,18 @@
 #include "live.h"
 #include "log.h"
 #include "metrics.h"
+#include "report.h"
 #include "respond.h"
 #include "static.h"
 #include "store.h"
+#include "usage.h"
 
+#define MAIN_ROLLUP_PER_S 20   /* customers whose daily 95th values are stored per second */
 #define MAIN_POLL_MS 100   /* also bounds how long an API ban waits for the loop */
 
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
-	char *probes, *log_level, *db, *policy, *dashboard_dir;
+	char *probes, *log_level, *db, *policy, *dashboard_dir, *tz, *plans;
 	unsigned long long history, max_events, metrics_max;
 	int use_syslog;
 };
@@ -39,6 +42,8 @@ struct main_ctx {
 	struct events    *es;
 	struct respond   *rs;
 	struct correlate *co;
+	struct usage     *us;   /* application bytes per day for reports */
+	struct report    *rep;  /* daily 95th roll-up (ingest thread) */
 };
 
 static volatile sig_atomic_t main_stop;
@@ -48,6 +53,25 @@ main_on_signal(int sig)
 {
 	(void)sig;
 	main_stop = 1;
+}
+
+/* Sets the time zone of reports; fatal for a zone the system does not know. */
+static void
+main_tz(const char *tz)
+{
+	char path[PATH_MAX];
+
+	if (tz != NULL) {
+		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+		if (tz[0] == '\0' || strstr(tz, "..") != NULL || tz[0] == '/' ||
+		    access(path, R_OK) == -1)
+			fatalx("--tz: unknown time zone \"%s\" (expected a name "
+			    "under /usr/share/zoneinfo, e.g. Europe/Zurich or UTC)",
+			    tz);
+		if (setenv("TZ", tz, 1) == -1)
+			fatalx("--tz: out of memory");
+	}
+	tzset();
 }
 
 static void
@@ -91,6 +115,12 @@ main_usage(FILE *f)
 "                           distributed_min_sources, distributed_window_s,\n"
 "                           silent_timeout_s, hook PATH, hook_timeout_s,\n"
 "                           allow CIDR (repeatable); defaults without it\n"
+"  --tz ZONE                time zone of capacity reports (calendar months,\n"
+"                           days, busy hour), e.g. Europe/Zurich (default: TZ\n"
+"                           of the environment, else the system's)\n"
+"  --plans FILE             plan rates for capacity reports: lines\n"
+"                           \"CUSTOMER DOWN/UP\" or \"default DOWN/UP\", bit/s\n"
+"                           with k/M/G suffixes, e.g. \"c101 100M/20M\"\n"
 "  --log-level LEVEL        debug, info, warn or error (default info)\n"
 "  --syslog                 log to syslog instead of stderr\n"
 "  --config FILE            read options from FILE: \"option value\" per line\n"
@@ -120,6 +150,8 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "dashboard-dir") == 0) dst = &o->dashboard_dir;
 	else if (strcmp(key, "db") == 0) dst = &o->db;
 	else if (strcmp(key, "policy") == 0) dst = &o->policy;
+	else if (strcmp(key, "tz") == 0) dst = &o->tz;
+	else if (strcmp(key, "plans") == 0) dst = &o->plans;
 	else if (strcmp(key, "max-events") == 0) {
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
@@ -188,6 +220,8 @@ static const struct option main_longopts[] = {
 	{ "max-events", required_argument, NULL, 'M' },
 	{ "dashboard-dir", required_argument, NULL, 'W' },
 	{ "log-level", required_argument, NULL, 'L' },
+	{ "tz", required_argument, NULL, 'z' },
+	{ "plans", required_argument, NULL, 'a' },
 	{ "syslog", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "keygen", required_argument, NULL, 'K' },
@@ -341,7 +375,10 @@ main_on_stats(void *ctx, const char *probe_id,
 {
 	struct main_ctx *mc = ctx;
 
-	correlate_stats(mc->co, probe_id, cs, main_now());
+	double now = main_now();
+
+	correlate_stats(mc->co, probe_id, cs, now);
+	usage_add(mc->us, now, cs);
 }
 
 /* Events the operator derives (correlate): stored, shown, given to the policy. */
@@ -378,6 +415,8 @@ main_loop(struct main_ctx *mc, struct store *st)
 		respond_run_requests(mc->rs, now);
 		if (now - last_tick >= 1.0) {
 			store_tick(st, now);
+			usage_tick(mc->us, now);
+			report_rollup_tick(mc->rep, (time_t)now, MAIN_ROLLUP_PER_S);
 			correlate_tick(mc->co, now);
 			respond_tick(mc->rs, now);
 			ingest_publish(mc->in);
@@ -430,6 +469,8 @@ main(int argc, char **argv)
 	struct main_ctx mc;
 	struct live *lv;
 	struct store *st;
+	struct report *rep;
+	struct report_plans *plans = NULL;
 	struct http *h;
 
 	log_init("gatewatch-operator", LOG_LVL_INFO, false);
@@ -446,6 +487,7 @@ main(int argc, char **argv)
 		    o.log_level);
 	log_init("gatewatch-operator", lvl, o.use_syslog != 0);
 	main_signals();
+	main_tz(o.tz);   /* before any thread starts: setenv is not thread-safe */
 
 	if ((lv = live_new(o.history, LIVE_EVENTS_DEFAULT)) == NULL)
 		fatalx("out of memory");
@@ -465,8 +507,18 @@ main(int argc, char **argv)
 	    .on_seen = main_on_seen, .on_stats = main_on_stats };
 	if ((mc.in = ingest_new(&icfg, lv, st, &hooks)) == NULL)
 		fatalx("cannot start ingest");
+	if (o.plans != NULL && (plans = report_plans_load(o.plans)) == NULL)
+		fatalx("--plans %s: not loaded", o.plans);
+	struct usage_config ucfg = { .events = mc.es };
+	if ((mc.us = usage_new(&ucfg)) == NULL)
+		fatalx("out of memory");
+	struct report_config rcfg = { .store = st, .events = mc.es,
+	    .plans = plans };
+	if ((rep = report_new(&rcfg)) == NULL)
+		fatalx("out of memory");
+	mc.rep = rep;
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
-	    .respond = mc.rs, .start_wall = main_now(),
+	    .respond = mc.rs, .report = rep, .start_wall = main_now(),
 	    .metrics_max_customers = (size_t)o.metrics_max };
 	site = main_dashboard_open(o.dashboard_dir);
 	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx, site)) == NULL)
@@ -478,15 +530,18 @@ main(int argc, char **argv)
 	log_info("shutting down");
 	http_stop(h);            /* no API thread waits in respond_submit now */
 	static_close(site);
+	report_free(rep);
+	report_plans_free(plans);
 	ingest_publish(mc.in);
 	respond_free(mc.rs);
 	correlate_free(mc.co);
+	usage_free(mc.us);       /* last application bytes into the database */
 	events_close(mc.es);
 	store_free(st, 10000);   /* writes pending steps, rrdcached FLUSHALL */
 	ingest_free(mc.in);
 	live_free(lv);
 	free(o.listen); free(o.http); free(o.rrd_dir); free(o.rrdcached);
 	free(o.curve_secret); free(o.probe_keys); free(o.probes); free(o.log_level);
-	free(o.db); free(o.policy); free(o.dashboard_dir);
+	free(o.db); free(o.policy); free(o.dashboard_dir); free(o.tz); free(o.plans);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,19 +29,31 @@ static const char *const store_ds_names[STORE_DS_COUNT] = {
 };
 
 /*
- * RRAs: 10 s x 1 day (AVERAGE); 5 min x 35 days (AVERAGE only: the source of
- * 95th percentiles, which are taken over averages); 1 h x 400 days and
- * 1 day x 5 years (AVERAGE and MAX). 41,574 rows x 13 DS x 8 bytes: about
- * 4.3 MB per customer. Files created with an older layout keep working
- * (every reader asks the file for its RRAs).
+ * Layout (issue 10: at most 2 MB per customer). Two files per customer:
+ *   DIR/<customer>.rrd     base step 10 s, every DS, AVERAGE 10 s x 1 day
+ *                          (8640 rows): the high-resolution link view;
+ *   DIR/5m/<customer>.rrd  base step 300 s, every DS, AVERAGE 5 min x 32 days
+ *                          (9216 rows, >= 8928 = 31 days, so a month's 95th
+ *                          percentile is exact) and AVERAGE 1 day x 3 years.
+ * The 300 s file is fed the same 10 s updates; librrd builds each 300 s
+ * value as the mean over the known seconds (unknown when more than half of
+ * the step is unknown), which is what the 5-minute RRA of the old layout
+ * held. 18,952 rows x 13 DS x 8 bytes + headers: about 1.98 MB per customer
+ * (the old single file: 4.33 MB).
+ * Old layout: a DIR/<customer>.rrd without DIR/5m/<customer>.rrd is an old
+ * single file (10 s, 5 min x 35 days, 1 h and 1 day archives); it is kept and
+ * written as before, and readers take everything from it. No migration.
  */
-static const char *const store_rras[] = {
+static const char *const store_rras_link[] = {
 	"RRA:AVERAGE:0.5:1:8640",
-	"RRA:AVERAGE:0.5:30:10080",
-	"RRA:AVERAGE:0.5:360:9600", "RRA:MAX:0.5:360:9600",
-	"RRA:AVERAGE:0.5:8640:1827", "RRA:MAX:0.5:8640:1827",
 };
-#define STORE_NRRAS (sizeof(store_rras) / sizeof(store_rras[0]))
+static const char *const store_rras_hist[] = {
+	"RRA:AVERAGE:0.5:1:9216",
+	"RRA:AVERAGE:0.5:288:1096",
+};
+#define STORE_NRRAS_LINK (sizeof(store_rras_link) / sizeof(store_rras_link[0]))
+#define STORE_NRRAS_HIST (sizeof(store_rras_hist) / sizeof(store_rras_hist[0]))
+#define STORE_NRRAS      2   /* the larger of the two */
 
 /* One customer's step being accumulated (ingest thread only). */
 struct store_agg {
@@ -90,7 +103,7 @@ struct store {
 	bool     thread_started;
 	struct store_counters c;  /* under mu */
 	/* writer thread only (the rrdc_* client is librrd's global one, locked inside) */
-	struct idmap *known;      /* customer -> time_t * last update (owned) */
+	struct idmap *known;      /* customer -> struct store_known * (owned) */
 	unsigned backoff_s;
 	time_t   next_try;
 	struct log_ratelimit rl;
@@ -120,15 +133,27 @@ store_count(struct store *st, uint64_t *field, uint64_t n)
 	pthread_mutex_unlock(&st->mu);
 }
 
+/* Which of a customer's files. */
+enum store_file_kind { STORE_FILE_LINK = 0, STORE_FILE_HIST };
+
 /* File name for customer: absolute for local/unix daemons, relative for TCP ones. */
 static void
-store_path(const struct store *st, const char *customer, char *out, size_t len)
+store_path(const struct store *st, const char *customer,
+    enum store_file_kind kind, char *out, size_t len)
 {
+	const char *sub = kind == STORE_FILE_HIST ? STORE_HIST_SUBDIR "/" : "";
+
 	if (st->remote)
-		snprintf(out, len, "%s.rrd", customer);
+		snprintf(out, len, "%s%s.rrd", sub, customer);
 	else
-		snprintf(out, len, "%s/%s.rrd", st->dir, customer);
+		snprintf(out, len, "%s/%s%s.rrd", st->dir, sub, customer);
 }
+
+/* What the writer knows of one customer's files. */
+struct store_known {
+	time_t last;      /* last update written (both files) */
+	bool   legacy;    /* old single-file layout: no 300 s file */
+};
 
 /* ---- aggregation (ingest thread) ---- */
 
@@ -349,43 +374,72 @@ store_writer_disconnected(struct store *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* Creates the file of customer with its first update at t. 0 or -1. */
+/* Bytes of a customer's files (local directories only; 0 when unknown). */
+static uint64_t
+store_customer_bytes(const struct store *st, const char *customer)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	uint64_t n = 0;
+
+	for (int k = STORE_FILE_LINK; k <= STORE_FILE_HIST; k++) {
+		store_path(st, customer, (enum store_file_kind)k, path, sizeof(path));
+		if (stat(path, &sb) == 0)
+			n += (uint64_t)sb.st_size;
+	}
+	return n;
+}
+
+/* Creates one file (kind) with its first update at t. 0 or -1. */
 static int
-store_create(struct store *st, const char *path, time_t t)
+store_create(struct store *st, const char *path, enum store_file_kind kind,
+    time_t t)
 {
 	char ds[STORE_DS_COUNT][64];
 	const char *argv[STORE_DS_COUNT + STORE_NRRAS];
+	const char *const *rras = kind == STORE_FILE_HIST ? store_rras_hist :
+	    store_rras_link;
+	size_t nrras = kind == STORE_FILE_HIST ? STORE_NRRAS_HIST :
+	    STORE_NRRAS_LINK;
+	unsigned long step = kind == STORE_FILE_HIST ? STORE_HIST_STEP_S :
+	    STORE_STEP_S;
 	int argc = 0, rc;
-	struct stat sb;
 
 	for (int i = 0; i < STORE_DS_COUNT; i++) {
 		snprintf(ds[i], sizeof(ds[i]), "DS:%s:GAUGE:%d:0:U",
 		    store_ds_names[i], STORE_HEARTBEAT_S);
 		argv[argc++] = ds[i];
 	}
-	for (size_t i = 0; i < STORE_NRRAS; i++)
-		argv[argc++] = store_rras[i];
+	for (size_t i = 0; i < nrras; i++)
+		argv[argc++] = rras[i];
 	rrd_clear_error();
 	if (st->remote)
-		rc = rrdc_create(path, STORE_STEP_S, t - 2 * STORE_STEP_S, 1,
-		    argc, argv);
+		rc = rrdc_create(path, step, t - 2 * STORE_STEP_S, 1, argc, argv);
 	else
-		rc = rrd_create_r(path, STORE_STEP_S, t - 2 * STORE_STEP_S,
-		    argc, argv);
+		rc = rrd_create_r(path, step, t - 2 * STORE_STEP_S, argc, argv);
 	if (rc != 0) {
 		log_warn_rl(&st->rl, "store: cannot create %s: %s", path,
 		    rrd_get_error());
 		return -1;
 	}
-	pthread_mutex_lock(&st->mu);
-	st->c.rrd_creates++;
-	if (st->c.file_bytes == 0 && !st->remote && stat(path, &sb) == 0) {
-		st->c.file_bytes = (uint64_t)sb.st_size;
-		log_info("store: RRD file size per customer: %lld bytes",
-		    (long long)sb.st_size);
-	}
-	pthread_mutex_unlock(&st->mu);
+	store_count(st, &st->c.rrd_creates, 1);
 	return 0;
+}
+
+/* Records the size of one customer's files once (for the counters). */
+static void
+store_note_size(struct store *st, const char *customer)
+{
+	uint64_t n;
+
+	if (st->remote || st->c.file_bytes != 0)
+		return;    /* read without the lock: only this thread writes it */
+	if ((n = store_customer_bytes(st, customer)) == 0)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->c.file_bytes = n;
+	pthread_mutex_unlock(&st->mu);
+	log_info("store: RRD bytes per customer: %llu", (unsigned long long)n);
 }
 
 /* Last update time of an existing file, or 0 when unknown. */
@@ -402,40 +456,53 @@ store_last(struct store *st, const char *path)
 	return last > 0 ? last : 0;
 }
 
-/* Returns the writer's record of the last update time of u's file, creating the file. */
-static time_t *
-store_file(struct store *st, const char *path, const struct store_update *u)
+/* True when the file exists (local: stat; TCP daemon: it has a last update). */
+static bool
+store_exists(struct store *st, const char *path)
 {
-	time_t *last = idmap_get(st->known, u->customer);
 	struct stat sb;
+
+	if (st->remote)
+		return store_last(st, path) != 0;
+	return stat(path, &sb) == 0;
+}
+
+/*
+ * Returns the writer's record of u's customer, creating the files: the 300 s
+ * file first, so that a link file without it can only be an old-layout file.
+ */
+static struct store_known *
+store_file(struct store *st, const struct store_update *u)
+{
+	struct store_known *k = idmap_get(st->known, u->customer);
+	char link[PATH_MAX], hist[PATH_MAX];
+	bool have_link, have_hist;
 	time_t l = 0;
 
-	if (last != NULL)
-		return last;
-	if (st->remote) {
-		/* No shared file system: ask the daemon; create when absent. */
-		if ((l = store_last(st, path)) == 0 &&
-		    store_create(st, path, u->t) == -1)
-			return NULL;
-	} else if (stat(path, &sb) == 0) {
-		l = store_last(st, path);
-		pthread_mutex_lock(&st->mu);
-		if (st->c.file_bytes == 0)
-			st->c.file_bytes = (uint64_t)sb.st_size;
-		pthread_mutex_unlock(&st->mu);
-	} else if (store_create(st, path, u->t) == -1) {
+	if (k != NULL)
+		return k;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	store_path(st, u->customer, STORE_FILE_LINK, link, sizeof(link));
+	store_path(st, u->customer, STORE_FILE_HIST, hist, sizeof(hist));
+	have_link = store_exists(st, link);
+	have_hist = store_exists(st, hist);
+	k->legacy = have_link && !have_hist;
+	if (have_link)
+		l = store_last(st, link);
+	if ((!have_hist && !k->legacy &&
+	    store_create(st, hist, STORE_FILE_HIST, u->t) == -1) ||
+	    (!have_link && store_create(st, link, STORE_FILE_LINK, u->t) == -1)) {
+		free(k);
 		return NULL;
 	}
-	if (l == 0)
-		l = u->t - 2 * STORE_STEP_S;
-	if ((last = malloc(sizeof(*last))) == NULL)
-		return NULL;
-	*last = l;
-	if (idmap_put(st->known, u->customer, last) == -1) {
-		free(last);
+	store_note_size(st, u->customer);
+	k->last = l != 0 ? l : u->t - 2 * STORE_STEP_S;
+	if (idmap_put(st->known, u->customer, k) == -1) {
+		free(k);
 		return NULL;
 	}
-	return last;
+	return k;
 }
 
 /* Sends one "t:v:v..." update. 0 or -1. */
@@ -470,30 +537,44 @@ store_update_send(struct store *st, const char *path, time_t t, const double *v)
 	return 0;
 }
 
+/* Sends one update to the customer's file(s). 0 or -1. */
+static int
+store_update_both(struct store *st, const struct store_update *u,
+    const struct store_known *k, time_t t, const double *v)
+{
+	char path[PATH_MAX];
+
+	store_path(st, u->customer, STORE_FILE_LINK, path, sizeof(path));
+	if (store_update_send(st, path, t, v) == -1)
+		return -1;
+	if (k->legacy)
+		return 0;
+	store_path(st, u->customer, STORE_FILE_HIST, path, sizeof(path));
+	return store_update_send(st, path, t, v);
+}
+
 static void
 store_write_one(struct store *st, const struct store_update *u)
 {
-	char path[PATH_MAX];
-	time_t *last;
+	struct store_known *k;
 
-	store_path(st, u->customer, path, sizeof(path));
-	if ((last = store_file(st, path, u)) == NULL) {
+	if ((k = store_file(st, u)) == NULL) {
 		store_count(st, &st->c.rrd_errors, 1);
 		return;
 	}
-	if (u->t <= *last) {
+	if (u->t <= k->last) {
 		store_count(st, &st->c.out_of_order, 1);
 		return;
 	}
-	if (u->gap_before && u->t - STORE_STEP_S > *last) {
-		if (store_update_send(st, path, u->t - STORE_STEP_S, NULL) == 0)
-			*last = u->t - STORE_STEP_S;
+	if (u->gap_before && u->t - STORE_STEP_S > k->last) {
+		if (store_update_both(st, u, k, u->t - STORE_STEP_S, NULL) == 0)
+			k->last = u->t - STORE_STEP_S;
 	}
-	if (store_update_send(st, path, u->t, u->v) == -1) {
+	if (store_update_both(st, u, k, u->t, u->v) == -1) {
 		store_count(st, &st->c.rrd_errors, 1);
 		return;
 	}
-	*last = u->t;
+	k->last = u->t;
 	store_count(st, &st->c.rrd_updates, 1);
 }
 
@@ -559,13 +640,18 @@ static void
 store_flush_one(const char *key, void *value, void *ctx)
 {
 	struct store *st = ctx;
+	const struct store_known *k = value;
 	char path[PATH_MAX];
 
-	(void)value;
-	store_path(st, key, path, sizeof(path));
-	rrd_clear_error();
-	if (rrdc_is_connected(st->daemon) && rrdc_flush(path) != 0)
-		log_warn_rl(&st->rl, "store: flush %s: %s", path, rrd_get_error());
+	for (int f = STORE_FILE_LINK; f <= STORE_FILE_HIST; f++) {
+		if (f == STORE_FILE_HIST && k->legacy)
+			break;
+		store_path(st, key, (enum store_file_kind)f, path, sizeof(path));
+		rrd_clear_error();
+		if (rrdc_is_connected(st->daemon) && rrdc_flush(path) != 0)
+			log_warn_rl(&st->rl, "store: flush %s: %s", path,
+			    rrd_get_error());
+	}
 }
 
 static void
@@ -589,6 +675,7 @@ struct store *
 store_new(const struct store_config *cfg)
 {
 	struct store *st = calloc(1, sizeof(*st));
+	char hist[PATH_MAX];
 
 	if (st == NULL)
 		return NULL;
@@ -610,6 +697,11 @@ store_new(const struct store_config *cfg)
 	}
 	if (realpath(cfg->dir, st->dir) == NULL) {
 		log_err("store: %s: %s", cfg->dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(hist, sizeof(hist), "%s/%s", st->dir, STORE_HIST_SUBDIR);
+	if (mkdir(hist, 0755) == -1 && errno != EEXIST) {
+		log_err("store: mkdir %s: %s", hist, strerror(errno));
 		goto fail;
 	}
 	if (cfg->rrdcached != NULL && cfg->rrdcached[0] != '\0') {
@@ -737,6 +829,52 @@ store_fetch(struct store *st, const char *path, const struct store_query *q,
 	return rc;
 }
 
+/* First time the 10 s archive of the link file holds (0 when unknown). */
+static time_t
+store_first(struct store *st, const char *path, int rra)
+{
+	time_t t;
+
+	rrd_clear_error();
+	if (st->daemon != NULL && rrdc_is_connected(st->daemon))
+		t = rrdc_first(path, rra);
+	else
+		t = rrd_first_r(path, rra);
+	return t > 0 ? t : 0;
+}
+
+/*
+ * Picks the file a read of customer from `from` at resolution (s, 0 =
+ * finest) is served from: the 10 s file when the read is finer than 300 s
+ * and starts inside its day, else the 300 s file; an old-layout customer has
+ * only the first. Returns 0, or -1 when the customer has no file.
+ */
+static int
+store_read_path(struct store *st, const char *customer, time_t from,
+    unsigned long resolution, char *path, size_t len)
+{
+	char hist[PATH_MAX];
+	bool have_link, have_hist;
+
+	store_path(st, customer, STORE_FILE_LINK, path, len);
+	store_path(st, customer, STORE_FILE_HIST, hist, sizeof(hist));
+	have_link = store_exists(st, path);
+	have_hist = store_exists(st, hist);
+	if (!have_link && !have_hist)
+		return -1;
+	if (!have_hist)
+		return 0;   /* old layout */
+	if (have_link && resolution < STORE_HIST_STEP_S) {
+		time_t first;
+		store_reader_flush(st, path);
+		first = store_first(st, path, 0);
+		if (first != 0 && from >= first - STORE_STEP_S)
+			return 0;
+	}
+	snprintf(path, len, "%s", hist);
+	return 0;
+}
+
 int
 store_series_read(struct store *st, const struct store_query *q,
     struct store_series *out, bool *missing, char *err, size_t errlen)
@@ -745,13 +883,12 @@ store_series_read(struct store *st, const struct store_query *q,
 	unsigned long ds_cnt = 0;
 	char **names = NULL;
 	rrd_value_t *data = NULL;
-	struct stat sb;
 	int col = -1, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	*missing = false;
-	store_path(st, q->customer, path, sizeof(path));
-	if (!st->remote && stat(path, &sb) == -1) {
+	if (store_read_path(st, q->customer, q->from, q->resolution, path,
+	    sizeof(path)) == -1) {
 		*missing = true;
 		snprintf(err, errlen, "no data stored for customer %s", q->customer);
 		return -1;
@@ -795,6 +932,149 @@ store_series_clear(struct store_series *s)
 	free(s->values);
 	s->values = NULL;
 	s->n = 0;
+}
+
+/* Copies every column of a fetch into out (new arrays). 0 or -1. */
+static int
+store_rows_copy(struct store_rows *out, unsigned long ds_cnt, char **names,
+    const rrd_value_t *data)
+{
+	for (unsigned long i = 0; i < ds_cnt; i++) {
+		int ds = store_ds_index(names[i]);
+		if (ds < 0 || out->v[ds] != NULL)
+			continue;
+		if ((out->v[ds] = malloc((out->n ? out->n : 1) *
+		    sizeof(double))) == NULL)
+			return -1;
+		for (size_t r = 0; r < out->n; r++)
+			out->v[ds][r] = data[r * ds_cnt + i];
+	}
+	return 0;
+}
+
+int
+store_rows_read(struct store *st, const struct store_rows_req *req,
+    struct store_rows *out, bool *missing, char *err, size_t errlen)
+{
+	struct store_query q = { .customer = req->customer, .cf = "AVERAGE",
+	    .from = req->from, .to = req->to, .resolution = STORE_HIST_STEP_S };
+	struct store_series s;
+	char path[PATH_MAX], hist[PATH_MAX];
+	unsigned long ds_cnt = 0;
+	char **names = NULL;
+	rrd_value_t *data = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	*missing = false;
+	if (req->from >= req->to) {
+		snprintf(err, errlen, "empty period");
+		return -1;
+	}
+	if (store_read_path(st, req->customer, req->from, STORE_HIST_STEP_S,
+	    path, sizeof(path)) == -1) {
+		*missing = true;
+		snprintf(err, errlen, "no data stored for customer %s",
+		    req->customer);
+		return -1;
+	}
+	store_reader_flush(st, path);
+	if (req->clip) {
+		/* The 300 s archive: RRA 0 of the 300 s file, RRA 1 of an old file. */
+		time_t first;
+		store_path(st, req->customer, STORE_FILE_HIST, hist, sizeof(hist));
+		first = store_first(st, path, strcmp(path, hist) == 0 ? 0 : 1);
+		if (first != 0 && q.from < first - STORE_HIST_STEP_S)
+			q.from = first - STORE_HIST_STEP_S;
+		if (q.from >= q.to)
+			q.from = q.to - STORE_HIST_STEP_S;
+	}
+	memset(&s, 0, sizeof(s));
+	if (store_fetch(st, path, &q, &s, &ds_cnt, &names, &data) != 0 ||
+	    s.step == 0) {
+		snprintf(err, errlen, "fetch failed: %s", rrd_get_error());
+		return -1;
+	}
+	out->start = s.start;
+	out->step = s.step;
+	out->n = (size_t)((s.end - s.start) / (time_t)s.step);
+	if (store_rows_copy(out, ds_cnt, names, data) == -1)
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = 0;
+	for (unsigned long i = 0; i < ds_cnt; i++)
+		rrd_freemem(names[i]);
+	rrd_freemem(names);
+	rrd_freemem(data);
+	if (rc == -1)
+		store_rows_clear(out);
+	return rc;
+}
+
+void
+store_rows_clear(struct store_rows *r)
+{
+	if (r == NULL)
+		return;
+	for (int i = 0; i < STORE_DS_COUNT; i++) {
+		free(r->v[i]);
+		r->v[i] = NULL;
+	}
+	r->n = 0;
+}
+
+/* True when name is "<id>.rrd" with a valid id; copies the id. */
+static bool
+store_rrd_name(const char *name, char *id, size_t idlen)
+{
+	size_t n = strlen(name);
+
+	if (n <= 4 || strcmp(name + n - 4, ".rrd") != 0 || n - 4 >= idlen)
+		return false;
+	memcpy(id, name, n - 4);
+	id[n - 4] = '\0';
+	return gw_id_valid(id);
+}
+
+static int
+store_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_id *)a)->id,
+	    ((const struct store_id *)b)->id);
+}
+
+int
+store_customers(struct store *st, struct store_id **out, size_t *n)
+{
+	DIR *d;
+	struct dirent *e;
+	struct store_id *v = NULL, *nv;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (st->remote || (d = opendir(st->dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char id[GW_ID_MAX];
+		if (!store_rrd_name(e->d_name, id, sizeof(id)))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				free(v);
+				closedir(d);
+				return -1;
+			}
+			v = nv;
+		}
+		snprintf(v[(*n)++].id, sizeof(v->id), "%s", id);
+	}
+	closedir(d);
+	if (*n > 0)
+		qsort(v, *n, sizeof(*v), store_id_cmp);
+	*out = v;
+	return 0;
 }
 
 /* ---- graphs (HTTP threads) ---- */
@@ -864,12 +1144,12 @@ store_graph_args(struct store *st, const struct store_graph_req *g,
 	argv[argc] = buf[argc], argc++)
 	STORE_ARG("graph");
 	STORE_ARG("-");
-	STORE_ARG("--imgformat=PNG");
+	STORE_ARG("--imgformat=%s", g->svg ? "SVG" : "PNG");
 	STORE_ARG("--start=%lld", (long long)g->from);
 	STORE_ARG("--end=%lld", (long long)g->to);
 	STORE_ARG("--width=%u", g->width);
 	STORE_ARG("--height=%u", g->height);
-	STORE_ARG("--title=%s", g->customer);
+	STORE_ARG("--title=%s", g->title ? g->title : g->customer);
 	STORE_ARG("--lower-limit=0");
 	if (st->daemon != NULL)
 		STORE_ARG("--daemon=%s", st->daemon);
@@ -886,6 +1166,15 @@ store_graph_args(struct store *st, const struct store_graph_req *g,
 			return -1;
 		for (int i = 0; i < 3; i++, argc++)
 			argv[argc] = buf[argc];
+	}
+	if (g->has_hrule) {
+		STORE_ARG("HRULE:%.17g#ff8000:%s", g->hrule_bps,
+		    g->hrule_label ? g->hrule_label : "95th percentile");
+	}
+	if (g->has_trend) {
+		STORE_ARG("CDEF:trend=m0,POP,TIME,%lld,-,%.17g,*,%.17g,+",
+		    (long long)g->trend_t0, g->trend_slope_bps_s, g->trend_bps0);
+		STORE_ARG("LINE1:trend#ff00ff:trend (least squares)");
 	}
 #undef STORE_ARG
 	if (k == 0) {
@@ -920,7 +1209,6 @@ store_graph(struct store *st, const struct store_graph_req *g,
 	char (*buf)[STORE_GRAPH_ARG_MAX];
 	char *argv[STORE_GRAPH_ARGS_MAX];
 	rrd_info_t *info;
-	struct stat sb;
 	int argc, rc = -1;
 
 	*png = NULL;
@@ -931,8 +1219,9 @@ store_graph(struct store *st, const struct store_graph_req *g,
 		snprintf(err, errlen, "width 100..4000, height 50..2000, from < to");
 		return -1;
 	}
-	store_path(st, g->customer, path, sizeof(path));
-	if (!st->remote && stat(path, &sb) == -1) {
+	if (store_read_path(st, g->customer, g->from,
+	    (unsigned long)(g->to - g->from) / g->width, path,
+	    sizeof(path)) == -1) {
 		*missing = true;
 		snprintf(err, errlen, "no data stored for customer %s", g->customer);
 		return -1;

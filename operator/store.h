@@ -11,7 +11,12 @@
 #include "gwmsg.h"
 
 /*
- * One file DIR/<customer>.rrd per customer, base step STORE_STEP_S. Every
+ * Two files per customer (layout and sizes: store.c, README): DIR/<customer>.rrd
+ * at base step STORE_STEP_S holding one day of 10 s rows, and
+ * DIR/STORE_HIST_SUBDIR/<customer>.rrd at base step STORE_HIST_STEP_S holding
+ * 32 days of 300 s rows and 3 years of daily means. An old single-file
+ * customer (no 300 s file) keeps working from its one file. Both files hold
+ * every data source below. Every
  * data source is a GAUGE holding a per-second rate or a level, so that a
  * fetch returns exactly what the probes measured:
  *   rx_bytes tx_bytes rx_packets tx_packets flows_new: sum of the counts of
@@ -32,6 +37,8 @@
  * reconnects with exponential backoff (1 s .. 30 s).
  */
 #define STORE_STEP_S       10
+#define STORE_HIST_STEP_S  300      /* the native step of reports */
+#define STORE_HIST_SUBDIR  "5m"
 #define STORE_IDLE_FLUSH_S 15
 #define STORE_QUEUE_MAX    65536
 
@@ -142,23 +149,79 @@ void store_series_clear(struct store_series *s);
 
 #define STORE_GRAPH_METRICS_MAX 8
 #define STORE_GRAPH_ARG_MAX     (PATH_MAX + 128)
-#define STORE_GRAPH_ARGS_MAX    (12 + 3 * STORE_GRAPH_METRICS_MAX)
+#define STORE_GRAPH_ARGS_MAX    (16 + 3 * STORE_GRAPH_METRICS_MAX)
 
-/* A graph request: one line per metric, byte metrics drawn as bit/s. */
+/*
+ * A graph request: one line per metric, byte metrics drawn as bit/s;
+ * optionally a horizontal rule (e.g. a 95th percentile) and a straight trend
+ * line bps(t) = trend_bps0 + trend_slope_bps_s * (t - trend_t0).
+ */
 struct store_graph_req {
 	const char *customer;
 	const char *metrics;    /* comma-separated DS names, 1..STORE_GRAPH_METRICS_MAX */
 	time_t      from, to;
 	unsigned    width, height;  /* canvas pixels: 100..4000 x 50..2000 */
+	const char *title;      /* NULL = the customer id */
+	bool        svg;        /* SVG instead of PNG */
+	bool        has_hrule;
+	double      hrule_bps;
+	const char *hrule_label; /* NULL = "95th percentile"; no ':' */
+	bool        has_trend;
+	time_t      trend_t0;
+	double      trend_bps0, trend_slope_bps_s;
 };
 
 /*
- * Renders a PNG with librrd's rrd_graph_v (through rrdcached with --daemon
+ * Renders a PNG (or SVG) with librrd's rrd_graph_v (through rrdcached with --daemon
  * when one is configured; graphs run one at a time). On success returns 0
  * and a new buffer *png (caller frees with free()) of *len bytes. Returns -1
  * with a reason in err; *missing is set when the customer has no file.
  */
 int store_graph(struct store *st, const struct store_graph_req *g,
     unsigned char **png, size_t *len, bool *missing, char *err, size_t errlen);
+
+/*
+ * Every data source of one customer at the report step: row r covers
+ * (start + r * step, start + (r + 1) * step]. step is what the file could
+ * give for the period: STORE_HIST_STEP_S when its 300 s rows cover `from`,
+ * else a coarser one (callers must say so or refuse).
+ */
+struct store_rows {
+	time_t        start;
+	unsigned long step;
+	size_t        n;
+	double       *v[STORE_DS_COUNT];   /* owned; NAN = unknown; NULL = not in the file */
+};
+
+struct store_rows_req {
+	const char *customer;
+	time_t      from, to;
+	bool        clip;     /* raise from to the first 300 s row the file holds,
+	                       * so that the step stays 300 s */
+};
+
+/*
+ * Reads every data source of a customer for (from, to] at 300 s (after
+ * asking rrdcached to flush). Returns 0, or -1 with a reason in err
+ * (*missing set when the customer has no file). Free with
+ * store_rows_clear(). Any thread.
+ */
+int store_rows_read(struct store *st, const struct store_rows_req *req,
+    struct store_rows *out, bool *missing, char *err, size_t errlen);
+
+/* Frees what store_rows_read() allocated. NULL is a no-op. */
+void store_rows_clear(struct store_rows *r);
+
+struct store_id {
+	char id[GW_ID_MAX];
+};
+
+/*
+ * Lists the customers that have files in the RRD directory, sorted by id,
+ * into a new array *out (caller frees with free()) of *n entries. Returns 0,
+ * or -1 (directory unreadable, out of memory, or a TCP rrdcached without a
+ * local directory). Any thread.
+ */
+int store_customers(struct store *st, struct store_id **out, size_t *n);
 
 #endif

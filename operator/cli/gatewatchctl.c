@@ -20,6 +20,8 @@
 
 #include <jansson.h>
 
+#include "ctl_report.h"
+
 #define CTL_DEFAULT_URL   "http://127.0.0.1:8080"
 #define CTL_RESPONSE_MAX  (64u * 1024 * 1024)  /* larger responses are refused */
 #define CTL_HEADERS_MAX   (64u * 1024)
@@ -671,7 +673,8 @@ ctl_jtext(char *buf, size_t len, const json_t *v)
 enum {
 	OPT_FROM = 1 << 0, OPT_TO = 1 << 1, OPT_CF = 1 << 2, OPT_SINCE = 1 << 3,
 	OPT_LIMIT = 1 << 4, OPT_TIMEOUT = 1 << 5, OPT_PROBE = 1 << 6,
-	OPT_REASON = 1 << 7,
+	OPT_REASON = 1 << 7, OPT_MONTH = 1 << 8, OPT_BY = 1 << 9,
+	OPT_ORDER = 1 << 10, OPT_OFFSET = 1 << 11,
 };
 
 struct ctl {
@@ -680,6 +683,7 @@ struct ctl {
 	int         http_timeout_s;
 	unsigned    opts_seen;
 	const char *from, *to, *cf, *since, *limit, *timeout, *probe, *reason;
+	const char *month, *by, *order, *offset;
 	int         nargs;
 	char      **args;     /* borrowed from argv: command and its operands */
 };
@@ -1260,6 +1264,42 @@ cmd_stats(const struct ctl *c)
 	return CTL_OK;
 }
 
+/* report ID / top: capacity reports (output in ctl_report.c). */
+static int
+cmd_capacity(const struct ctl *c, bool top)
+{
+	struct ctl_report_args a = { .month = c->month, .from = c->from,
+	    .to = c->to, .by = c->by, .order = c->order, .offset = c->offset,
+	    .limit = c->limit };
+	char path[1024];
+	json_t *j;
+	int rc;
+
+	if (ctl_report_path(path, sizeof(path), top ? NULL : c->args[1], top,
+	    &a) == -1)
+		return ctl_usage_error("bad customer id or arguments too long");
+	if ((rc = ctl_call(c, "GET", path, NULL, &j)) != CTL_OK || j == NULL)
+		return rc;
+	if (top)
+		ctl_report_top_print(j);
+	else
+		ctl_report_print(j);
+	json_decref(j);
+	return CTL_OK;
+}
+
+static int
+cmd_report(const struct ctl *c)
+{
+	return cmd_capacity(c, false);
+}
+
+static int
+cmd_top(const struct ctl *c)
+{
+	return cmd_capacity(c, true);
+}
+
 static void
 ctl_help(void)
 {
@@ -1291,6 +1331,16 @@ ctl_help(void)
 "      --reason TEXT         reason recorded in the audit log\n"
 "  unban ADDR[/LEN]          lift a ban\n"
 "  stats                     operator counters\n"
+"  report ID                 capacity report of one customer: totals, 95th\n"
+"                            percentiles (nearest rank, 300 s rows), peaks, busy\n"
+"                            hour, unknown share, QoS, SLA minutes, trend\n"
+"      --month YYYY-MM       that month (operator's time zone); default: last\n"
+"                            calendar month\n"
+"      --from T, --to T      period: YYYY-MM[-DD], epoch seconds or -7d style\n"
+"  top                       customers ranked (same period options)\n"
+"      --by KEY              p95 (default), total, growth, saturation, sla\n"
+"      --order asc|desc      default desc (saturation: soonest first)\n"
+"      --offset N, --limit N page (default 0, 50; limit at most 1000)\n"
 "\n"
 "Options:\n"
 "  -u, --url URL             operator API base URL (default $GATEWATCH_URL, else\n"
@@ -1325,6 +1375,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "ban ADDR [--timeout S] [--probe P] [--reason TEXT]" },
 	{ "unban", 1, 0, cmd_unban, "unban ADDR" },
 	{ "stats", 0, 0, cmd_stats, "stats" },
+	{ "report", 1, OPT_MONTH | OPT_FROM | OPT_TO, cmd_report,
+	  "report ID [--month YYYY-MM] [--from T] [--to T]" },
+	{ "top", 0, OPT_MONTH | OPT_FROM | OPT_TO | OPT_BY | OPT_ORDER |
+	  OPT_OFFSET | OPT_LIMIT, cmd_top, "top [--by p95|total|growth|saturation|"
+	  "sla] [--order asc|desc] [--offset N] [--limit N] [--month YYYY-MM] "
+	  "[--from T] [--to T]" },
 };
 
 /* Options that take a value: name, bit (0 = global), where the value goes. */
@@ -1343,6 +1399,10 @@ static const struct ctl_opt ctl_opts[] = {
 	{ "--timeout", OPT_TIMEOUT, offsetof(struct ctl, timeout) },
 	{ "--probe", OPT_PROBE, offsetof(struct ctl, probe) },
 	{ "--reason", OPT_REASON, offsetof(struct ctl, reason) },
+	{ "--month", OPT_MONTH, offsetof(struct ctl, month) },
+	{ "--by", OPT_BY, offsetof(struct ctl, by) },
+	{ "--order", OPT_ORDER, offsetof(struct ctl, order) },
+	{ "--offset", OPT_OFFSET, offsetof(struct ctl, offset) },
 };
 
 /* Handles one option at argv[*i]; returns 0, 1 for --help, or CTL_ERR_USAGE. */

@@ -2,8 +2,9 @@
 # run.sh: `make bench`. Prints ONE table; every figure is the median of BENCH_RUNS runs (default 3)
 # and every comparison a ratio measured within the same run.
 #   run.sh BUILD_DIR [--only throughput|memory|ingest|lab[,...]]
-# Sections: throughput (probe vs ndpiReader vs bare libpcap loop on a >1M-packet capture: copies
-# of the shared corpus, or of the generated home mix when the corpus is absent),
+# Sections (report: tests/bench/bench_report.sh): throughput (probe vs ndpiReader vs bare libpcap
+# loop on a >1M-packet capture: copies of the shared corpus, or of the generated home mix when
+# the corpus is absent),
 # memory (peak RSS at 10k/100k concurrent flows, a TCP/UDP/DNS mix and UDP-only, and under a
 # 1M-packet random-source SYN flood),
 # ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
@@ -15,7 +16,7 @@ set -uo pipefail
 B=${1:-build}
 shift || true
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
-ONLY=throughput,memory,ingest,lab
+ONLY=throughput,memory,ingest,lab,report
 [ "${1:-}" = --only ] && ONLY=${2:?--only needs a section list}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -334,8 +335,14 @@ bench_lab() {
 	[ -s "$TMP/lab-full.runs" ] && lab_rows "full ref profile, $full gw" "$TMP/lab-full.runs" 1
 }
 
+# ---- 5. capacity reports (tests/bench/bench_report.sh) ---------------------------------------
+bench_report() {
+	local m v n
+	while IFS="$(printf '\t')" read -r m v n; do row report "$m" "$v" "$n"; done < <(bash "$HERE/bench_report.sh" "$B")
+}
+
 [ -x "$PROBE" ] || { echo "bench: $PROBE not built"; exit 1; }
-for s in throughput memory ingest lab; do
+for s in throughput memory ingest lab report; do
 	want "$s" || continue
 	note "section $s"
 	t0=$(now)

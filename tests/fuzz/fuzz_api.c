@@ -1,4 +1,4 @@
-/* fuzz-sources: operator/api.c operator/metrics.c operator/live.c operator/store.c operator/events.c operator/respond.c operator/idmap.c */
+/* fuzz-sources: operator/api.c operator/metrics.c operator/live.c operator/store.c operator/events.c operator/respond.c operator/idmap.c operator/report.c */
 /* fuzz-libs: librrd jansson sqlite3 */
 /* fuzz_api.c: libFuzzer target for the operator's HTTP API routing, query and body parsing. */
 #include <stdint.h>
@@ -51,7 +51,10 @@ fz_init(void)
 	fz_ctx.live = live_new(8, 16);
 	fz_ctx.store = store_new(&(struct store_config){ .dir = dir });
 	fz_ctx.events = events_open(&(struct events_config){ .path = db });
-	if (fz_ctx.live == NULL || fz_ctx.store == NULL || fz_ctx.events == NULL)
+	fz_ctx.report = report_new(&(struct report_config){ .store = fz_ctx.store,
+	    .events = fz_ctx.events });
+	if (fz_ctx.live == NULL || fz_ctx.store == NULL || fz_ctx.events == NULL ||
+	    fz_ctx.report == NULL)
 		abort();
 	memset(&cs, 0, sizeof(cs));
 	snprintf(cs.customer, sizeof(cs.customer), "c101");

@@ -1,4 +1,4 @@
-/* test_operator_store.c: step aggregation, QoS weighting, gaps and out-of-order reports, read back through RRD files. */
+/* test_operator_store.c: step aggregation, QoS weighting, gaps and out-of-order reports, the two-file layout and old files, read back through RRD files. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -184,6 +184,103 @@ test_series_errors(void **state)
 	assert_null(store_ds_name(STORE_DS_COUNT));
 }
 
+
+/* Two files per customer, <= 2 MB together; 300 s rows come back through store_rows_read. */
+static void
+test_layout_and_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct store_rows_req q = { .customer = "L1" };
+	struct store_rows r;
+	struct store_counters c;
+	struct store_id *ids;
+	char path[256], err[256];
+	bool missing;
+	size_t n;
+	time_t t0 = 1700000100;   /* multiple of 300 */
+
+	for (int k = 1; k <= 60; k++) {   /* 600 s: two 300 s rows */
+		struct gw_customer_stats cs = cs_make("L1", 1000ULL * (k <= 30 ? 1 : 3));
+		assert_int_equal(store_submit(f->st, (double)(t0 + 10 * k), 10, &cs), 0);
+	}
+	{
+		struct gw_customer_stats cs = cs_make("L1", 1000);
+		assert_int_equal(store_submit(f->st, (double)(t0 + 610), 10, &cs), 0);
+	}
+	assert_int_equal(store_sync(f->st, 5000), 0);
+	snprintf(path, sizeof(path), "%s/L1.rrd", f->dir);
+	assert_int_equal(access(path, R_OK), 0);
+	snprintf(path, sizeof(path), "%s/5m/L1.rrd", f->dir);
+	assert_int_equal(access(path, R_OK), 0);
+	store_counters_get(f->st, &c);
+	assert_true(c.file_bytes > 1000000 && c.file_bytes <= 2000000);
+	assert_int_equal(c.rrd_creates, 2);
+	q.from = t0;
+	q.to = t0 + 600;
+	assert_int_equal(store_rows_read(f->st, &q, &r, &missing, err,
+	    sizeof(err)), 0);
+	assert_int_equal(r.step, 300);
+	assert_int_equal(r.start, t0);
+	assert_true(r.n >= 2);
+	assert_true(fabs(r.v[STORE_DS_RX_BYTES][0] - 100) < 1e-9);   /* 1000 B per 10 s */
+	assert_true(fabs(r.v[STORE_DS_RX_BYTES][1] - 300) < 1e-9);
+	assert_true(fabs(r.v[STORE_DS_TX_BYTES][1] - 150) < 1e-9);
+	store_rows_clear(&r);
+	store_rows_clear(NULL);
+	q.customer = "nobody";
+	assert_int_equal(store_rows_read(f->st, &q, &r, &missing, err,
+	    sizeof(err)), -1);
+	assert_true(missing);
+	assert_int_equal(store_customers(f->st, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0].id, "L1");
+	free(ids);
+}
+
+/* A file in the old single-file layout is kept, written and read as before. */
+static void
+test_old_layout(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[2048], path[256];
+	struct store_counters c;
+	size_t off;
+
+	off = (size_t)snprintf(cmd, sizeof(cmd), "rrdtool create %s/old1.rrd "
+	    "--start %d --step 10", f->dir, (int)T0 - 100);
+	for (int i = 0; i < STORE_DS_COUNT; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
+		    " DS:%s:GAUGE:30:0:U", store_ds_name(i));
+	snprintf(cmd + off, sizeof(cmd) - off, " RRA:AVERAGE:0.5:1:8640 "
+	    "RRA:AVERAGE:0.5:30:10080 RRA:AVERAGE:0.5:360:9600 RRA:MAX:0.5:360:9600");
+	assert_int_equal(system(cmd), 0);
+	for (int k = 1; k <= 3; k++) {
+		struct gw_customer_stats cs = cs_make("old1", 700);
+		assert_int_equal(store_submit(f->st, T0 + 10 * k, 10, &cs), 0);
+	}
+	assert_int_equal(store_sync(f->st, 5000), 0);
+	snprintf(path, sizeof(path), "%s/5m/old1.rrd", f->dir);
+	assert_int_equal(access(path, F_OK), -1);        /* not migrated */
+	assert_true(fabs(series_at(f->st, "old1", "rx_bytes", T0 + 20) - 70) < 1e-9);
+	assert_true(fabs(series_at(f->st, "old1", "flows_active", T0 + 20) - 4) < 1e-9);
+	store_counters_get(f->st, &c);
+	assert_int_equal(c.rrd_creates, 0);
+	assert_int_equal(c.rrd_errors, 0);
+	{   /* reports read the old file's 5-minute archive (clipped to it: step stays 300) */
+		struct store_rows_req q = { .customer = "old1", .from = (time_t)T0 - 86400 * 60,
+		    .to = (time_t)T0 + 300, .clip = true };
+		struct store_rows r;
+		char err[256];
+		bool missing;
+		assert_int_equal(store_rows_read(f->st, &q, &r, &missing, err,
+		    sizeof(err)), 0);
+		assert_int_equal(r.step, 300);
+		assert_true(r.n > 0 && r.n <= 10080 + 2);   /* 35 days, not 60 */
+		assert_non_null(r.v[STORE_DS_RX_BYTES]);
+		store_rows_clear(&r);
+	}
+}
+
 int
 main(void)
 {
@@ -192,6 +289,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_qos_weighting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_and_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_series_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_layout_and_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_layout, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,198 @@
+/* ctl_report.c: gatewatchctl's capacity report and top-N output (text from the API's JSON). */
+#include <ctype.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_report.h"
+
+static double
+ctl_rnum(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* "12.3 Mbit/s" style; "-" for NAN. */
+static const char *
+ctl_rsi(char *buf, size_t len, double v, const char *unit)
+{
+	static const char *const pfx[] = { "", "k", "M", "G", "T", "P" };
+	int i = 0;
+
+	if (isnan(v))
+		return "-";
+	while (fabs(v) >= 999.95 && i < 5) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, "%.2f %s%s", v, pfx[i], unit);
+	return buf;
+}
+
+static const char *
+ctl_rtime(char *buf, size_t len, double ts)
+{
+	struct tm tm;
+	time_t t = (time_t)ts;
+
+	if (isnan(ts) || ts <= 0)
+		return "-";
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+	return buf;
+}
+
+/* Appends "&key=value" (percent-encoded) when value is set. 0 or -1. */
+static int
+ctl_rarg(char *path, size_t len, size_t *off, const char *key, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = *off;
+	int n;
+
+	if (v == NULL)
+		return 0;
+	n = snprintf(path + o, len - o, "%c%s=", strchr(path, '?') ? '&' : '?', key);
+	if (n < 0 || (size_t)n >= len - o)
+		return -1;
+	o += (size_t)n;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (o + 4 >= len)
+			return -1;
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == ':')
+			path[o++] = (char)*p;
+		else {
+			path[o++] = '%';
+			path[o++] = hex[*p >> 4];
+			path[o++] = hex[*p & 15];
+		}
+	}
+	path[o] = '\0';
+	*off = o;
+	return 0;
+}
+
+int
+ctl_report_path(char *path, size_t len, const char *id, bool top,
+    const struct ctl_report_args *a)
+{
+	size_t off;
+	int n;
+
+	if (top)
+		n = snprintf(path, len, "/api/v1/reports/top");
+	else
+		n = snprintf(path, len, "/api/v1/reports/customers/");
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	off = (size_t)n;
+	if (!top) {
+		for (const char *p = id; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
+			    *p != '.')
+				return -1;   /* not a customer id */
+		n = snprintf(path + off, len - off, "%s", id);
+		if (n < 0 || (size_t)n >= len - off)
+			return -1;
+		off += (size_t)n;
+	}
+	if (ctl_rarg(path, len, &off, "month", a->month) == -1 ||
+	    ctl_rarg(path, len, &off, "from", a->from) == -1 ||
+	    ctl_rarg(path, len, &off, "to", a->to) == -1)
+		return -1;
+	if (top && (ctl_rarg(path, len, &off, "by", a->by) == -1 ||
+	    ctl_rarg(path, len, &off, "order", a->order) == -1 ||
+	    ctl_rarg(path, len, &off, "offset", a->offset) == -1 ||
+	    ctl_rarg(path, len, &off, "limit", a->limit) == -1))
+		return -1;
+	return 0;
+}
+
+static void
+ctl_report_dir(const char *name, const json_t *d)
+{
+	char a[32], b[32], c[32], t[32];
+	double tot = ctl_rnum(d, "total_bytes");
+
+	printf("  %-4s 95th %-14s peak %-14s at %-16s total %s\n", name,
+	    ctl_rsi(a, sizeof(a), ctl_rnum(d, "p95_bps"), "bit/s"),
+	    ctl_rsi(b, sizeof(b), ctl_rnum(d, "peak_bps"), "bit/s"),
+	    ctl_rtime(t, sizeof(t), ctl_rnum(d, "peak_ts")),
+	    isnan(tot) ? "-" : ctl_rsi(c, sizeof(c), tot, "B"));
+}
+
+static void
+ctl_report_trend(const char *name, const json_t *t)
+{
+	char a[32], b[32], c[32], d[32];
+
+	printf("  %-4s %s: %s/day, growth %.2f %%/month, r %.4f over %d days; "
+	    "80 %% %s, 100 %% %s (plan %s)\n", name,
+	    json_string_value(json_object_get(t, "verdict")) ?
+	    json_string_value(json_object_get(t, "verdict")) : "?",
+	    ctl_rsi(a, sizeof(a), ctl_rnum(t, "slope_bps_per_day"), "bit/s"),
+	    ctl_rnum(t, "growth_pct_month"), ctl_rnum(t, "r"),
+	    (int)ctl_rnum(t, "days"),
+	    ctl_rtime(b, sizeof(b), ctl_rnum(t, "saturation_80_ts")),
+	    ctl_rtime(c, sizeof(c), ctl_rnum(t, "saturation_100_ts")),
+	    ctl_rsi(d, sizeof(d), ctl_rnum(t, "plan_bps"), "bit/s"));
+}
+
+void
+ctl_report_print(const json_t *j)
+{
+	const json_t *q = json_object_get(j, "qos"), *tr = json_object_get(j, "trend");
+	static const char *const qn[] = { "rtt_wan_ms", "jitter_ms", "rtp_loss_pct",
+	    "dns_ms" };
+	char a[32], b[32];
+
+	printf("%s  %s .. %s  (step %d s%s)\n",
+	    json_string_value(json_object_get(j, "customer")),
+	    ctl_rtime(a, sizeof(a), ctl_rnum(j, "from")),
+	    ctl_rtime(b, sizeof(b), ctl_rnum(j, "to")), (int)ctl_rnum(j, "step_s"),
+	    json_is_true(json_object_get(j, "exact")) ? ", exact" :
+	    ", NOT the native 300 s step");
+	printf("  rows %d, known %d, unknown %.2f %%\n", (int)ctl_rnum(j, "rows"),
+	    (int)ctl_rnum(j, "known_rows"), 100 * ctl_rnum(j, "unknown_share"));
+	ctl_report_dir("rx", json_object_get(j, "rx"));
+	ctl_report_dir("tx", json_object_get(j, "tx"));
+	ctl_report_dir("max", json_object_get(j, "max"));
+	printf("  busy hour %02d:00 (mean %s)\n", (int)ctl_rnum(j, "busy_hour"),
+	    ctl_rsi(a, sizeof(a), ctl_rnum(j, "busy_hour_bps"), "bit/s"));
+	for (size_t i = 0; i < 4; i++) {
+		const json_t *o = json_object_get(q, qn[i]);
+		printf("  %-12s p95 %10.2f  mean %10.2f  (%d samples)\n", qn[i],
+		    ctl_rnum(o, "p95"), ctl_rnum(o, "mean"), (int)ctl_rnum(o, "samples"));
+	}
+	printf("  SLA breach minutes %.1f\n", ctl_rnum(q, "sla_breach_minutes"));
+	ctl_report_trend("rx", json_object_get(tr, "rx"));
+	ctl_report_trend("tx", json_object_get(tr, "tx"));
+}
+
+void
+ctl_report_top_print(const json_t *j)
+{
+	const json_t *rows = json_object_get(j, "rows"), *r;
+	char a[32], b[32], c[32];
+	size_t i;
+
+	printf("top by %s (%s), %d of %d customers\n",
+	    json_string_value(json_object_get(j, "by")),
+	    json_string_value(json_object_get(j, "order")),
+	    (int)json_array_size(rows), (int)ctl_rnum(j, "total"));
+	printf("%-20s %14s %12s %10s %16s %8s\n", "CUSTOMER", "P95", "TOTAL",
+	    "GROWTH%/M", "SATURATION", "SLA_MIN");
+	json_array_foreach(rows, i, r) {
+		printf("%-20.20s %14s %12s %10.2f %16s %8.1f\n",
+		    json_string_value(json_object_get(r, "customer")),
+		    ctl_rsi(a, sizeof(a), ctl_rnum(r, "p95_bps"), "bit/s"),
+		    ctl_rsi(b, sizeof(b), ctl_rnum(r, "total_bytes"), "B"),
+		    ctl_rnum(r, "growth_pct_month"),
+		    ctl_rtime(c, sizeof(c), ctl_rnum(r, "saturation_ts")),
+		    ctl_rnum(r, "sla_breach_minutes"));
+	}
+}
