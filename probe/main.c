@@ -45,6 +45,7 @@ struct opts {
 	bool flows;
 	const char *operator_ep, *server_key, *client_key;
 	int queue;
+	unsigned long long queue_bytes;
 	unsigned long long max_flows, idle_ms, active_ms;
 	int snaplen, buffer_mb;
 	bool promisc;
@@ -112,6 +113,10 @@ usage(FILE *fp)
 "      --curve-key FILE     this probe's key pair (\"public KEY\" and \"secret KEY\")\n"
 "      --queue N            envelopes queued for the operator before dropping\n"
 "                           (default 10000); the capture never waits for the network\n"
+"      --queue-bytes N      memory budget of that queue while the operator is away\n"
+"                           or slow (default 16777216); beyond it new envelopes are\n"
+"                           dropped and counted, the oldest are kept and sent in\n"
+"                           order when the operator is back\n"
 "      --heartbeat SECONDS  live: heartbeat period (default 5)\n"
 "Flows and DPI:\n"
 "      --max-flows N        hard cap on tracked flows (default 262144); the least\n"
@@ -153,7 +158,7 @@ enum {
 	OPT_QUEUE, OPT_MAX_FLOWS, OPT_IDLE, OPT_ACTIVE, OPT_SNAPLEN, OPT_BUFFER,
 	OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_DPI_PACKETS, OPT_DPI_STATES, OPT_ENFORCE, OPT_ALLOW,
 	OPT_THRESHOLDS, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_USER, OPT_HEARTBEAT,
-	OPT_ENFORCER,
+	OPT_ENFORCER, OPT_QUEUE_BYTES,
 };
 
 static const struct option long_opts[] = {
@@ -171,6 +176,7 @@ static const struct option long_opts[] = {
 	{ "curve-server-key", required_argument, NULL, OPT_SERVER_KEY },
 	{ "curve-key", required_argument, NULL, OPT_CLIENT_KEY },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "active-timeout", required_argument, NULL, OPT_ACTIVE },
@@ -264,6 +270,9 @@ opt_parse_one(struct opts *o, int c, const char *arg)
 	case OPT_SERVER_KEY: o->server_key = arg; break;
 	case OPT_CLIENT_KEY: o->client_key = arg; break;
 	case OPT_QUEUE: o->queue = (int)opt_u64("queue", arg, 1, 10000000); break;
+	case OPT_QUEUE_BYTES:
+		o->queue_bytes = opt_u64("queue-bytes", arg, 4096, 1ULL << 34);
+		break;
 	case OPT_MAX_FLOWS: o->max_flows = opt_u64("max-flows", arg, 16, 1ULL << 26); break;
 	case OPT_IDLE: o->idle_ms = opt_duration_ms("idle-timeout", arg); break;
 	case OPT_ACTIVE: o->active_ms = opt_duration_ms("active-timeout", arg); break;
@@ -733,7 +742,8 @@ setup_outputs(struct probe *pr)
 	const struct opts *o = pr->o;
 	struct publish_config pc = {
 		.endpoint = o->operator_ep, .probe_id = o->probe_id,
-		.sndhwm = o->queue, .server_key_path = o->server_key,
+		.sndhwm = o->queue, .backlog_bytes = (size_t)o->queue_bytes,
+		.server_key_path = o->server_key,
 		.client_key_path = o->client_key, .patient = o->file != NULL,
 	};
 
