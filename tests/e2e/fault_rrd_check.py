@@ -7,8 +7,8 @@ JSONL lines (stats and events, no flows, no heartbeats) are the probe's envelope
 k (0-based) has seq FIRST_SEQ + k. Seqs DROP_FROM .. DROP_FROM + DROPPED - 1 were dropped by
 the probe (budget full) and are left out. Every 10 s step (end t, covering (t - 10, t]) fully
 covered by arrived intervals must hold the time-weighted mean of rx_bytes and tx_bytes (0.5 %),
-except the step holding SKIP_TS (the operator stopped inside it: its first part was written at
-shutdown). Prints the steps compared, and how many lie inside [WIN_FROM, WIN_TO] (the outage).
+except the steps touching SKIP_TS (the operator stopped inside it: its first part was written at
+shutdown), or touching the range A:B when SKIP_TS is written so. Prints the steps compared, and how many lie inside [WIN_FROM, WIN_TO] (the outage).
 FETCH_FILE is `rrdtool fetch` output. Exits 1 on a mismatch or when nothing was compared.
 """
 import json, math, sys
@@ -18,7 +18,9 @@ def main():
         sys.exit(__doc__)
     jsonl, cust, fetch = sys.argv[1:4]
     first_seq, drop_from, dropped = (int(x) for x in sys.argv[4:7])
-    skip_ts, win_from, win_to = (float(x) for x in sys.argv[7:10])
+    skip = sys.argv[7].split(":")
+    skip_from, skip_to = float(skip[0]), float(skip[-1])
+    win_from, win_to = (float(x) for x in sys.argv[8:10])
     segs = []
     seq = first_seq
     for line in open(jsonl):
@@ -43,7 +45,7 @@ def main():
     compared = inside = bad = 0
     for t, vals in rows:
         lo, hi = t - step, t
-        if lo < skip_ts <= hi:
+        if lo < skip_to and skip_from <= hi:
             continue
         covered = 0.0
         tot = [0.0, 0.0]
