@@ -296,9 +296,9 @@ engine_ip_packet(struct engine *e, const struct pkt *p)
 	if (f != NULL && !attack && created && !shed_admit(e->shed, p->ts_us, true)) {
 		f->flags |= FLOWF_SHED;
 		e->cnt.shed_flows++;
-	} else if (f != NULL && !attack && !created)
-		(void)shed_admit(e->shed, p->ts_us, false);
-	if (f != NULL && (f->flags & FLOWF_SHED)) {
+	} else if (f != NULL && !attack && !created && !(f->flags & FLOWF_SHED))
+		(void)shed_admit(e->shed, p->ts_us, false);   /* charge the work */
+	if (f != NULL && !attack && (f->flags & FLOWF_SHED)) {
 		e->cnt.shed_packets++;
 		interval_shed(e->iv, f->customer);
 	} else if (f != NULL && !attack) {
