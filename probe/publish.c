@@ -242,7 +242,10 @@ publish_drain(struct publish *p, int timeout_ms)
 	long left = timeout_ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (publish_flush(p), p->head != NULL && left > 0) {
+	for (;;) {
+		publish_flush(p);
+		if (p->head == NULL || left <= 0)
+			break;
 		if (zmq_poll(&it, 1, left) < 0 && errno != EINTR)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
