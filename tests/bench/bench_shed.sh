@@ -9,7 +9,7 @@
 # (BENCH_SHED_PPS, default C/2). Reported per k: offered pps, the probe's processing rate
 # (wall clock, offline), the share of packets that got DPI/QoS, shed_packets (the probe's counter
 # = sum of the JSON Lines field), and whether every customer's bytes equal the unshed run's.
-# Live (root): the same capture from tcpreplay (bounded: --limit, once) in one sealed namespace
+# Live (root): the same capture (homes moved to 198.51.100.0/24) from tcpreplay (bounded: --limit, once) in one sealed namespace
 # over a veth into another where the probe captures; offered pps = k x the measured live rate at
 # which the probe keeps up; reported: achieved pps, captured/sent, share with DPI/QoS.
 # Environment: BENCH_SHED_FLOWS (default 50000), BENCH_SHED_PPS, BENCH_RUNS (default 3).
@@ -53,6 +53,32 @@ with open(src, "rb") as f, open(dst, "wb") as o:
         o.write(struct.pack("<IIII", t // 1000000, t % 1000000, incl, orig))
         o.write(f.read(incl))
         i += 1
+EOF
+}
+
+# relabel IN OUT: IPv4 192.168.1.x (the homes of mkbig mixed) -> 198.51.100.x, header
+# checksum redone, so that what tcpreplay puts on the wire only uses the spoofing ranges
+# (198.51.100.0/24 and the servers' 203.0.113.0/24).
+relabel() {
+	"$PY" - "$@" <<'EOF'
+import struct, sys
+home, new = bytes([192, 168, 1]), bytes([198, 51, 100])
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "wb") as o:
+    o.write(f.read(24))
+    while len(rec := f.read(16)) == 16:
+        incl = struct.unpack("<IIII", rec)[2]
+        d = bytearray(f.read(incl))
+        if len(d) >= 34 and d[12:14] == b"\x08\x00" and d[14] >> 4 == 4:
+            for off in (26, 30):
+                if d[off:off + 3] == home:
+                    d[off:off + 3] = new
+            ihl = (d[14] & 15) * 4
+            d[24:26] = b"\0\0"
+            s = sum(struct.unpack("!%dH" % (ihl // 2), bytes(d[14:14 + ihl])))
+            s = (s & 0xffff) + (s >> 16); s = (s & 0xffff) + (s >> 16)
+            d[24:26] = struct.pack("!H", ~s & 0xffff)
+        o.write(rec)
+        o.write(d)
 EOF
 }
 
@@ -137,6 +163,7 @@ if [ $live_ok = 1 ]; then
 	ip link add g0 netns "$NS_G" type veth peer name p0 netns "$NS_P"
 	for n in "$NS_G" "$NS_P"; do ip -n "$n" link set lo up; done
 	ip -n "$NS_G" link set g0 up; ip -n "$NS_P" link set p0 up
+	relabel "$SRC" "$TMP/live.pcap"
 	# live_run PPS PACKETS [probe options] -> "sent captured shed ip" (tcpreplay bounded by --limit)
 	live_run() {
 		local pps=$1 lim=$2; shift 2
@@ -146,7 +173,7 @@ if [ $live_ok = 1 ]; then
 		local pid=$!
 		sleep 1
 		ip netns exec "$NS_G" timeout 120 tcpreplay -q -i g0 --pps "$pps" --limit "$lim" \
-			"$SRC" >"$TMP/replay.out" 2>&1
+			"$TMP/live.pcap" >"$TMP/replay.out" 2>&1
 		sleep 1.5
 		kill -INT $pid; wait $pid
 		local sent cap shed ip
