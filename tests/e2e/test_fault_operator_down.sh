@@ -2,13 +2,13 @@
 # test_fault_operator_down.sh: the operator is down for GW_FAULT_DOWN_S seconds (default 30;
 # `make bench` uses 60) while a live probe keeps capturing a bounded generator in a sealed
 # namespace. The probe keeps what fits in its --queue-bytes budget (GW_FAULT_BUDGET, default
-# 8192 bytes: about 20 s of reports at --interval 0.25, so the rest of the outage is dropped)
+# 12288 bytes: about 24 s of reports at --interval 0.25, so the rest of the outage is dropped)
 # and sends it when the operator is back.
 # Checks: the probe dropped some and sent some late; the restarted operator (--seq-state)
 # counts exactly the probe's drops as lost and saw every other envelope; the RRD steps of the
 # buffered part are there and equal the probe's own JSON Lines; the operator still serves.
 DOWN_S=${GW_FAULT_DOWN_S:-30}
-BUDGET=${GW_FAULT_BUDGET:-8192}
+BUDGET=${GW_FAULT_BUDGET:-12288}
 WARM_S=15
 AFTER_S=12
 . "$(dirname "$0")/fault_common.sh"
