@@ -300,6 +300,7 @@ env_enc_customer(const struct gw_customer_stats *c, struct env_cs_block *blk,
 	cs->tx_packets = c->tx_packets;
 	cs->flows_active = c->flows_active;
 	cs->flows_new = c->flows_new;
+	cs->shed_packets = c->shed_packets;
 	for (i = 0; i < c->n_apps; i++) {
 		apps[i] = (Gatewatch__AppBytes)GATEWATCH__APP_BYTES__INIT;
 		apps[i].app = ENV_S(c->apps[i].app);
@@ -739,6 +740,7 @@ env_dec_customer(const Gatewatch__CustomerStats *p, struct gw_customer_stats *c,
 	c->tx_packets = p->tx_packets;
 	c->flows_active = p->flows_active;
 	c->flows_new = p->flows_new;
+	c->shed_packets = p->shed_packets;
 	if (p->n_apps > GW_APPS_MAX)
 		return env_fail(e, "too many apps for %s (%zu)", c->customer,
 		    p->n_apps);

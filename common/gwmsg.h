@@ -86,6 +86,7 @@ struct gw_customer_stats {
 	uint64_t tx_packets;
 	uint32_t flows_active;
 	uint32_t flows_new;
+	uint64_t shed_packets;   /* packets given no DPI/QoS (load shedding) */
 	size_t   n_apps;
 	struct gw_app_bytes   apps[GW_APPS_MAX];
 	struct gw_rtp_summary rtp;

@@ -106,7 +106,7 @@ api_customer_json(const struct live_customer_view *c)
 		    "{s:o,s:o,s:s}", "rx_bytes", api_u64(s->apps[i].rx_bytes),
 		    "tx_bytes", api_u64(s->apps[i].tx_bytes),
 		    "category", s->apps[i].category));
-	return json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,s:o,s:f,s:f,s:I,s:I,"
+	json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,s:o,s:f,s:f,s:I,s:I,"
 	    "s:o,s:{s:I,s:o,s:o,s:f,s:f,s:o},s:{s:I,s:f,s:f,s:f,s:o,s:o,s:o},"
 	    "s:{s:o,s:o,s:o,s:f,s:f,s:o},s:{s:I,s:f,s:f},s:o,s:o}",
 	    "id", c->id, "probe", c->probe, "ts", c->ts, "interval", c->interval,
@@ -139,6 +139,10 @@ api_customer_json(const struct live_customer_view *c)
 	    "udp", "streams", (json_int_t)s->udp.streams,
 	    "pps_avg", s->udp.pps_avg, "iat_var_ms_avg", s->udp.iat_var_ms_avg,
 	    "reports", api_u64(c->reports), "last_measured", api_last_json(&c->last));
+
+	if (o != NULL)   /* packets without DPI/QoS (probe load shedding) */
+		json_object_set_new(o, "shed_packets", api_u64(s->shed_packets));
+	return o;
 }
 
 static int api_arg_u64(const struct api_request *req, const char *key,

@@ -45,6 +45,8 @@ struct ingest {
 	struct idmap *keys;        /* z85 public key -> probe id (owned strdup) */
 	struct idmap *allow;       /* --probes: id -> (void *)1; NULL = anyone */
 	struct live_counters c;
+	char *seq_state;           /* path, owned; NULL = not kept */
+	bool seq_dirty;            /* seq state changed since it was written */
 	struct gw_msg msg;         /* decode buffer (large) */
 	struct log_ratelimit rl_garbage, rl_unknown, rl_auth, rl_seq;
 };
@@ -143,6 +145,96 @@ ingest_allow_line(const struct config_line *l, void *ctx, char *err,
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* ---- sequence state across restarts ---- */
+
+static struct ingest_probe *ingest_probe_get(struct ingest *in, const char *id);
+
+/* "id seq lost duplicates reordered restarts" */
+static int
+ingest_state_line(const struct config_line *l, void *ctx, char *err,
+    size_t errlen)
+{
+	struct ingest *in = ctx;
+	struct ingest_probe *p;
+	unsigned long long v[5];
+
+	if (l->nwords != 6 || !gw_id_valid(l->words[0])) {
+		snprintf(err, errlen, "expected \"probe_id seq lost duplicates "
+		    "reordered restarts\"");
+		return -1;
+	}
+	for (int i = 0; i < 5; i++)
+		if (config_parse_u64(l->words[i + 1], 0, UINT64_MAX, &v[i]) == -1) {
+			snprintf(err, errlen, "\"%.32s\" is not a number",
+			    l->words[i + 1]);
+			return -1;
+		}
+	if ((p = ingest_probe_get(in, l->words[0])) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p->started = true;
+	p->window = 1;
+	p->info.seq = v[0];
+	p->info.lost = v[1];
+	p->info.duplicates = v[2];
+	p->info.reordered = v[3];
+	p->info.restarts = v[4];
+	return 0;
+}
+
+/* Loads the state file when it exists. 0, or -1 (logged with file:line). */
+static int
+ingest_state_load(struct ingest *in)
+{
+	if (access(in->seq_state, F_OK) == -1 && errno == ENOENT)
+		return 0;
+	if (config_parse_file(in->seq_state, ingest_state_line, in) == -1)
+		return -1;
+	log_info("ingest: sequence state of %zu probes from %s", in->nprobes,
+	    in->seq_state);
+	return 0;
+}
+
+/* Writes the state file (to a temporary, then renamed). 0 or -1 (logged). */
+static int
+ingest_state_save(struct ingest *in)
+{
+	char tmp[PATH_MAX];
+	FILE *fp;
+	int rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", in->seq_state);
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		log_warn_rl(&in->rl_seq, "ingest: %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fprintf(fp, "# gatewatch-operator sequence state: probe_id seq lost "
+	    "duplicates reordered restarts\n");
+	for (size_t i = 0; i < in->nprobes; i++) {
+		const struct ingest_probe *p = in->pvec[i];
+		if (!p->started)
+			continue;
+		fprintf(fp, "%s %llu %llu %llu %llu %llu\n", p->info.id,
+		    (unsigned long long)p->info.seq,
+		    (unsigned long long)p->info.lost,
+		    (unsigned long long)p->info.duplicates,
+		    (unsigned long long)p->info.reordered,
+		    (unsigned long long)p->info.restarts);
+	}
+	/* No fsync: the loop must not stall on the disk; rename keeps the file whole. */
+	if (fflush(fp) != 0)
+		rc = -1;
+	if (fclose(fp) != 0 || rc == -1 || rename(tmp, in->seq_state) == -1) {
+		log_warn_rl(&in->rl_seq, "ingest: cannot write %s: %s",
+		    in->seq_state, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	in->seq_dirty = false;
 	return 0;
 }
 
@@ -278,6 +370,10 @@ ingest_new(const struct ingest_config *cfg, struct live *live,
 	if (cfg->probes_file != NULL && ((in->allow = idmap_new()) == NULL ||
 	    config_parse_file(cfg->probes_file, ingest_allow_line, in) == -1))
 		goto fail;
+	if (cfg->seq_state_file != NULL &&
+	    ((in->seq_state = strdup(cfg->seq_state_file)) == NULL ||
+	    ingest_state_load(in) == -1))
+		goto fail;
 	if (ingest_bind_all(in, cfg->listen) == -1)
 		goto fail;
 	return in;
@@ -291,6 +387,9 @@ ingest_free(struct ingest *in)
 {
 	if (in == NULL)
 		return;
+	if (in->seq_state != NULL && in->seq_dirty)
+		ingest_state_save(in);
+	free(in->seq_state);
 	if (in->router != NULL)
 		zmq_close(in->router);
 	if (in->zap != NULL)
@@ -563,6 +662,7 @@ ingest_accept(struct ingest *in, const zmq_msg_t *rid, const char *user_id,
 		return;
 	}
 	in->c.accepted++;
+	in->seq_dirty = true;
 	if ((unsigned)m->type < 8) {
 		in->c.by_type[m->type]++;
 		p->info.by_type[m->type]++;
@@ -679,6 +779,8 @@ void
 ingest_publish(struct ingest *in)
 {
 	live_counters_set(in->live, &in->c);
+	if (in->seq_state != NULL && in->seq_dirty)
+		ingest_state_save(in);
 }
 
 int

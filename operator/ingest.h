@@ -28,6 +28,11 @@ struct ingest_config {
 	const char *curve_secret_file; /* NULL = no CURVE; z85 secret + public */
 	const char *probe_keys_file;   /* with CURVE: "probe_id z85_public_key" lines */
 	const char *probes_file;       /* without CURVE, optional: allowed probe ids */
+	const char *seq_state_file;    /* optional: per-probe sequence state kept
+	                                * across operator restarts (loaded at start,
+	                                * written about once a second and at exit),
+	                                * so envelopes lost while the operator was
+	                                * down or in flight are counted as lost */
 };
 
 /* Hooks for later modules (events store, correlation); all optional. */
@@ -69,7 +74,12 @@ void ingest_free(struct ingest *in);
  */
 int ingest_poll(struct ingest *in, int timeout_ms);
 
-/* Publishes the counters to live (call about once a second and at exit). */
+/*
+ * Publishes the counters to live and, with seq_state_file, writes the
+ * sequence state when it changed (call about once a second and at exit).
+ * After a crash the file may be up to that second old: envelopes accepted
+ * in it are then counted as lost by the next run.
+ */
 void ingest_publish(struct ingest *in);
 
 /*

@@ -16,6 +16,7 @@ struct live_customer {
 	double   ts, interval;
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint32_t flows_active, flows_new;
+	uint64_t shed_packets;
 	struct gw_rtp_summary rtp;
 	struct gw_tcp_summary tcp;
 	struct gw_dns_summary dns;
@@ -174,6 +175,7 @@ live_customer_update(struct live *lv, const char *probe_id, double ts,
 	c->tx_packets = cs->tx_packets;
 	c->flows_active = cs->flows_active;
 	c->flows_new = cs->flows_new;
+	c->shed_packets = cs->shed_packets;
 	c->rtp = cs->rtp;
 	c->tcp = cs->tcp;
 	c->dns = cs->dns;
@@ -226,6 +228,7 @@ live_customer_copy(const struct live_customer *c, struct live_customer_view *out
 	st->tx_packets = c->tx_packets;
 	st->flows_active = c->flows_active;
 	st->flows_new = c->flows_new;
+	st->shed_packets = c->shed_packets;
 	st->n_apps = c->n_apps;
 	if (c->n_apps > 0)
 		memcpy(st->apps, c->apps, c->n_apps * sizeof(*c->apps));

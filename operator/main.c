@@ -30,7 +30,7 @@
 
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
-	char *probes, *log_level, *db, *policy, *dashboard_dir, *tz, *plans;
+	char *probes, *log_level, *db, *policy, *dashboard_dir, *tz, *plans, *seq_state;
 	unsigned long long history, max_events, metrics_max;
 	int use_syslog;
 };
@@ -101,6 +101,9 @@ main_usage(FILE *f)
 "                           customers on /metrics (default %d, 1..%d); with\n"
 "                           more, only the N with the highest rx bit/s, and\n"
 "                           gatewatch_metrics_customers_omitted counts the rest\n"
+"  --seq-state FILE         keep the probes' sequence numbers in FILE across\n"
+"                           restarts: envelopes lost while the operator was\n"
+"                           down are counted as lost (default: not kept)\n"
 "  --dashboard-dir DIR      NOC dashboard files, served at / and /ui/NAME\n"
 "                           (default " GW_DASHBOARD_DIR ", else ../dashboards\n"
 "                           next to the binary's directory)\n"
@@ -152,6 +155,7 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "policy") == 0) dst = &o->policy;
 	else if (strcmp(key, "tz") == 0) dst = &o->tz;
 	else if (strcmp(key, "plans") == 0) dst = &o->plans;
+	else if (strcmp(key, "seq-state") == 0) dst = &o->seq_state;
 	else if (strcmp(key, "max-events") == 0) {
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
@@ -215,6 +219,7 @@ static const struct option main_longopts[] = {
 	{ "probes", required_argument, NULL, 'p' },
 	{ "history", required_argument, NULL, 'n' },
 	{ "metrics-max-customers", required_argument, NULL, 'm' },
+	{ "seq-state", required_argument, NULL, 'Q' },
 	{ "db", required_argument, NULL, 'D' },
 	{ "policy", required_argument, NULL, 'P' },
 	{ "max-events", required_argument, NULL, 'M' },
@@ -501,7 +506,7 @@ main(int argc, char **argv)
 	struct ingest_config icfg = {
 	    .listen = o.listen ? o.listen : "tcp://127.0.0.1:7700",
 	    .curve_secret_file = o.curve_secret, .probe_keys_file = o.probe_keys,
-	    .probes_file = o.probes };
+	    .probes_file = o.probes, .seq_state_file = o.seq_state };
 	struct ingest_hooks hooks = { .ctx = &mc, .on_event = main_on_event,
 	    .on_result = main_on_result, .on_hello = main_on_hello,
 	    .on_seen = main_on_seen, .on_stats = main_on_stats };
@@ -543,5 +548,6 @@ main(int argc, char **argv)
 	free(o.listen); free(o.http); free(o.rrd_dir); free(o.rrdcached);
 	free(o.curve_secret); free(o.probe_keys); free(o.probes); free(o.log_level);
 	free(o.db); free(o.policy); free(o.dashboard_dir); free(o.tz); free(o.plans);
+	free(o.seq_state);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #define ENGINE_TICK_GRACE_US  200000   /* live: wait for late packets */
 #define ENGINE_DETECT_TICK_US 100000   /* detector windows advance this often */
 #define FLOWF_INTER           0x100    /* flow between two customers */
+#define FLOWF_SHED            0x200    /* no DPI/quality for this flow (load shedding) */
 
 struct engine {
 	struct engine_config cfg;
@@ -21,6 +22,7 @@ struct engine {
 	struct dpi *dpi;
 	struct quality *quality;
 	struct detect *detect;
+	struct shed *shed;
 	struct interval *iv;
 	struct interval_names names;
 	struct gw_customer_stats *chunk;   /* ENGINE_CHUNK entries */
@@ -152,8 +154,9 @@ engine_new(const struct engine_config *cfg)
 	e->dpi = dpi_new(&cfg->dpi);
 	e->quality = quality_new(n);
 	e->detect = detect_new(cfg->map, engine_on_event, e);
+	e->shed = shed_new(&cfg->shed);
 	if (e->iv == NULL || e->chunk == NULL || e->dpi == NULL ||
-	    e->quality == NULL || e->detect == NULL) {
+	    e->quality == NULL || e->detect == NULL || e->shed == NULL) {
 		log_err("engine: initialisation failed");
 		goto fail;
 	}
@@ -292,7 +295,15 @@ engine_ip_packet(struct engine *e, const struct pkt *p)
 	    (f != NULL && f->pkts[1 - dir] > 0 ? DETECT_REPLY : 0));
 	if (attack)
 		e->cnt.attack_packets++;
-	if (f != NULL && !attack) {
+	if (f != NULL && !attack && created && !shed_admit(e->shed, p->ts_us, true)) {
+		f->flags |= FLOWF_SHED;
+		e->cnt.shed_flows++;
+	} else if (f != NULL && !attack && !created && !(f->flags & FLOWF_SHED))
+		(void)shed_admit(e->shed, p->ts_us, false);   /* charge the work */
+	if (f != NULL && !attack && (f->flags & FLOWF_SHED)) {
+		e->cnt.shed_packets++;
+		interval_shed(e->iv, f->customer);
+	} else if (f != NULL && !attack) {
 		if (f->dpi_state == DPI_PENDING && dpi_packet(e->dpi, f, p, dir))
 			engine_reassign_app(e, f, dir, p);
 		quality_packet(e->quality, f, p, dir);
@@ -359,6 +370,7 @@ engine_free(struct engine *e)
 	else
 		flow_table_free(e->flows);
 	detect_free(e->detect);
+	shed_free(e->shed);
 	quality_free(e->quality);
 	dpi_free(e->dpi);
 	interval_free(e->iv);

@@ -12,6 +12,7 @@
 #include "dpi.h"
 #include "flow.h"
 #include "gwmsg.h"
+#include "shed.h"
 
 /*
  * Where the engine's output goes. Every pointer passed to a callback is
@@ -31,6 +32,7 @@ struct engine_config {
 	uint64_t interval_us;             /* 0 = 1 s */
 	struct flow_config flow;
 	struct dpi_config dpi;
+	struct shed_config shed;          /* load shedding of DPI/QoS; zero = off */
 	const char *thresholds_path;      /* NULL = detector defaults; borrowed */
 	struct engine_sink sink;
 };
@@ -49,6 +51,8 @@ struct engine_counters {
 	uint64_t ip_bytes;
 	uint64_t by_result[DECODE_RESULT_MAX];/* per decode_result */
 	uint64_t attack_packets;              /* flagged by detect, DPI/quality skipped */
+	uint64_t shed_packets;                /* of shed flows: DPI/quality skipped (load) */
+	uint64_t shed_flows;
 	uint64_t reports;                     /* stats reports emitted */
 	uint64_t flows_created;
 };

@@ -12,6 +12,7 @@ struct interval_app {
 struct interval_cust {
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t rx_packets, tx_packets;
+	uint64_t shed_packets;        /* packets without DPI/QoS (load shedding) */
 	uint32_t flows_new;
 	uint32_t flows_active;        /* gauge: live flows of this customer */
 	uint32_t n_apps;
@@ -187,6 +188,15 @@ interval_flow_new(struct interval *iv, int c)
 }
 
 void
+interval_shed(struct interval *iv, int c)
+{
+	if (c < 0 || (size_t)c >= iv->n)
+		return;
+	iv->c[c].shed_packets++;
+	iv->c[c].touched = true;
+}
+
+void
 interval_flow_gone(struct interval *iv, int c)
 {
 	if (c < 0 || (size_t)c >= iv->n || iv->c[c].flows_active == 0)
@@ -260,8 +270,10 @@ interval_fill(struct interval *iv, size_t k, const struct interval_names *names,
 	out->tx_packets = cu->tx_packets;
 	out->flows_new = cu->flows_new;
 	out->flows_active = cu->flows_active;
+	out->shed_packets = cu->shed_packets;
 	interval_fill_apps(cu, names, out);
 	cu->rx_bytes = cu->tx_bytes = cu->rx_packets = cu->tx_packets = 0;
+	cu->shed_packets = 0;
 	cu->flows_new = 0;
 	cu->n_apps = 0;
 	cu->last_app = 0;
@@ -279,6 +291,7 @@ interval_next(struct interval *iv)
 	for (k = 0; k < iv->n_report; k++) {
 		cu = &iv->c[iv->report[k]];
 		cu->rx_bytes = cu->tx_bytes = cu->rx_packets = cu->tx_packets = 0;
+		cu->shed_packets = 0;
 		cu->flows_new = 0;
 		cu->n_apps = 0;
 		cu->touched = false;

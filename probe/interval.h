@@ -59,6 +59,9 @@ void interval_move_app(struct interval *iv, int c, uint16_t from, uint16_t to,
 void interval_flow_new(struct interval *iv, int c);
 void interval_flow_gone(struct interval *iv, int c);
 
+/* One packet of customer c got no DPI/QoS (load shedding): shed_packets. */
+void interval_shed(struct interval *iv, int c);
+
 /*
  * Closing the current interval: returns how many customers have something to
  * report (traffic, new flows or active flows) and fixes that list.

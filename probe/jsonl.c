@@ -226,6 +226,8 @@ jsonl_stats(struct jsonl *j, const char *probe, const struct gw_stats_report *r)
 		jsonl_kv_u64(j->fp, "tx_packets", c->tx_packets);
 		jsonl_kv_u64(j->fp, "flows_active", c->flows_active);
 		jsonl_kv_u64(j->fp, "flows_new", c->flows_new);
+		if (c->shed_packets > 0)   /* only under load shedding */
+			jsonl_kv_u64(j->fp, "shed_packets", c->shed_packets);
 		jsonl_apps(j->fp, c);
 		jsonl_quality(j->fp, c);
 		if (jsonl_end(j) != 0)

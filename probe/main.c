@@ -45,12 +45,14 @@ struct opts {
 	bool flows;
 	const char *operator_ep, *server_key, *client_key;
 	int queue;
+	unsigned long long queue_bytes;
 	unsigned long long max_flows, idle_ms, active_ms;
 	int snaplen, buffer_mb;
 	bool promisc;
 	bool immediate;
 	unsigned dpi_packets;
 	unsigned long long dpi_states;
+	unsigned long long shed_pps;
 	enum enforce_mode enforce;
 	const char *thresholds;
 	const char *threshold_kv[PROBE_MAX_LIST];   /* --threshold KEY=VALUE */
@@ -114,6 +116,10 @@ usage(FILE *fp)
 "      --curve-key FILE     this probe's key pair (\"public KEY\" and \"secret KEY\")\n"
 "      --queue N            envelopes queued for the operator before dropping\n"
 "                           (default 10000); the capture never waits for the network\n"
+"      --queue-bytes N      memory budget of that queue while the operator is away\n"
+"                           or slow (default 16777216); beyond it new envelopes are\n"
+"                           dropped and counted, the oldest are kept and sent in\n"
+"                           order when the operator is back\n"
 "      --heartbeat SECONDS  live: heartbeat period (default 5)\n"
 "Flows and DPI:\n"
 "      --max-flows N        hard cap on tracked flows (default 262144); the least\n"
@@ -122,6 +128,10 @@ usage(FILE *fp)
 "      --active-timeout DUR flow record every DUR for long flows (default 300s)\n"
 "      --dpi-packets N      packets per flow given to nDPI (default %d)\n"
 "      --dpi-states N       concurrent nDPI flow states (default %d)\n"
+"      --shed-pps N         load shedding: at most N packets per second (packet\n"
+"                           time) get DPI and QoS; new flows beyond it get none\n"
+"                           for their life, counted as shed_packets; byte and\n"
+"                           packet counters stay exact (default 0 = never shed)\n"
 "Detection and enforcement:\n"
 "      --thresholds FILE    detector thresholds, \"key value\" lines\n"
 "      --threshold KEY=VAL  one threshold, after the file (repeatable). Keys:\n"
@@ -166,7 +176,7 @@ enum {
 	OPT_QUEUE, OPT_MAX_FLOWS, OPT_IDLE, OPT_ACTIVE, OPT_SNAPLEN, OPT_BUFFER,
 	OPT_NO_PROMISC, OPT_IMMEDIATE, OPT_DPI_PACKETS, OPT_DPI_STATES, OPT_ENFORCE, OPT_ALLOW,
 	OPT_THRESHOLDS, OPT_LOG_LEVEL, OPT_SYSLOG, OPT_USER, OPT_HEARTBEAT,
-	OPT_ENFORCER, OPT_THRESHOLD,
+	OPT_ENFORCER, OPT_THRESHOLD, OPT_QUEUE_BYTES, OPT_SHED_PPS,
 };
 
 static const struct option long_opts[] = {
@@ -184,6 +194,7 @@ static const struct option long_opts[] = {
 	{ "curve-server-key", required_argument, NULL, OPT_SERVER_KEY },
 	{ "curve-key", required_argument, NULL, OPT_CLIENT_KEY },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "active-timeout", required_argument, NULL, OPT_ACTIVE },
@@ -193,6 +204,7 @@ static const struct option long_opts[] = {
 	{ "immediate", no_argument, NULL, OPT_IMMEDIATE },
 	{ "dpi-packets", required_argument, NULL, OPT_DPI_PACKETS },
 	{ "dpi-states", required_argument, NULL, OPT_DPI_STATES },
+	{ "shed-pps", required_argument, NULL, OPT_SHED_PPS },
 	{ "enforce", required_argument, NULL, OPT_ENFORCE },
 	{ "allow", required_argument, NULL, OPT_ALLOW },
 	{ "thresholds", required_argument, NULL, OPT_THRESHOLDS },
@@ -278,6 +290,9 @@ opt_parse_one(struct opts *o, int c, const char *arg)
 	case OPT_SERVER_KEY: o->server_key = arg; break;
 	case OPT_CLIENT_KEY: o->client_key = arg; break;
 	case OPT_QUEUE: o->queue = (int)opt_u64("queue", arg, 1, 10000000); break;
+	case OPT_QUEUE_BYTES:
+		o->queue_bytes = opt_u64("queue-bytes", arg, 4096, 1ULL << 34);
+		break;
 	case OPT_MAX_FLOWS: o->max_flows = opt_u64("max-flows", arg, 16, 1ULL << 26); break;
 	case OPT_IDLE: o->idle_ms = opt_duration_ms("idle-timeout", arg); break;
 	case OPT_ACTIVE: o->active_ms = opt_duration_ms("active-timeout", arg); break;
@@ -287,6 +302,7 @@ opt_parse_one(struct opts *o, int c, const char *arg)
 	case OPT_IMMEDIATE: o->immediate = true; break;
 	case OPT_DPI_PACKETS: o->dpi_packets = (unsigned)opt_u64("dpi-packets", arg, 1, 250); break;
 	case OPT_DPI_STATES: o->dpi_states = opt_u64("dpi-states", arg, 1, 1ULL << 24); break;
+	case OPT_SHED_PPS: o->shed_pps = opt_u64("shed-pps", arg, 0, 100000000); break;
 	case OPT_ENFORCE:
 		if (strcmp(arg, "off") == 0) o->enforce = ENFORCE_OFF;
 		else if (strcmp(arg, "dry-run") == 0) o->enforce = ENFORCE_DRY_RUN;
@@ -676,11 +692,11 @@ print_summary(struct probe *pr, double elapsed, double cpu)
 	fprintf(stderr, "gatewatch-probe: packets %" PRIu64 " ip %" PRIu64
 	    " ip_bytes %" PRIu64 " non_ip %" PRIu64 " errors:%s flows %" PRIu64
 	    " reports %" PRIu64 " elapsed %.3f s %.0f packets/s cpu %.3f s"
-	    " peak_rss_kb %" PRIu64 "\n",
+	    " peak_rss_kb %" PRIu64 " shed_packets %" PRIu64 " shed_flows %" PRIu64 "\n",
 	    c.packets, c.ip_packets, c.ip_bytes, c.by_result[DECODE_NON_IP],
 	    off ? errs : " none", c.flows_created,
 	    c.reports, elapsed, elapsed > 0 ? (double)c.packets / elapsed : 0,
-	    cpu, health_peak_rss_bytes() / 1024);
+	    cpu, health_peak_rss_bytes() / 1024, c.shed_packets, c.shed_flows);
 	dpi_get_stats(engine_dpi(pr->eng), &ds);
 	log_debug("dpi: packets %" PRIu64 " classified %" PRIu64 " given_up %"
 	    PRIu64 " forced %" PRIu64, ds.packets, ds.classified, ds.given_up,
@@ -755,6 +771,7 @@ setup_engine(struct probe *pr)
 	ec.flow.active_timeout_us = o->active_ms * 1000;
 	ec.dpi.max_pkts = o->dpi_packets;
 	ec.dpi.max_states = (size_t)o->dpi_states;
+	ec.shed.max_pps = o->shed_pps;
 	ec.thresholds_path = o->thresholds;
 	ec.sink.stats = sink_stats;
 	ec.sink.event = sink_event;
@@ -772,7 +789,8 @@ setup_outputs(struct probe *pr)
 	const struct opts *o = pr->o;
 	struct publish_config pc = {
 		.endpoint = o->operator_ep, .probe_id = o->probe_id,
-		.sndhwm = o->queue, .server_key_path = o->server_key,
+		.sndhwm = o->queue, .backlog_bytes = (size_t)o->queue_bytes,
+		.server_key_path = o->server_key,
 		.client_key_path = o->client_key, .patient = o->file != NULL,
 	};
 

@@ -1,4 +1,4 @@
-/* publish.c: ZeroMQ DEALER to the operator: bounded queue, counted drops, CURVE, commands in. */
+/* publish.c: ZeroMQ DEALER to the operator: bounded backlog (bytes), counted drops, CURVE, commands in. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +13,27 @@
 
 #define PUBLISH_Z85_LEN       40
 #define PUBLISH_DEFAULT_HWM   10000
+#define PUBLISH_DEFAULT_BYTES (16u * 1024 * 1024)
 #define PUBLISH_PATIENT_MS    1000
+
+/* One encoded envelope waiting for ZeroMQ. */
+struct publish_entry {
+	struct publish_entry *next;
+	size_t len;
+	uint64_t seq;
+	uint8_t data[];
+};
 
 struct publish {
 	void *zctx;
 	void *sock;
 	char probe_id[GW_ID_MAX];
 	bool patient;                 /* blocking sends with a timeout, until one times out */
+	bool dropping;                /* in a run of budget drops (logged once per run) */
 	struct publish_stats st;
+	struct publish_entry *head, *tail;   /* the backlog, oldest first (owned) */
+	size_t budget_bytes;
+	uint64_t max_waiting;         /* ZeroMQ's queue + backlog, envelopes */
 	uint8_t *rbuf;                /* GW_ENVELOPE_MAX receive buffer */
 };
 
@@ -128,7 +141,7 @@ out:
 static int
 publish_setup(struct publish *p, const struct publish_config *cfg)
 {
-	int hwm = cfg->sndhwm > 0 ? cfg->sndhwm : PUBLISH_DEFAULT_HWM;
+	int hwm = PUBLISH_PIPE_HWM;
 	int zero = 0, timeout = PUBLISH_PATIENT_MS;
 
 	if (zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
@@ -168,6 +181,9 @@ publish_new(const struct publish_config *cfg)
 		return NULL;
 	snprintf(p->probe_id, sizeof(p->probe_id), "%s", cfg->probe_id);
 	p->patient = cfg->patient;
+	p->budget_bytes = cfg->backlog_bytes > 0 ? cfg->backlog_bytes :
+	    PUBLISH_DEFAULT_BYTES;
+	p->max_waiting = cfg->sndhwm > 0 ? (uint64_t)cfg->sndhwm : PUBLISH_DEFAULT_HWM;
 	p->zctx = zmq_ctx_new();
 	p->sock = p->zctx != NULL ? zmq_socket(p->zctx, ZMQ_DEALER) : NULL;
 	p->rbuf = malloc(GW_ENVELOPE_MAX);
@@ -183,11 +199,81 @@ publish_new(const struct publish_config *cfg)
 	return p;
 }
 
+/* Removes the oldest backlog entry. */
+static void
+publish_pop(struct publish *p)
+{
+	struct publish_entry *e = p->head;
+
+	p->head = e->next;
+	if (p->head == NULL)
+		p->tail = NULL;
+	p->st.backlog--;
+	p->st.backlog_bytes -= sizeof(*e) + e->len;
+	free(e);
+}
+
+size_t
+publish_flush(struct publish *p)
+{
+	size_t n = 0;
+
+	while (p->head != NULL &&
+	    zmq_send(p->sock, p->head->data, p->head->len, ZMQ_DONTWAIT) >= 0) {
+		publish_pop(p);
+		p->st.sent++;
+		p->st.late++;
+		n++;
+	}
+	if (n > 0 && p->head == NULL) {
+		log_info("publish: backlog delivered (%llu envelopes sent late so far)",
+		    (unsigned long long)p->st.late);
+		p->dropping = false;
+	}
+	return n;
+}
+
+/* Waits up to timeout_ms in total for ZeroMQ to take the backlog. */
+static void
+publish_drain(struct publish *p, int timeout_ms)
+{
+	zmq_pollitem_t it = { p->sock, 0, ZMQ_POLLOUT, 0 };
+	struct timespec t0, t;
+	long left = timeout_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		publish_flush(p);
+		if (p->head == NULL || left <= 0)
+			break;
+		if (zmq_poll(&it, 1, left) < 0 && errno != EINTR)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000L +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000L);
+	}
+}
+
 void
 publish_free(struct publish *p, int linger_ms)
 {
 	if (p == NULL)
 		return;
+	if (p->sock != NULL && p->head != NULL)
+		publish_drain(p, linger_ms);
+	if (p->head != NULL)
+		log_warn("publish: %llu envelopes still waiting for the operator at "
+		    "exit: dropped", (unsigned long long)p->st.backlog);
+	while (p->head != NULL) {
+		publish_pop(p);
+		p->st.dropped++;
+	}
+	if (p->st.next_seq > 0)   /* the figures tests and benchmarks read */
+		log_info("publish: next_seq %llu sent %llu late %llu dropped %llu "
+		    "backlog_peak_bytes %llu", (unsigned long long)p->st.next_seq,
+		    (unsigned long long)p->st.sent, (unsigned long long)p->st.late,
+		    (unsigned long long)p->st.dropped,
+		    (unsigned long long)p->st.backlog_peak_bytes);
 	if (p->sock != NULL) {
 		zmq_setsockopt(p->sock, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
 		zmq_close(p->sock);
@@ -198,12 +284,53 @@ publish_free(struct publish *p, int linger_ms)
 	free(p);
 }
 
+/*
+ * Appends buf to the backlog when the budget and the count allow. Takes
+ * nothing: buf stays the caller's. Returns 0, or -1 when dropped (counted).
+ */
+static int
+publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq)
+{
+	struct publish_entry *e;
+	size_t need = sizeof(*e) + len;
+
+	if (p->st.backlog_bytes + need > p->budget_bytes ||
+	    p->st.backlog + PUBLISH_PIPE_HWM >= p->max_waiting ||
+	    (e = malloc(need)) == NULL) {
+		if (!p->dropping)
+			log_warn("publish: backlog full (%llu envelopes, %llu bytes): "
+			    "dropping from seq %llu", (unsigned long long)p->st.backlog,
+			    (unsigned long long)p->st.backlog_bytes,
+			    (unsigned long long)seq);
+		p->dropping = true;
+		p->st.dropped++;
+		return -1;
+	}
+	if (p->head == NULL)
+		log_info("publish: operator not taking envelopes; keeping them "
+		    "(budget %zu bytes)", p->budget_bytes);
+	e->next = NULL;
+	e->len = len;
+	e->seq = seq;
+	memcpy(e->data, buf, len);
+	if (p->tail != NULL)
+		p->tail->next = e;
+	else
+		p->head = e;
+	p->tail = e;
+	p->st.backlog++;
+	p->st.backlog_bytes += need;
+	if (p->st.backlog_bytes > p->st.backlog_peak_bytes)
+		p->st.backlog_peak_bytes = p->st.backlog_bytes;
+	return 0;
+}
+
 int
 publish_send(struct publish *p, struct gw_msg *m)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc;
+	int rc = -1;
 
 	m->version = GW_PROTO_VERSION;
 	snprintf(m->probe_id, sizeof(m->probe_id), "%s", p->probe_id);
@@ -213,18 +340,22 @@ publish_send(struct publish *p, struct gw_msg *m)
 		p->st.encode_failed++;
 		return -1;
 	}
-	rc = zmq_send(p->sock, buf, len, p->patient ? 0 : ZMQ_DONTWAIT);
-	free(buf);
-	if (rc < 0) {
-		if (errno == EAGAIN && p->patient) {
-			log_warn("publish: operator not taking envelopes; dropping from now on");
-			p->patient = false;
-		}
-		p->st.dropped++;
-		return -1;
+	publish_flush(p);
+	/* Behind a backlog, the envelope waits its turn (order is kept). */
+	if (p->head == NULL)
+		rc = zmq_send(p->sock, buf, len, p->patient ? 0 : ZMQ_DONTWAIT);
+	if (rc >= 0) {
+		p->st.sent++;
+		free(buf);
+		return 0;
 	}
-	p->st.sent++;
-	return 0;
+	if (p->head == NULL && errno == EAGAIN && p->patient) {
+		log_warn("publish: operator not taking envelopes; not waiting from now on");
+		p->patient = false;
+	}
+	rc = publish_enqueue(p, buf, len, m->seq);
+	free(buf);
+	return rc;
 }
 
 int
@@ -234,6 +365,7 @@ publish_recv(struct publish *p, struct gw_msg *m)
 	int more = 0, n, last = -1;
 	size_t optlen;
 
+	publish_flush(p);
 	/* Multipart ([""][payload] from a REQ-style peer): keep the last part. */
 	do {
 		n = zmq_recv(p->sock, p->rbuf, GW_ENVELOPE_MAX, ZMQ_DONTWAIT);

@@ -11,13 +11,27 @@
 struct publish_config {
 	const char *endpoint;         /* "tcp://host:port"; borrowed */
 	const char *probe_id;         /* also the ZeroMQ routing id; borrowed */
-	int sndhwm;                   /* queued envelopes before drops; 0 = 10000 */
+	int sndhwm;                   /* envelopes waiting for the operator (ZeroMQ's
+	                                 queue + the backlog) before drops; 0 = 10000 */
+	size_t backlog_bytes;         /* memory budget of the backlog (encoded bytes
+	                                 plus a small header each); 0 = 16 MiB */
 	const char *server_key_path;  /* operator's z85 public key file, or NULL */
 	const char *client_key_path;  /* our z85 public + secret key file, or NULL */
 	bool patient;                 /* offline replay: wait up to 1 s for room in the
 	                                 queue before counting a drop (until the first
 	                                 timeout), instead of dropping at once */
 };
+
+/*
+ * Queueing: ZeroMQ's own queue holds at most PUBLISH_PIPE_HWM envelopes (it
+ * keeps them across a reconnect). Beyond that, while the operator is away or
+ * slow, encoded envelopes wait in the backlog, in order, bounded by
+ * backlog_bytes and sndhwm; every call of publish_send(), publish_recv() or
+ * publish_flush() moves what ZeroMQ takes. When the budget is full, new
+ * envelopes are dropped (tail drop), so the oldest waiting intervals arrive
+ * and the operator sees the drops as one sequence gap after them.
+ */
+#define PUBLISH_PIPE_HWM 32
 
 struct publish;
 
@@ -29,16 +43,24 @@ struct publish;
  */
 struct publish *publish_new(const struct publish_config *cfg);
 
-/* Closes the socket, waiting at most linger_ms for queued envelopes. NULL is a no-op. */
+/*
+ * Hands the backlog to ZeroMQ, waiting at most linger_ms, then closes the
+ * socket (ZeroMQ's queue gets the rest of linger_ms). What is still in the
+ * backlog is counted as dropped. NULL is a no-op.
+ */
 void publish_free(struct publish *p, int linger_ms);
 
 /*
  * Stamps m (version, probe id, next seq, sent_ts = wall clock), encodes it
- * and queues it without blocking. Returns 0 when queued, -1 when dropped
- * (queue full or encoding failed; counted). The seq is used either way so
- * the operator sees the gap.
+ * and queues it without blocking (in patient mode: waits up to 1 s for
+ * ZeroMQ once). Returns 0 when queued (to ZeroMQ or the backlog), -1 when
+ * dropped (budget or count full, or encoding failed; counted). The seq is
+ * used either way so the operator sees the gap.
  */
 int publish_send(struct publish *p, struct gw_msg *m);
+
+/* Moves backlogged envelopes to ZeroMQ while it takes them, without blocking. Returns how many. */
+size_t publish_flush(struct publish *p);
 
 /*
  * Receives one waiting envelope without blocking. Returns 1 with *m filled
@@ -48,8 +70,12 @@ int publish_send(struct publish *p, struct gw_msg *m);
 int publish_recv(struct publish *p, struct gw_msg *m);
 
 struct publish_stats {
-	uint64_t sent;
-	uint64_t dropped;          /* queue full */
+	uint64_t sent;             /* handed to ZeroMQ (directly or late) */
+	uint64_t dropped;          /* queue full: budget, count, or left at exit */
+	uint64_t late;             /* of sent: went through the backlog */
+	uint64_t backlog;          /* envelopes waiting in the backlog now */
+	uint64_t backlog_bytes;    /* their memory now (budgeted bytes) */
+	uint64_t backlog_peak_bytes;
 	uint64_t encode_failed;
 	uint64_t received;
 	uint64_t bad_received;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: `make bench`. Prints ONE table; every figure is the median of BENCH_RUNS runs (default 3)
 # and every comparison a ratio measured within the same run.
-#   run.sh BUILD_DIR [--only throughput|memory|ingest|lab[,...]]
+#   run.sh BUILD_DIR [--only throughput|memory|ingest|lab|report|shed|loss|faults|soak[,...]]
 # Sections (report: tests/bench/bench_report.sh): throughput (probe vs ndpiReader vs bare libpcap
 # loop on a >1M-packet capture: copies of the shared corpus, or of the generated home mix when
 # the corpus is absent),
@@ -16,7 +16,7 @@ set -uo pipefail
 B=${1:-build}
 shift || true
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
-ONLY=throughput,memory,ingest,lab,report
+ONLY=throughput,memory,ingest,lab,report,shed,loss,faults,soak
 [ "${1:-}" = --only ] && ONLY=${2:?--only needs a section list}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -341,8 +341,27 @@ bench_report() {
 	while IFS="$(printf '\t')" read -r m v n; do row report "$m" "$v" "$n"; done < <(bash "$HERE/bench_report.sh" "$B")
 }
 
+# ---- 5.-8. degradation and faults (own scripts; they print the table rows) -----------------
+# shed: bench_shed.sh (1x/2x/4x capacity), loss: bench_loss.sh (loss vs packet size and rate),
+# faults: the fault tests with the issue's figures (operator down 60 s), soak: bench_soak.sh
+# (BENCH_SOAK_SECONDS, default 600).
+bench_shed() { bash "$HERE/bench_shed.sh" "$B" >>"$TABLE"; }
+bench_loss() { bash "$HERE/bench_loss.sh" "$B" >>"$TABLE"; }
+bench_soak() { bash "$HERE/bench_soak.sh" "$B" >>"$TABLE"; }
+bench_faults() {
+	local t res
+	for t in test_fault_operator_down test_fault_kill; do
+		GW_FAULT_DOWN_S=60 GW_FAULT_BUDGET=16384 GW_BUILD=$B GW_TESTS=$REPO/tests \
+			bash "$REPO/tests/e2e/$t.sh" >"$TMP/$t.log" 2>&1 && res=PASS || res=FAIL
+		grep '^FIGURES' "$TMP/$t.log" | sed 's/^FIGURES //' | while read -r l; do
+			row faults "$t" "$res" "$l"
+		done
+		grep -q '^FIGURES' "$TMP/$t.log" || row faults "$t" "$res" "$(tail -n 1 "$TMP/$t.log")"
+	done
+}
+
 [ -x "$PROBE" ] || { echo "bench: $PROBE not built"; exit 1; }
-for s in throughput memory ingest lab report; do
+for s in throughput memory ingest lab report shed loss faults soak; do
 	want "$s" || continue
 	note "section $s"
 	t0=$(now)

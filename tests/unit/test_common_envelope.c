@@ -136,6 +136,7 @@ fill_customer(struct gw_customer_stats *c, unsigned i, size_t n_apps)
 	c->tx_packets = 4000 + i;
 	c->flows_active = 50 + i;
 	c->flows_new = 60 + i;
+	c->shed_packets = 70000000000ULL + i;
 	c->n_apps = n_apps;
 	for (size_t a = 0; a < n_apps; a++) {
 		snprintf(c->apps[a].app, sizeof(c->apps[a].app), "App%zu", a);

@@ -174,6 +174,37 @@ test_move_app(void **state)
 	interval_free(iv);
 }
 
+/* shed_packets: counted per customer, reported, reset; a shed-only customer is reported. */
+static void
+test_shed_packets(void **state)
+{
+	struct interval *iv = interval_new(3, 1000000);
+	struct gw_customer_stats out;
+	size_t n;
+	int c;
+
+	(void)state;
+	interval_start_at(iv, 1700000000000000ULL);
+	interval_account(iv, 1, -1, 100, 0, 0);
+	interval_shed(iv, 1);
+	interval_shed(iv, 1);
+	interval_shed(iv, 2);
+	interval_shed(iv, 7);      /* out of range: ignored */
+	interval_shed(iv, -1);
+	n = interval_close_prepare(iv);
+	assert_int_equal(n, 2);
+	for (size_t k = 0; k < n; k++) {
+		c = interval_fill(iv, k, &names, &out);
+		assert_int_equal(out.shed_packets, c == 1 ? 2 : 1);
+	}
+	interval_next(iv);
+	interval_account(iv, 1, -1, 100, 0, 0);
+	assert_int_equal(interval_close_prepare(iv), 1);
+	interval_fill(iv, 0, &names, &out);
+	assert_int_equal(out.shed_packets, 0);
+	interval_free(iv);
+}
+
 int
 main(void)
 {
@@ -182,6 +213,7 @@ main(void)
 		cmocka_unit_test(test_accounting),
 		cmocka_unit_test(test_apps_cap_and_move),
 		cmocka_unit_test(test_move_app),
+		cmocka_unit_test(test_shed_packets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,6 +125,30 @@ test_stats_line(void **state)
 	free(s);
 }
 
+/* shed_packets appears after flows_new only when packets were shed. */
+static void
+test_stats_shed(void **state)
+{
+	struct gw_customer_stats c;
+	struct gw_stats_report r;
+	char *s;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(&r, 0, sizeof(r));
+	strcpy(c.customer, "c1");
+	c.flows_new = 3;
+	c.shed_packets = 42;
+	r.ts = 1700000001.0; r.interval = 1.0; r.n_customers = 1; r.customers = &c;
+	s = capture(write_stats, &r);
+	assert_non_null(strstr(s, "\"flows_new\":3,\"shed_packets\":42,\"apps\""));
+	free(s);
+	c.shed_packets = 0;
+	s = capture(write_stats, &r);
+	assert_null(strstr(s, "shed_packets"));
+	free(s);
+}
+
 static void
 write_event(FILE *fp, void *arg)
 {
@@ -195,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_stats_line),
+		cmocka_unit_test(test_stats_shed),
 		cmocka_unit_test(test_event_line),
 		cmocka_unit_test(test_flow_line),
 	};
