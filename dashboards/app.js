@@ -155,6 +155,7 @@
       jitter: rtp ? rtp.s.jitter_ms_avg : null,
       loss: rtp && rtp.s.packets_expected > 0 ? 100 * rtp.s.packets_lost / rtp.s.packets_expected : null,
       dns: dns ? dns.s.latency_ms_avg : null,
+      shed: c.shed_packets || 0,
       q: { tcp: tcp, rtp: rtp, dns: dns }, raw: c
     };
   }
@@ -312,7 +313,9 @@
     $("d-meta").textContent = "probe " + c.probe + " · last interval " + fmtTime(c.ts) + " (" + c.interval + " s)";
     $("d-tiles").replaceChildren(tile("rx", fmtBits(r.rx_bps)), tile("tx", fmtBits(r.tx_bps)),
       tile("pkt/s", fmtCount(r.pps)), tile("Flows", fmtCount(r.flows)),
-      q("RTT WAN ms", "rtt_wan", fmtMs), q("Jitter ms", "jitter", fmtMs), q("RTP loss %", "loss", fmtPct), q("DNS ms", "dns", fmtMs));
+      q("RTT WAN ms", "rtt_wan", fmtMs), q("Jitter ms", "jitter", fmtMs), q("RTP loss %", "loss", fmtPct), q("DNS ms", "dns", fmtMs),
+      tile("Shed pkt", fmtCount(r.shed), r.shed ? "warn" : "",
+        "packets of the latest interval the probe counted but gave no DPI/QoS (load shedding)"));
     renderApps(c);
   }
 

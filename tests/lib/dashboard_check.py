@@ -499,6 +499,9 @@ def check_detail(dom, c, want):
             fail("detail: %s has no points though the customer has %s" % (chart, key))
             return
     tiles = dom.text_of.get("d-tiles", "")
+    if "Shed pkt" not in tiles:
+        fail("detail %s: no 'Shed pkt' tile (load-shedding count) in %r" % (c["id"], tiles[:200]))
+        return
     ok("detail %s: charts with points %s; tiles %r" % (c["id"], counts, re.sub(r"\s+", " ", tiles)[:120]))
 
 
