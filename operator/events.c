@@ -805,30 +805,33 @@ events_cm_max_command_id(struct events *es)
 
 /* ---- batched upserts (capacity reports) ---- */
 
-/* Binds row i of rows to the upsert statement st. */
-typedef void (*events_bind_row_fn)(sqlite3_stmt *st, const void *rows, size_t i);
+/* One kind of batch: its upsert, its retention DELETE (?1 = first day kept), how a row binds. */
+struct events_batch_sql {
+	const char *what;         /* for the log line */
+	const char *upsert, *delete_older;
+	void (*bind)(sqlite3_stmt *st, const void *rows, size_t i);   /* row i of rows */
+};
 
 /*
- * Runs one write transaction: BEGIN IMMEDIATE, upsert_sql stepped once per
- * row (bound by bind), delete_sql with ?1 = drop_before_day, COMMIT; any
- * failure rolls back and logs "events: WHAT: <sqlite error>". Returns 0, or
- * -1 (counted as a write error) when anything failed.
+ * Runs one write transaction: BEGIN IMMEDIATE, q->upsert stepped once per
+ * row (bound by q->bind), q->delete_older with ?1 = drop_before_day, COMMIT;
+ * any failure rolls back and logs "events: WHAT: <sqlite error>". Returns 0,
+ * or -1 (counted as a write error) when anything failed.
  */
 static int
-events_batch(struct events *es, const char *what, const char *upsert_sql,
-    const char *delete_sql, events_bind_row_fn bind, const void *rows,
-    size_t n, int64_t drop_before_day)
+events_batch(struct events *es, const struct events_batch_sql *q,
+    const void *rows, size_t n, int64_t drop_before_day)
 {
 	sqlite3_stmt *st = NULL, *del = NULL;
 	int rc = -1;
 
 	if (events_exec(es->w, "BEGIN IMMEDIATE", "begin") == -1)
 		goto count;
-	if (sqlite3_prepare_v2(es->w, upsert_sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(es->w, delete_sql, -1, &del, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(es->w, q->upsert, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(es->w, q->delete_older, -1, &del, NULL) != SQLITE_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		bind(st, rows, i);
+		q->bind(st, rows, i);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(st);
@@ -842,7 +845,7 @@ events_batch(struct events *es, const char *what, const char *upsert_sql,
 		events_exec(es->w, "ROLLBACK", "rollback");
 	goto out;
 fail:
-	log_warn("events: %s: %s", what, sqlite3_errmsg(es->w));
+	log_warn("events: %s: %s", q->what, sqlite3_errmsg(es->w));
 	events_exec(es->w, "ROLLBACK", "rollback");
 out:
 	sqlite3_finalize(st);
@@ -871,11 +874,15 @@ int
 events_apps_add(struct events *es, const struct events_app_bytes *rows,
     size_t n, int64_t drop_before_day)
 {
-	return events_batch(es, "app bytes", "INSERT INTO app_daily (customer, "
-	    "day, app, rx_bytes, tx_bytes) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
-	    "(customer, day, app) DO UPDATE SET rx_bytes = rx_bytes + ?4, "
-	    "tx_bytes = tx_bytes + ?5", "DELETE FROM app_daily WHERE day < ?1",
-	    events_bind_app, rows, n, drop_before_day);
+	static const struct events_batch_sql q = {
+		"app bytes",
+		"INSERT INTO app_daily (customer, day, app, rx_bytes, tx_bytes) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (customer, day, app) DO "
+		"UPDATE SET rx_bytes = rx_bytes + ?4, tx_bytes = tx_bytes + ?5",
+		"DELETE FROM app_daily WHERE day < ?1", events_bind_app,
+	};
+
+	return events_batch(es, &q, rows, n, drop_before_day);
 }
 
 int
@@ -930,10 +937,14 @@ int
 events_daily_put(struct events *es, const struct events_daily *rows, size_t n,
     int64_t drop_before_day)
 {
-	return events_batch(es, "daily p95", "INSERT OR REPLACE INTO daily_p95 "
-	    "(customer, day, rx_p95_bps, tx_p95_bps) VALUES (?1, ?2, ?3, ?4)",
-	    "DELETE FROM daily_p95 WHERE day < ?1", events_bind_daily, rows, n,
-	    drop_before_day);
+	static const struct events_batch_sql q = {
+		"daily p95",
+		"INSERT OR REPLACE INTO daily_p95 (customer, day, rx_p95_bps, "
+		"tx_p95_bps) VALUES (?1, ?2, ?3, ?4)",
+		"DELETE FROM daily_p95 WHERE day < ?1", events_bind_daily,
+	};
+
+	return events_batch(es, &q, rows, n, drop_before_day);
 }
 
 int
