@@ -25,6 +25,17 @@ api_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Sets a 200 reply of len bytes at body (ownership moves to r) with content_type (static). */
+static int
+api_body(struct api_response *r, char *body, size_t len, const char *content_type)
+{
+	r->status = 200;
+	r->body = body;
+	r->body_len = len;
+	r->content_type = content_type;
+	return 0;
+}
+
 /* Takes ownership of j (NULL -> 500) and sets it as the body. */
 static int
 api_json(struct api_response *r, int status, json_t *j)
@@ -813,11 +824,7 @@ api_graph(const struct api_ctx *ctx, const char *id,
 			return api_error(r, 404, "%s", err);
 		return api_error(r, strstr(err, "metric") ? 400 : 500, "%s", err);
 	}
-	r->status = 200;
-	r->body = (char *)png;
-	r->body_len = len;
-	r->content_type = "image/png";
-	return 0;
+	return api_body(r, (char *)png, len, "image/png");
 }
 
 /* GET /metrics: snapshots of live and store, rendered by metrics.c. */
@@ -846,11 +853,7 @@ api_metrics(const struct api_ctx *ctx, struct api_response *r)
 	free(pv);
 	if (rc == -1)
 		return api_error(r, 500, "out of memory");
-	r->status = 200;
-	r->body = buf;
-	r->body_len = len;
-	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-	return 0;
+	return api_body(r, buf, len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 static int
@@ -1036,11 +1039,7 @@ api_csv(struct api_response *r, char *buf, size_t len)
 {
 	if (buf == NULL)
 		return api_error(r, 500, "out of memory");
-	r->status = 200;
-	r->body = buf;
-	r->body_len = len;
-	r->content_type = "text/csv; charset=utf-8";
-	return 0;
+	return api_body(r, buf, len, "text/csv; charset=utf-8");
 }
 
 static void
@@ -1169,11 +1168,7 @@ api_report_chart(const struct api_ctx *ctx, const struct report_customer *c,
 	if (store_graph(ctx->store, &g, &img, &len, &missing, err,
 	    sizeof(err)) == -1)
 		return api_error(r, missing ? 404 : 500, "%s", err);
-	r->status = 200;
-	r->body = (char *)img;
-	r->body_len = len;
-	r->content_type = svg ? "image/svg+xml" : "image/png";
-	return 0;
+	return api_body(r, (char *)img, len, svg ? "image/svg+xml" : "image/png");
 }
 
 /* GET /api/v1/reports/customers/ID[/daily|/chart.png|/chart.svg] */

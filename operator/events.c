@@ -803,30 +803,35 @@ events_cm_max_command_id(struct events *es)
 	return v;
 }
 
-/* ---- application bytes per customer and day (capacity reports) ---- */
+/* ---- batched upserts (capacity reports) ---- */
 
-int
-events_apps_add(struct events *es, const struct events_app_bytes *rows,
-    size_t n, int64_t drop_before_day)
+/* One kind of batch: its upsert, its retention DELETE (?1 = first day kept), how a row binds. */
+struct events_batch_sql {
+	const char *what;         /* for the log line */
+	const char *upsert, *delete_older;
+	void (*bind)(sqlite3_stmt *st, const void *rows, size_t i);   /* row i of rows */
+};
+
+/*
+ * Runs one write transaction: BEGIN IMMEDIATE, q->upsert stepped once per
+ * row (bound by q->bind), q->delete_older with ?1 = drop_before_day, COMMIT;
+ * any failure rolls back and logs "events: WHAT: <sqlite error>". Returns 0,
+ * or -1 (counted as a write error) when anything failed.
+ */
+static int
+events_batch(struct events *es, const struct events_batch_sql *q,
+    const void *rows, size_t n, int64_t drop_before_day)
 {
 	sqlite3_stmt *st = NULL, *del = NULL;
 	int rc = -1;
 
 	if (events_exec(es->w, "BEGIN IMMEDIATE", "begin") == -1)
 		goto count;
-	if (sqlite3_prepare_v2(es->w, "INSERT INTO app_daily (customer, day, "
-	    "app, rx_bytes, tx_bytes) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
-	    "(customer, day, app) DO UPDATE SET rx_bytes = rx_bytes + ?4, "
-	    "tx_bytes = tx_bytes + ?5", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(es->w, "DELETE FROM app_daily WHERE day < ?1", -1,
-	    &del, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(es->w, q->upsert, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(es->w, q->delete_older, -1, &del, NULL) != SQLITE_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_text(st, 1, rows[i].customer, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, rows[i].day);
-		sqlite3_bind_text(st, 3, rows[i].app, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 4, rows[i].rx_bytes);
-		sqlite3_bind_double(st, 5, rows[i].tx_bytes);
+		q->bind(st, rows, i);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(st);
@@ -840,7 +845,7 @@ events_apps_add(struct events *es, const struct events_app_bytes *rows,
 		events_exec(es->w, "ROLLBACK", "rollback");
 	goto out;
 fail:
-	log_warn("events: app bytes: %s", sqlite3_errmsg(es->w));
+	log_warn("events: %s: %s", q->what, sqlite3_errmsg(es->w));
 	events_exec(es->w, "ROLLBACK", "rollback");
 out:
 	sqlite3_finalize(st);
@@ -849,6 +854,35 @@ count:
 	if (rc == -1)
 		events_count_add(&es->stats.write_errors, 1);
 	return rc;
+}
+
+/* ---- application bytes per customer and day (capacity reports) ---- */
+
+static void
+events_bind_app(sqlite3_stmt *st, const void *rows, size_t i)
+{
+	const struct events_app_bytes *r = (const struct events_app_bytes *)rows + i;
+
+	sqlite3_bind_text(st, 1, r->customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->day);
+	sqlite3_bind_text(st, 3, r->app, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 4, r->rx_bytes);
+	sqlite3_bind_double(st, 5, r->tx_bytes);
+}
+
+int
+events_apps_add(struct events *es, const struct events_app_bytes *rows,
+    size_t n, int64_t drop_before_day)
+{
+	static const struct events_batch_sql q = {
+		"app bytes",
+		"INSERT INTO app_daily (customer, day, app, rx_bytes, tx_bytes) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (customer, day, app) DO "
+		"UPDATE SET rx_bytes = rx_bytes + ?4, tx_bytes = tx_bytes + ?5",
+		"DELETE FROM app_daily WHERE day < ?1", events_bind_app,
+	};
+
+	return events_batch(es, &q, rows, n, drop_before_day);
 }
 
 int
@@ -888,48 +922,29 @@ out:
 
 /* ---- daily 95th percentiles (capacity trends) ---- */
 
+static void
+events_bind_daily(sqlite3_stmt *st, const void *rows, size_t i)
+{
+	const struct events_daily *r = (const struct events_daily *)rows + i;
+
+	sqlite3_bind_text(st, 1, r->customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->day);
+	sqlite3_bind_double(st, 3, r->rx_p95_bps);
+	sqlite3_bind_double(st, 4, r->tx_p95_bps);
+}
+
 int
 events_daily_put(struct events *es, const struct events_daily *rows, size_t n,
     int64_t drop_before_day)
 {
-	sqlite3_stmt *st = NULL, *del = NULL;
-	int rc = -1;
+	static const struct events_batch_sql q = {
+		"daily p95",
+		"INSERT OR REPLACE INTO daily_p95 (customer, day, rx_p95_bps, "
+		"tx_p95_bps) VALUES (?1, ?2, ?3, ?4)",
+		"DELETE FROM daily_p95 WHERE day < ?1", events_bind_daily,
+	};
 
-	if (events_exec(es->w, "BEGIN IMMEDIATE", "begin") == -1)
-		goto count;
-	if (sqlite3_prepare_v2(es->w, "INSERT OR REPLACE INTO daily_p95 "
-	    "(customer, day, rx_p95_bps, tx_p95_bps) VALUES (?1, ?2, ?3, ?4)", -1,
-	    &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(es->w, "DELETE FROM daily_p95 WHERE day < ?1", -1,
-	    &del, NULL) != SQLITE_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_bind_text(st, 1, rows[i].customer, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, rows[i].day);
-		sqlite3_bind_double(st, 3, rows[i].rx_p95_bps);
-		sqlite3_bind_double(st, 4, rows[i].tx_p95_bps);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			goto fail;
-		sqlite3_reset(st);
-	}
-	sqlite3_bind_int64(del, 1, drop_before_day);
-	if (sqlite3_step(del) != SQLITE_DONE)
-		goto fail;
-	if (events_exec(es->w, "COMMIT", "commit") == 0)
-		rc = 0;
-	else
-		events_exec(es->w, "ROLLBACK", "rollback");
-	goto out;
-fail:
-	log_warn("events: daily p95: %s", sqlite3_errmsg(es->w));
-	events_exec(es->w, "ROLLBACK", "rollback");
-out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(del);
-count:
-	if (rc == -1)
-		events_count_add(&es->stats.write_errors, 1);
-	return rc;
+	return events_batch(es, &q, rows, n, drop_before_day);
 }
 
 int

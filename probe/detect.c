@@ -408,6 +408,16 @@ void detect_alarm_fire(struct detect *d, struct alarm *a, const struct pkt *p,
 }
 
 /* See detect_int.h. */
+void detect_pending_fire(struct detect *d, struct alarm *a, struct gw_event *ev)
+{
+	a->active = true;
+	a->fired_us = d->now_us;
+	a->below_since_us = 0;
+	hll_clear(&a->sources);
+	detect_event_base(d, a, ev);
+}
+
+/* See detect_int.h. */
 void detect_alarm_unflag(struct detect *d, struct alarm *a)
 {
 	if (a->src_flagged)
@@ -902,11 +912,7 @@ static void unusual_settle(struct detect *d, struct alarm *a)
 		a->used = false;
 		return;
 	}
-	a->active = true;
-	a->fired_us = d->now_us;
-	a->below_since_us = 0;
-	hll_clear(&a->sources);
-	detect_event_base(d, a, &ev);
+	detect_pending_fire(d, a, &ev);
 	ev.rate_pps = a->peak_pps;
 	snprintf(ev.detail, sizeof(ev.detail),
 	    "%.0f inbound SYNs/s to port %u (not allowlisted)", a->peak_pps, a->dport);

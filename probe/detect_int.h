@@ -165,6 +165,13 @@ bool detect_alarm_may_fire(const struct detect *d, const struct alarm *a);
 void detect_alarm_fire(struct detect *d, struct alarm *a, const struct pkt *p,
     uint64_t rate_key);
 
+/*
+ * Fires a pending alarm a as it stands (its dst, port, rate key and peak are
+ * kept; sources counted afresh) and fills ev's common fields; the caller sets
+ * rate and detail and emits.
+ */
+void detect_pending_fire(struct detect *d, struct alarm *a, struct gw_event *ev);
+
 /* Takes a's source out of the flagged set (its packets get DPI and quality again). */
 void detect_alarm_unflag(struct detect *d, struct alarm *a);
 

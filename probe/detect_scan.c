@@ -218,11 +218,7 @@ void detect_scan_settle(struct detect *d, struct alarm *a)
 		a->used = false;
 		return;
 	}
-	a->active = true;
-	a->fired_us = d->now_us;
-	a->below_since_us = 0;
-	hll_clear(&a->sources);
-	detect_event_base(d, a, &ev);
+	detect_pending_fire(d, a, &ev);
 	dcount_advance(d->failures, d->now_us);
 	ev.rate_pps = dcount_estimate(d->failures, a->rate_key);
 	snprintf(ev.detail, sizeof(ev.detail),

@@ -4,46 +4,22 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "ctl_fmt.h"
 #include "ctl_report.h"
 
-static double
-ctl_rnum(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-/* "12.3 Mbit/s" style; "-" for NAN. */
+/* "12.34 Mbit/s" (always two decimals); "-" for NAN. */
 static const char *
 ctl_rsi(char *buf, size_t len, double v, const char *unit)
 {
-	static const char *const pfx[] = { "", "k", "M", "G", "T", "P" };
-	int i = 0;
-
-	if (isnan(v))
-		return "-";
-	while (fabs(v) >= 999.95 && i < 5) {
-		v /= 1000;
-		i++;
-	}
-	snprintf(buf, len, "%.2f %s%s", v, pfx[i], unit);
-	return buf;
+	return ctl_fmt_si(buf, len, v, unit, 2, false);
 }
 
+/* Local time to the minute; "-" for NAN and ts <= 0. */
 static const char *
 ctl_rtime(char *buf, size_t len, double ts)
 {
-	struct tm tm;
-	time_t t = (time_t)ts;
-
-	if (isnan(ts) || ts <= 0)
-		return "-";
-	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
-	return buf;
+	return ctl_fmt_time(buf, len, ts, "%Y-%m-%d %H:%M");
 }
 
 /* Appends "&key=value" (percent-encoded) when value is set. 0 or -1. */
@@ -116,12 +92,12 @@ static void
 ctl_report_dir(const char *name, const json_t *d)
 {
 	char a[32], b[32], c[32], t[32];
-	double tot = ctl_rnum(d, "total_bytes");
+	double tot = ctl_fmt_jnum(d, "total_bytes");
 
 	printf("  %-4s 95th %-14s peak %-14s at %-16s total %s\n", name,
-	    ctl_rsi(a, sizeof(a), ctl_rnum(d, "p95_bps"), "bit/s"),
-	    ctl_rsi(b, sizeof(b), ctl_rnum(d, "peak_bps"), "bit/s"),
-	    ctl_rtime(t, sizeof(t), ctl_rnum(d, "peak_ts")),
+	    ctl_rsi(a, sizeof(a), ctl_fmt_jnum(d, "p95_bps"), "bit/s"),
+	    ctl_rsi(b, sizeof(b), ctl_fmt_jnum(d, "peak_bps"), "bit/s"),
+	    ctl_rtime(t, sizeof(t), ctl_fmt_jnum(d, "peak_ts")),
 	    isnan(tot) ? "-" : ctl_rsi(c, sizeof(c), tot, "B"));
 }
 
@@ -134,12 +110,12 @@ ctl_report_trend(const char *name, const json_t *t)
 	    "80 %% %s, 100 %% %s (plan %s)\n", name,
 	    json_string_value(json_object_get(t, "verdict")) ?
 	    json_string_value(json_object_get(t, "verdict")) : "?",
-	    ctl_rsi(a, sizeof(a), ctl_rnum(t, "slope_bps_per_day"), "bit/s"),
-	    ctl_rnum(t, "growth_pct_month"), ctl_rnum(t, "r"),
-	    (int)ctl_rnum(t, "days"),
-	    ctl_rtime(b, sizeof(b), ctl_rnum(t, "saturation_80_ts")),
-	    ctl_rtime(c, sizeof(c), ctl_rnum(t, "saturation_100_ts")),
-	    ctl_rsi(d, sizeof(d), ctl_rnum(t, "plan_bps"), "bit/s"));
+	    ctl_rsi(a, sizeof(a), ctl_fmt_jnum(t, "slope_bps_per_day"), "bit/s"),
+	    ctl_fmt_jnum(t, "growth_pct_month"), ctl_fmt_jnum(t, "r"),
+	    (int)ctl_fmt_jnum(t, "days"),
+	    ctl_rtime(b, sizeof(b), ctl_fmt_jnum(t, "saturation_80_ts")),
+	    ctl_rtime(c, sizeof(c), ctl_fmt_jnum(t, "saturation_100_ts")),
+	    ctl_rsi(d, sizeof(d), ctl_fmt_jnum(t, "plan_bps"), "bit/s"));
 }
 
 void
@@ -152,23 +128,23 @@ ctl_report_print(const json_t *j)
 
 	printf("%s  %s .. %s  (step %d s%s)\n",
 	    json_string_value(json_object_get(j, "customer")),
-	    ctl_rtime(a, sizeof(a), ctl_rnum(j, "from")),
-	    ctl_rtime(b, sizeof(b), ctl_rnum(j, "to")), (int)ctl_rnum(j, "step_s"),
+	    ctl_rtime(a, sizeof(a), ctl_fmt_jnum(j, "from")),
+	    ctl_rtime(b, sizeof(b), ctl_fmt_jnum(j, "to")), (int)ctl_fmt_jnum(j, "step_s"),
 	    json_is_true(json_object_get(j, "exact")) ? ", exact" :
 	    ", NOT the native 300 s step");
-	printf("  rows %d, known %d, unknown %.2f %%\n", (int)ctl_rnum(j, "rows"),
-	    (int)ctl_rnum(j, "known_rows"), 100 * ctl_rnum(j, "unknown_share"));
+	printf("  rows %d, known %d, unknown %.2f %%\n", (int)ctl_fmt_jnum(j, "rows"),
+	    (int)ctl_fmt_jnum(j, "known_rows"), 100 * ctl_fmt_jnum(j, "unknown_share"));
 	ctl_report_dir("rx", json_object_get(j, "rx"));
 	ctl_report_dir("tx", json_object_get(j, "tx"));
 	ctl_report_dir("max", json_object_get(j, "max"));
-	printf("  busy hour %02d:00 (mean %s)\n", (int)ctl_rnum(j, "busy_hour"),
-	    ctl_rsi(a, sizeof(a), ctl_rnum(j, "busy_hour_bps"), "bit/s"));
+	printf("  busy hour %02d:00 (mean %s)\n", (int)ctl_fmt_jnum(j, "busy_hour"),
+	    ctl_rsi(a, sizeof(a), ctl_fmt_jnum(j, "busy_hour_bps"), "bit/s"));
 	for (size_t i = 0; i < 4; i++) {
 		const json_t *o = json_object_get(q, qn[i]);
 		printf("  %-12s p95 %10.2f  mean %10.2f  (%d samples)\n", qn[i],
-		    ctl_rnum(o, "p95"), ctl_rnum(o, "mean"), (int)ctl_rnum(o, "samples"));
+		    ctl_fmt_jnum(o, "p95"), ctl_fmt_jnum(o, "mean"), (int)ctl_fmt_jnum(o, "samples"));
 	}
-	printf("  SLA breach minutes %.1f\n", ctl_rnum(q, "sla_breach_minutes"));
+	printf("  SLA breach minutes %.1f\n", ctl_fmt_jnum(q, "sla_breach_minutes"));
 	ctl_report_trend("rx", json_object_get(tr, "rx"));
 	ctl_report_trend("tx", json_object_get(tr, "tx"));
 }
@@ -183,16 +159,16 @@ ctl_report_top_print(const json_t *j)
 	printf("top by %s (%s), %d of %d customers\n",
 	    json_string_value(json_object_get(j, "by")),
 	    json_string_value(json_object_get(j, "order")),
-	    (int)json_array_size(rows), (int)ctl_rnum(j, "total"));
+	    (int)json_array_size(rows), (int)ctl_fmt_jnum(j, "total"));
 	printf("%-20s %14s %12s %10s %16s %8s\n", "CUSTOMER", "P95", "TOTAL",
 	    "GROWTH%/M", "SATURATION", "SLA_MIN");
 	json_array_foreach(rows, i, r) {
 		printf("%-20.20s %14s %12s %10.2f %16s %8.1f\n",
 		    json_string_value(json_object_get(r, "customer")),
-		    ctl_rsi(a, sizeof(a), ctl_rnum(r, "p95_bps"), "bit/s"),
-		    ctl_rsi(b, sizeof(b), ctl_rnum(r, "total_bytes"), "B"),
-		    ctl_rnum(r, "growth_pct_month"),
-		    ctl_rtime(c, sizeof(c), ctl_rnum(r, "saturation_ts")),
-		    ctl_rnum(r, "sla_breach_minutes"));
+		    ctl_rsi(a, sizeof(a), ctl_fmt_jnum(r, "p95_bps"), "bit/s"),
+		    ctl_rsi(b, sizeof(b), ctl_fmt_jnum(r, "total_bytes"), "B"),
+		    ctl_fmt_jnum(r, "growth_pct_month"),
+		    ctl_rtime(c, sizeof(c), ctl_fmt_jnum(r, "saturation_ts")),
+		    ctl_fmt_jnum(r, "sla_breach_minutes"));
 	}
 }

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "ctl_fmt.h"
 #include "ctl_report.h"
 
 #define CTL_DEFAULT_URL   "http://127.0.0.1:8080"
@@ -586,22 +587,11 @@ ctl_table_print(struct ctl_table *t)
 	t->nrows = t->cap = 0;
 }
 
-/* Formats v with SI prefixes: "12.3 Mbit/s". */
+/* "12.3 Mbit/s"; whole numbers below 1000 without decimals ("5 B"); "-" for NAN. */
 static const char *
 ctl_si(char *buf, size_t len, double v, const char *unit)
 {
-	static const char *const pfx[] = { "", "k", "M", "G", "T", "P" };
-	int i = 0;
-
-	if (isnan(v))
-		return "-";
-	while (fabs(v) >= 999.95 && i < 5) {
-		v /= 1000;
-		i++;
-	}
-	snprintf(buf, len, i == 0 && v == floor(v) ? "%.0f %s%s" : "%.1f %s%s",
-	    v, pfx[i], unit);
-	return buf;
+	return ctl_fmt_si(buf, len, v, unit, 1, true);
 }
 
 static const char *
@@ -616,27 +606,11 @@ ctl_num(char *buf, size_t len, double v)
 	return buf;
 }
 
+/* Local time with seconds; "-" for NAN and ts <= 0. */
 static const char *
 ctl_time(char *buf, size_t len, double ts)
 {
-	struct tm tm;
-	time_t t;
-
-	if (isnan(ts) || ts <= 0)
-		return "-";
-	t = (time_t)ts;
-	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-	return buf;
-}
-
-/* Number at key (integer or real); NAN when missing or not a number. */
-static double
-ctl_jnum(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_number(v) ? json_number_value(v) : NAN;
+	return ctl_fmt_time(buf, len, ts, "%Y-%m-%d %H:%M:%S");
 }
 
 static const char *
@@ -782,7 +756,7 @@ ctl_top_app(const json_t *cust)
 	double best_b = -1, b;
 
 	json_object_foreach((json_t *)apps, key, v) {
-		b = ctl_jnum(v, "rx_bytes") + ctl_jnum(v, "tx_bytes");
+		b = ctl_fmt_jnum(v, "rx_bytes") + ctl_fmt_jnum(v, "tx_bytes");
 		if (!isnan(b) && b > best_b) {
 			best_b = b;
 			best = key;
@@ -796,13 +770,13 @@ static double
 ctl_bps(const json_t *o, const char *dir)
 {
 	char k1[16], k2[16];
-	double v, iv = ctl_jnum(o, "interval");
+	double v, iv = ctl_fmt_jnum(o, "interval");
 
 	snprintf(k1, sizeof(k1), "%s_bps", dir);
 	snprintf(k2, sizeof(k2), "%s_bytes", dir);
-	v = ctl_jnum(o, k1);
+	v = ctl_fmt_jnum(o, k1);
 	if (isnan(v) && iv > 0)
-		v = ctl_jnum(o, k2) * 8 / iv;
+		v = ctl_fmt_jnum(o, k2) * 8 / iv;
 	return v;
 }
 
@@ -810,10 +784,10 @@ static double
 ctl_pps(const json_t *o, const char *dir)
 {
 	char k[16];
-	double iv = ctl_jnum(o, "interval");
+	double iv = ctl_fmt_jnum(o, "interval");
 
 	snprintf(k, sizeof(k), "%s_packets", dir);
-	return iv > 0 ? ctl_jnum(o, k) / iv : NAN;
+	return iv > 0 ? ctl_fmt_jnum(o, k) / iv : NAN;
 }
 
 static int
@@ -836,9 +810,9 @@ cmd_customers(const struct ctl *c)
 			ctl_si(b[3], 64, ctl_bps(o, "tx"), "bit/s"),
 			ctl_num(b[4], 64, round(ctl_pps(o, "rx"))),
 			ctl_num(b[5], 64, round(ctl_pps(o, "tx"))),
-			ctl_num(b[6], 64, ctl_jnum(o, "flows_active")),
-			ctl_num(b[7], 64, ctl_jnum(o, "flows_new")),
-			ctl_top_app(o), ctl_time(b[9], 64, ctl_jnum(o, "ts")),
+			ctl_num(b[6], 64, ctl_fmt_jnum(o, "flows_active")),
+			ctl_num(b[7], 64, ctl_fmt_jnum(o, "flows_new")),
+			ctl_top_app(o), ctl_time(b[9], 64, ctl_fmt_jnum(o, "ts")),
 		};
 		ctl_table_row(&t, cells);
 	}
@@ -875,19 +849,19 @@ ctl_print_customer(const json_t *o)
 	printf("customer %s  probe %s  interval %s s ending %s\n",
 	    ctl_jstr(o, "id") ? ctl_jstr(o, "id") : "-",
 	    ctl_jstr(o, "probe") ? ctl_jstr(o, "probe") : "-",
-	    ctl_num(b[0], 64, ctl_jnum(o, "interval")),
-	    ctl_time(b[1], 64, ctl_jnum(o, "ts")));
+	    ctl_num(b[0], 64, ctl_fmt_jnum(o, "interval")),
+	    ctl_time(b[1], 64, ctl_fmt_jnum(o, "ts")));
 	printf("rx        %s  %s bytes  %s packets\n",
 	    ctl_si(b[0], 64, ctl_bps(o, "rx"), "bit/s"),
-	    ctl_num(b[1], 64, ctl_jnum(o, "rx_bytes")),
-	    ctl_num(b[2], 64, ctl_jnum(o, "rx_packets")));
+	    ctl_num(b[1], 64, ctl_fmt_jnum(o, "rx_bytes")),
+	    ctl_num(b[2], 64, ctl_fmt_jnum(o, "rx_packets")));
 	printf("tx        %s  %s bytes  %s packets\n",
 	    ctl_si(b[0], 64, ctl_bps(o, "tx"), "bit/s"),
-	    ctl_num(b[1], 64, ctl_jnum(o, "tx_bytes")),
-	    ctl_num(b[2], 64, ctl_jnum(o, "tx_packets")));
+	    ctl_num(b[1], 64, ctl_fmt_jnum(o, "tx_bytes")),
+	    ctl_num(b[2], 64, ctl_fmt_jnum(o, "tx_packets")));
 	printf("flows     %s active, %s new\n",
-	    ctl_num(b[0], 64, ctl_jnum(o, "flows_active")),
-	    ctl_num(b[1], 64, ctl_jnum(o, "flows_new")));
+	    ctl_num(b[0], 64, ctl_fmt_jnum(o, "flows_active")),
+	    ctl_num(b[1], 64, ctl_fmt_jnum(o, "flows_new")));
 	ctl_print_summary(o, "rtp");
 	ctl_print_summary(o, "tcp");
 	ctl_print_summary(o, "dns");
@@ -897,8 +871,8 @@ ctl_print_customer(const json_t *o)
 		ctl_table_cols(&t, "APP,>RX_BYTES,>TX_BYTES");
 		json_object_foreach(json_object_get(o, "apps"), key, v) {
 			const char *cells[3] = { key,
-			    ctl_si(b[0], 64, ctl_jnum(v, "rx_bytes"), "B"),
-			    ctl_si(b[1], 64, ctl_jnum(v, "tx_bytes"), "B") };
+			    ctl_si(b[0], 64, ctl_fmt_jnum(v, "rx_bytes"), "B"),
+			    ctl_si(b[1], 64, ctl_fmt_jnum(v, "tx_bytes"), "B") };
 			ctl_table_row(&t, cells);
 		}
 		ctl_table_print(&t);
@@ -908,11 +882,11 @@ ctl_print_customer(const json_t *o)
 		ctl_table_cols(&t, "TIME,>RX_BYTES,>TX_BYTES,>RX_PACKETS,>TX_PACKETS");
 		json_array_foreach(json_object_get(o, "history"), i, v) {
 			const char *cells[5] = {
-			    ctl_time(b[0], 64, ctl_jnum(v, "ts")),
-			    ctl_num(b[1], 64, ctl_jnum(v, "rx_bytes")),
-			    ctl_num(b[2], 64, ctl_jnum(v, "tx_bytes")),
-			    ctl_num(b[3], 64, ctl_jnum(v, "rx_packets")),
-			    ctl_num(b[4], 64, ctl_jnum(v, "tx_packets")) };
+			    ctl_time(b[0], 64, ctl_fmt_jnum(v, "ts")),
+			    ctl_num(b[1], 64, ctl_fmt_jnum(v, "rx_bytes")),
+			    ctl_num(b[2], 64, ctl_fmt_jnum(v, "tx_bytes")),
+			    ctl_num(b[3], 64, ctl_fmt_jnum(v, "rx_packets")),
+			    ctl_num(b[4], 64, ctl_fmt_jnum(v, "tx_packets")) };
 			ctl_table_row(&t, cells);
 		}
 		ctl_table_print(&t);
@@ -954,16 +928,16 @@ cmd_probes(const struct ctl *c)
 		h = json_object_get(o, "health");
 		cells[0] = ctl_jstr(o, "id");
 		cells[1] = ctl_jstr(o, "address");
-		cells[2] = ctl_time(b[2], 64, ctl_jnum(o, "last_seen"));
-		cells[3] = ctl_num(b[3], 64, ctl_jnum(o, "messages"));
-		cells[4] = ctl_num(b[4], 64, ctl_jnum(o, "lost"));
-		cells[5] = ctl_num(b[5], 64, ctl_jnum(o, "duplicates"));
-		cells[6] = ctl_num(b[6], 64, ctl_jnum(o, "rejected"));
-		cells[7] = ctl_num(b[7], 64, ctl_jnum(o, "customers"));
-		snprintf(b[8], 64, "%.1f", ctl_jnum(h, "cpu_pct"));
-		cells[8] = isnan(ctl_jnum(h, "cpu_pct")) ? "-" : b[8];
-		cells[9] = ctl_num(b[9], 64, ctl_jnum(h, "pcap_dropped"));
-		cells[10] = ctl_num(b[10], 64, ctl_jnum(h, "queue_dropped"));
+		cells[2] = ctl_time(b[2], 64, ctl_fmt_jnum(o, "last_seen"));
+		cells[3] = ctl_num(b[3], 64, ctl_fmt_jnum(o, "messages"));
+		cells[4] = ctl_num(b[4], 64, ctl_fmt_jnum(o, "lost"));
+		cells[5] = ctl_num(b[5], 64, ctl_fmt_jnum(o, "duplicates"));
+		cells[6] = ctl_num(b[6], 64, ctl_fmt_jnum(o, "rejected"));
+		cells[7] = ctl_num(b[7], 64, ctl_fmt_jnum(o, "customers"));
+		snprintf(b[8], 64, "%.1f", ctl_fmt_jnum(h, "cpu_pct"));
+		cells[8] = isnan(ctl_fmt_jnum(h, "cpu_pct")) ? "-" : b[8];
+		cells[9] = ctl_num(b[9], 64, ctl_fmt_jnum(h, "pcap_dropped"));
+		cells[10] = ctl_num(b[10], 64, ctl_fmt_jnum(h, "queue_dropped"));
 		ctl_table_row(&t, cells);
 	}
 	ctl_table_print(&t);
@@ -1010,7 +984,7 @@ cmd_series(const struct ctl *c)
 		return rc;
 	printf("%s %s %s, step %s s\n", c->args[1], c->args[2],
 	    ctl_jstr(j, "cf") ? ctl_jstr(j, "cf") : "",
-	    ctl_num(q, sizeof(q), ctl_jnum(j, "step")));
+	    ctl_num(q, sizeof(q), ctl_fmt_jnum(j, "step")));
 	ctl_table_cols(&t, "TIME,>VALUE");
 	json_array_foreach(json_object_get(j, "points"), i, pt) {
 		char b[2][64];
@@ -1052,21 +1026,21 @@ cmd_events(const struct ctl *c)
 		char b[4][64], kind[96];
 		const char *cells[9];
 
-		if (!isnan(since) && ctl_jnum(e, "ts") < since)
+		if (!isnan(since) && ctl_fmt_jnum(e, "ts") < since)
 			continue;
 		snprintf(kind, sizeof(kind), "%s%s", ctl_jstr(e, "kind") ?
 		    ctl_jstr(e, "kind") : "-", json_is_true(json_object_get(e,
 		    "cleared")) ? " (cleared)" : "");
-		cells[0] = ctl_time(b[0], 64, ctl_jnum(e, "ts"));
+		cells[0] = ctl_time(b[0], 64, ctl_fmt_jnum(e, "ts"));
 		cells[1] = kind;
 		cells[2] = ctl_jstr(e, "severity");
 		cells[3] = ctl_jstr(e, "customer");
 		cells[4] = ctl_jstr(e, "probe");
 		cells[5] = ctl_jstr(e, "src");
 		cells[6] = ctl_jstr(e, "dst");
-		cells[7] = ctl_jnum(e, "rate_pps") > 0 ?
-		    ctl_si(b[1], 64, ctl_jnum(e, "rate_pps"), "pps") :
-		    ctl_si(b[1], 64, ctl_jnum(e, "rate_bps"), "bit/s");
+		cells[7] = ctl_fmt_jnum(e, "rate_pps") > 0 ?
+		    ctl_si(b[1], 64, ctl_fmt_jnum(e, "rate_pps"), "pps") :
+		    ctl_si(b[1], 64, ctl_fmt_jnum(e, "rate_bps"), "bit/s");
 		cells[8] = ctl_jstr(e, "detail");
 		ctl_table_row(&t, cells);
 	}

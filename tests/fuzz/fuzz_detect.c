@@ -9,6 +9,7 @@
 #include "decode.h"
 #include "detect.h"
 #include "dnstunnel.h"
+#include "fuzz_frames.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,7 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct customer_map *map;
 	struct detect *d;
 	uint64_t now_us = 1700000000ULL * 1000000;
-	size_t off = 1, events = 0;
+	size_t off = 1, events = 0, len;
+	uint8_t *frame, gap_ms;
 	char err[128];
 
 	if (size < 1 || (map = customer_map_new()) == NULL)
@@ -57,21 +59,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (data[0] & 2)
 		detect_set_threshold(d, "hysteresis.holddown_s", 0);
-	while (off + 3 <= size) {
-		size_t len = ((size_t)data[off] << 8 | data[off + 1]) & 0x7ff;
-		uint8_t gap_ms = data[off + 2];
+	while (fz_next_frame(data, size, &off, &frame, &len, &gap_ms)) {
 		struct customer_match m;
 		struct dnstunnel_name n;
-		uint8_t *frame;
 		struct pkt p;
 
-		off += 3;
-		if (len > size - off)
-			len = size - off;
-		if ((frame = malloc(len ? len : 1)) == NULL)
-			break;
-		memcpy(frame, data + off, len);
-		off += len;
 		now_us += (uint64_t)(gap_ms >> 2) * 100000;
 		if (decode_is_ip(decode_packet(1 /* DLT_EN10MB */, frame, (uint32_t)len, &p))) {
 			p.ts_us = now_us;

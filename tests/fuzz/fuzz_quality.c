@@ -6,6 +6,7 @@
 
 #include "decode.h"
 #include "flow.h"
+#include "fuzz_frames.h"
 #include "quality.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct flow_table *t;
 	struct fz z;
 	uint64_t now_us = 1700000000ULL * 1000000;
-	size_t off = 0;
+	size_t off = 0, len;
+	uint8_t *frame, gap_ms;
 
 	if ((z.q = quality_new(2)) == NULL)
 		return 0;
@@ -45,23 +47,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		quality_free(z.q);
 		return 0;
 	}
-	while (off + 3 <= size) {
-		size_t len = ((size_t)data[off] << 8 | data[off + 1]) & 0x7ff;
-		uint64_t gap_ms = data[off + 2];
-		uint8_t *frame;
+	while (fz_next_frame(data, size, &off, &frame, &len, &gap_ms)) {
 		struct pkt p;
 		struct flow *f;
 		bool created;
 		int dir;
 
-		off += 3;
-		if (len > size - off)
-			len = size - off;
-		if ((frame = malloc(len ? len : 1)) == NULL)
-			break;
-		memcpy(frame, data + off, len);
-		off += len;
-		now_us += gap_ms * 1000;
+		now_us += (uint64_t)gap_ms * 1000;
 		memset(&p, 0, sizeof(p));
 		p.ts_us = now_us;
 		p.caplen = p.wirelen = (uint32_t)len;

@@ -46,7 +46,7 @@ directive() { # tag file
 stale() { # binary sources...
 	bin=$1; shift
 	[ -f "$bin" ] || return 0
-	for f in "$@" common/*.h probe/*.h operator/*.h "$B/gen/gatewatch.pb-c.h"; do
+	for f in "$@" common/*.h probe/*.h operator/*.h tests/fuzz/*.h "$B/gen/gatewatch.pb-c.h"; do
 		[ -f "$f" ] && [ "$f" -nt "$bin" ] && return 0
 	done
 	return 1

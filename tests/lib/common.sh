@@ -60,12 +60,14 @@ gw_need_corpus() {
 
 # Prints the directory of the project's own generated captures ($GW_BUILD/gen-pcaps, written
 # by tests/tools/gen_traffic.py), generating it first when it is missing or older than the
-# generator. Made once and reused; a lock keeps concurrent test runs from racing on it.
+# generator or its helpers (tests/lib/pktutil.py). Made once and reused; a lock keeps
+# concurrent test runs from racing on it.
 gw_gen_corpus() {
-	local dir=$GW_BUILD/gen-pcaps gen=$GW_TESTS/tools/gen_traffic.py
+	local dir=$GW_BUILD/gen-pcaps gen=$GW_TESTS/tools/gen_traffic.py lib=$GW_TESTS/lib/pktutil.py
 	(
 		flock 9
-		if [ ! -f "$dir/MANIFEST" ] || [ "$gen" -nt "$dir/MANIFEST" ]; then
+		if [ ! -f "$dir/MANIFEST" ] || [ "$gen" -nt "$dir/MANIFEST" ] ||
+			[ "$lib" -nt "$dir/MANIFEST" ]; then
 			rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" &&
 				/usr/bin/python3 "$gen" "$dir.tmp" >"$GW_BUILD/gen-pcaps.log" 2>&1 &&
 				rm -rf "$dir" && mv "$dir.tmp" "$dir"

@@ -20,6 +20,10 @@ import random
 import struct
 import sys
 
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pktutil import addr, csum  # noqa: E402
+
 from scapy.all import Ether, ICMP, IP, IPv6, TCP, UDP, Raw  # noqa: E402
 
 T0 = 1700000000.0
@@ -35,19 +39,6 @@ c103 prefix 10.0.103.0/24
 """
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def ip_bytes(addr):
-    return bytes(int(x) for x in addr.split("."))
-
-
 class Template:
     """An Ethernet/IPv4 packet built by scapy whose fields can be patched fast."""
 
@@ -61,9 +52,9 @@ class Template:
         ip = 14
         l4 = ip + self.ihl
         if src:
-            b[ip + 12:ip + 16] = ip_bytes(src)
+            b[ip + 12:ip + 16] = addr(src)
         if dst:
-            b[ip + 16:ip + 20] = ip_bytes(dst)
+            b[ip + 16:ip + 20] = addr(dst)
         if sport is not None and self.proto in (6, 17):
             b[l4:l4 + 2] = struct.pack("!H", sport)
         if dport is not None and self.proto in (6, 17):

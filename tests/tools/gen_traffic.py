@@ -44,11 +44,14 @@ OUTDIR/ gets (every file agrees with tshark on which frames are IP and their IP 
                     grep -E patterns gw-quality-dump's output for NAME must match (RTP
                     expected/lost, TCP handshake legs, DNS outcomes and latencies, totals)
 """
-import ipaddress
 import os
 import random
 import struct
 import sys
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pktutil import addr, csum  # noqa: E402
 
 T0 = 1_700_000_000 * 1_000_000          # microseconds
 
@@ -58,19 +61,6 @@ ISP_DNS, ISP_DNS6 = "198.51.100.53", "2001:db8:53::53"
 
 
 # ---- headers ------------------------------------------------------------------------------
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def addr(a):
-    return ipaddress.ip_address(a).packed
-
-
 class Ids:
     """IPv4 identification counter per source (what a real stack does)."""
     def __init__(self):
