@@ -11,7 +11,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS)
 PKG_COMMON := libprotobuf-c
 PKG_PROBE  := libpcap libndpi libzmq
 PKG_ENFORCER := libnftables
-PKG_OPER   := libzmq librrd libmicrohttpd jansson sqlite3
+PKG_OPER   := libzmq librrd libmicrohttpd jansson sqlite3 libnats
 PKGCONF     = $(shell pkg-config --$(1) $(2) 2>/dev/null)
 CPPFLAGS   += $(call PKGCONF,cflags,$(PKG_COMMON) $(PKG_PROBE) $(PKG_ENFORCER) $(PKG_OPER))
 LIBS_COMMON = $(call PKGCONF,libs,$(PKG_COMMON)) -lm

@@ -57,13 +57,15 @@ hook_json_raw(char *buf, size_t len, size_t *o, const char *fmt, double v)
 /* The hook's input: the decision as one JSON object and a newline. */
 static bool
 hook_json(const struct respond *r, const struct countermeasure *cm,
-    const struct gw_event *ev, char *buf, size_t len)
+    const struct gw_event *ev, const char *action, char *buf, size_t len)
 {
 	size_t o = 0;
 	bool ok;
 
-	ok = hook_json_raw(buf, len, &o, "{\"action\":\"blackhole\","
-	    "\"countermeasure_id\":%.0f,\"customer\":", (double)cm->id) &&
+	ok = hook_json_raw(buf, len, &o, "{\"action\":", 0) &&
+	    hook_json_str(buf, len, &o, action) &&
+	    hook_json_raw(buf, len, &o, ",\"countermeasure_id\":%.0f,"
+	    "\"customer\":", (double)cm->id) &&
 	    hook_json_str(buf, len, &o, cm->customer) &&
 	    hook_json_raw(buf, len, &o, ",\"target\":", 0) &&
 	    hook_json_str(buf, len, &o, ev->dst) &&
@@ -150,7 +152,7 @@ hook_dec_slot(struct respond *r, const char *customer, double now, bool *found)
 /* Starts the hook for cm (row written); records the outcome when it cannot start. */
 static void
 hook_start(struct respond *r, struct countermeasure *cm,
-    const struct gw_event *ev, double now)
+    const struct gw_event *ev, const char *action, double now)
 {
 	char json[RS_JSON_MAX], err[GW_TEXT_MAX];
 	struct rs_hook *h = NULL;
@@ -162,7 +164,7 @@ hook_start(struct respond *r, struct countermeasure *cm,
 	if (h == NULL)
 		snprintf(err, sizeof(err), "too many hooks running (%d)",
 		    RESPOND_HOOKS_MAX);
-	else if (!hook_json(r, cm, ev, json, sizeof(json)))
+	else if (!hook_json(r, cm, ev, action, json, sizeof(json)))
 		snprintf(err, sizeof(err), "decision too large for the hook");
 	else
 		pid = hook_spawn(r->cfg.hook, json, err, sizeof(err));
@@ -213,7 +215,7 @@ hook_decide(struct respond *r, const struct gw_event *ev, double now)
 	snprintf(d->customer, sizeof(d->customer), "%s", ev->customer);
 	d->cm_id = cm.id;
 	d->until = cm.expires_ts;
-	hook_start(r, &cm, ev, now);
+	hook_start(r, &cm, ev, "blackhole", now);
 }
 
 /* Records a finished (or killed) hook in its row. */
@@ -293,6 +295,40 @@ hook_expire(struct respond *r, double now)
 	}
 }
 
+
+void
+respond_hook_global(struct respond *r, const struct correlate_global *g,
+    double now)
+{
+	struct countermeasure cm;
+	struct gw_event ev;
+
+	if (r == NULL || g == NULL || g->src[0] == '\0')
+		return;
+	if (r->cfg.hook[0] == '\0') {
+		log_info("respond: cluster-wide ban of %s: no hook configured",
+		    g->src);
+		return;
+	}
+	memset(&cm, 0, sizeof(cm));
+	cm.action = CM_HOOK;
+	snprintf(cm.address, sizeof(cm.address), "%s", g->src);
+	snprintf(cm.scope, sizeof(cm.scope), "%s", CM_SCOPE_GLOBAL);
+	snprintf(cm.customer, sizeof(cm.customer), "%s", g->customer);
+	snprintf(cm.reason, sizeof(cm.reason), "%s from %s, banned at every "
+	    "shard", g->kind, g->src);
+	snprintf(cm.decided_by, sizeof(cm.decided_by), "policy:cluster");
+	cm.decided_ts = now;
+	cm.expires_ts = now + r->cfg.ban_timeout_s;
+	cm.state = CM_PENDING;
+	if (events_cm_add(r->es, &cm) == -1)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.dst, sizeof(ev.dst), "%s", g->src);
+	snprintf(ev.top_talkers[0], sizeof(ev.top_talkers[0]), "%s", g->src);
+	ev.n_top_talkers = 1;
+	hook_start(r, &cm, &ev, "ban_source", now);
+}
 
 void
 hook_kill_all(struct respond *r)

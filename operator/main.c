@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "cluster.h"
 #include "config.h"
 #include "correlate.h"
 #include "events.h"
@@ -28,6 +29,7 @@
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
 	char *probes, *log_level, *db, *policy, *dashboard_dir;
+	char *nats, *shard_id;
 	unsigned long long history, max_events, metrics_max;
 	int use_syslog;
 };
@@ -39,6 +41,8 @@ struct main_ctx {
 	struct events    *es;
 	struct respond   *rs;
 	struct correlate *co;
+	struct cluster   *cl;            /* NULL = standalone (no --nats) */
+	uint32_t          ban_timeout_s; /* BANS key TTL */
 };
 
 static volatile sig_atomic_t main_stop;
@@ -91,6 +95,10 @@ main_usage(FILE *f)
 "                           distributed_min_sources, distributed_window_s,\n"
 "                           silent_timeout_s, hook PATH, hook_timeout_s,\n"
 "                           allow CIDR (repeatable); defaults without it\n"
+"  --nats URL[,URL...]      sharded operators: join the NATS JetStream cluster\n"
+"                           at these nats:// URLs (EVENTS stream, BANS bucket,\n"
+"                           see README \"Scaling\"); without it: standalone\n"
+"  --shard-id ID            this operator shard's id (required with --nats)\n"
 "  --log-level LEVEL        debug, info, warn or error (default info)\n"
 "  --syslog                 log to syslog instead of stderr\n"
 "  --config FILE            read options from FILE: \"option value\" per line\n"
@@ -120,6 +128,8 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "dashboard-dir") == 0) dst = &o->dashboard_dir;
 	else if (strcmp(key, "db") == 0) dst = &o->db;
 	else if (strcmp(key, "policy") == 0) dst = &o->policy;
+	else if (strcmp(key, "nats") == 0) dst = &o->nats;
+	else if (strcmp(key, "shard-id") == 0) dst = &o->shard_id;
 	else if (strcmp(key, "max-events") == 0) {
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
@@ -188,6 +198,8 @@ static const struct option main_longopts[] = {
 	{ "max-events", required_argument, NULL, 'M' },
 	{ "dashboard-dir", required_argument, NULL, 'W' },
 	{ "log-level", required_argument, NULL, 'L' },
+	{ "nats", required_argument, NULL, 'N' },
+	{ "shard-id", required_argument, NULL, 'I' },
 	{ "syslog", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "keygen", required_argument, NULL, 'K' },
@@ -303,7 +315,11 @@ main_on_event(void *ctx, const char *probe_id, const struct gw_event *ev)
 
 	events_add(mc->es, probe_id, now, ev, NULL);
 	respond_event(mc->rs, probe_id, ev, now);
-	correlate_event(mc->co, probe_id, ev, now);
+	/* Sharded: every shard correlates every shard's events (main_cl_event). */
+	if (mc->cl != NULL)
+		cluster_publish_event(mc->cl, probe_id, ev);
+	else
+		correlate_event(mc->co, probe_id, ev, now);
 }
 
 static void
@@ -351,8 +367,21 @@ main_corr_event(const char *probe_id, const struct gw_event *ev, void *ctx)
 	struct main_ctx *mc = ctx;
 	double now = main_now();
 
+	struct cluster_ban b;
+
 	events_add(mc->es, probe_id, now, ev, NULL);
 	live_event_add(mc->live, probe_id, ev);
+	if (mc->cl != NULL && strcmp(ev->kind, "distributed_attack") == 0 &&
+	    !ev->cleared) {
+		/* Every shard sees it: only the shard that claims it runs the hook. */
+		memset(&b, 0, sizeof(b));
+		snprintf(b.src, sizeof(b.src), "%s", ev->customer);
+		snprintf(b.kind, sizeof(b.kind), "%s", ev->kind);
+		snprintf(b.customer, sizeof(b.customer), "%s", ev->customer);
+		b.timeout_s = mc->ban_timeout_s;
+		if (cluster_claim(mc->cl, "dist", &b, now) != CLUSTER_CLAIM_WON)
+			return;
+	}
 	respond_event(mc->rs, probe_id, ev, now);
 }
 
@@ -360,8 +389,47 @@ static void
 main_corr_global(const struct correlate_global *g, void *ctx)
 {
 	struct main_ctx *mc = ctx;
+	struct cluster_ban b;
 
-	respond_global(mc->rs, g, g->ts);
+	if (mc->cl == NULL) {
+		respond_global(mc->rs, g, g->ts);
+		return;
+	}
+	/* Sharded: claim it in BANS; the watch applies it at every shard. */
+	memset(&b, 0, sizeof(b));
+	snprintf(b.src, sizeof(b.src), "%s", g->src);
+	snprintf(b.kind, sizeof(b.kind), "%s", g->kind);
+	snprintf(b.customer, sizeof(b.customer), "%s", g->customer);
+	b.timeout_s = mc->ban_timeout_s;
+	if (cluster_claim(mc->cl, "src", &b, g->ts) == CLUSTER_CLAIM_WON)
+		respond_hook_global(mc->rs, g, g->ts);
+}
+
+/* Sharded: an event from a probe of any shard, for the correlator. */
+static void
+main_cl_event(const char *probe_id, const struct gw_event *ev, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+
+	correlate_event(mc->co, probe_id, ev, main_now());
+}
+
+/* Sharded: a BANS key was created or extended: ban it at this shard's probes. */
+static void
+main_cl_ban(const struct cluster_ban *b, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+	struct correlate_global g;
+	double now = main_now();
+
+	if (b->decided_ts + b->timeout_s <= now)
+		return;		/* expired while we were away */
+	memset(&g, 0, sizeof(g));
+	g.ts = now;
+	snprintf(g.src, sizeof(g.src), "%.*s", (int)sizeof(g.src) - 1, b->src);
+	snprintf(g.kind, sizeof(g.kind), "%s", b->kind);
+	snprintf(g.customer, sizeof(g.customer), "%s", b->customer);
+	respond_global(mc->rs, &g, now);
 }
 
 /* The ingest loop: until SIGINT/SIGTERM. */
@@ -376,6 +444,7 @@ main_loop(struct main_ctx *mc, struct store *st)
 			fatalx("ingest failed");
 		now = main_now();
 		respond_run_requests(mc->rs, now);
+		cluster_poll(mc->cl);
 		if (now - last_tick >= 1.0) {
 			store_tick(st, now);
 			correlate_tick(mc->co, now);
@@ -410,6 +479,7 @@ main_policy_start(const struct opts *o, struct main_ctx *mc)
 		fatalx("--policy %s: bad policy file (see above)", o->policy);
 	if ((mc->rs = respond_new(rc, mc->es, main_send_command, mc)) == NULL)
 		fatalx("cannot start the countermeasure policy");
+	mc->ban_timeout_s = rc->ban_timeout_s ? rc->ban_timeout_s : 600;
 	free(rc);
 	mc->co = correlate_new(&cc, &(struct correlate_callbacks){
 	    .event = main_corr_event, .global = main_corr_global, .ctx = mc });
@@ -456,6 +526,17 @@ main(int argc, char **argv)
 	memset(&mc, 0, sizeof(mc));
 	mc.live = lv;
 	main_policy_start(&o, &mc);
+	if (o.nats != NULL) {
+		struct cluster_config ccfg = { .urls = o.nats,
+		    .shard_id = o.shard_id, .ban_ttl_s = mc.ban_timeout_s };
+		if ((mc.cl = cluster_new(&ccfg, &(struct cluster_callbacks){
+		    .event = main_cl_event, .ban = main_cl_ban, .ctx = &mc })) ==
+		    NULL)
+			fatalx("--nats %s: cannot join the cluster (see above)",
+			    o.nats);
+	} else if (o.shard_id != NULL) {
+		fatalx("--shard-id needs --nats");
+	}
 	struct ingest_config icfg = {
 	    .listen = o.listen ? o.listen : "tcp://127.0.0.1:7700",
 	    .curve_secret_file = o.curve_secret, .probe_keys_file = o.probe_keys,
@@ -479,6 +560,7 @@ main(int argc, char **argv)
 	http_stop(h);            /* no API thread waits in respond_submit now */
 	static_close(site);
 	ingest_publish(mc.in);
+	cluster_free(mc.cl);     /* before respond: its callbacks use it */
 	respond_free(mc.rs);
 	correlate_free(mc.co);
 	events_close(mc.es);
@@ -488,5 +570,6 @@ main(int argc, char **argv)
 	free(o.listen); free(o.http); free(o.rrd_dir); free(o.rrdcached);
 	free(o.curve_secret); free(o.probe_keys); free(o.probes); free(o.log_level);
 	free(o.db); free(o.policy); free(o.dashboard_dir);
+	free(o.nats); free(o.shard_id);
 	return 0;
 }
