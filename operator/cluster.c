@@ -18,7 +18,9 @@
 #define CL_BUCKET        "BANS"
 #define CL_FETCH_BATCH   64
 #define CL_WAIT_MS       500      /* fetch / watch wait; bounds shutdown time */
-#define CL_PUB_TRIES     5        /* re-publishes of a negatively acked event */
+#define CL_PUB_TRIES     40       /* re-publishes of a failed event, CL_PUB_RETRY_S apart */
+#define CL_PUB_RETRY_S   0.5
+#define CL_PUB_RETRY_MAX 1024     /* failed publishes waiting to be re-sent */
 #define CL_DUP_WINDOW_NS (120LL * 1000000000LL)
 #define CL_MAX_AGE_NS    (3600LL * 1000000000LL)
 #define CL_VALUE_MAX     512
@@ -31,6 +33,24 @@ struct cl_item {
 	char              probe[GW_ID_MAX];
 	struct gw_event   ev;
 	struct cluster_ban ban;
+};
+
+/* A claim waiting for JetStream to answer again. */
+struct cl_retry {
+	bool               used;
+	char               prefix[CLUSTER_PREFIX_MAX];
+	struct cluster_ban ban;
+	double             next_ts;      /* wall clock s */
+};
+
+/* A publish that failed (no stream leader, timeout), waiting to be re-sent. */
+struct cl_repub {
+	char     id[GW_ID_MAX + 24];
+	char     subj[GW_ID_MAX + 16];
+	uint8_t *data;            /* owned */
+	int      len;
+	int      tries;
+	double   next_ts;
 };
 
 struct cluster {
@@ -52,6 +72,9 @@ struct cluster {
 	struct cl_item        *ring;       /* CLUSTER_QUEUE_MAX slots */
 	size_t                 head, count;
 	struct cluster_stats   st;
+	struct cl_retry        retry[CLUSTER_RETRY_MAX];   /* poll thread only */
+	struct cl_repub        repub[CL_PUB_RETRY_MAX];    /* guarded by lock */
+	size_t                 n_repub;
 };
 
 /* ---- values and keys ---- */
@@ -128,6 +151,9 @@ cluster_ban_parse(const char *buf, size_t len, struct cluster_ban *out)
 	return 0;
 }
 
+static void cl_retry_claims(struct cluster *c);
+static void cl_repub_due(struct cluster *c);
+
 /* ---- the queue between the NATS threads and cluster_poll ---- */
 
 /* Queues it (copied); waits for space unless stopping. false when stopping. */
@@ -167,6 +193,8 @@ cluster_poll(struct cluster *c)
 
 	if (c == NULL)
 		return;
+	cl_retry_claims(c);
+	cl_repub_due(c);
 	if ((it = malloc(sizeof(*it))) == NULL)
 		return;
 	for (;;) {
@@ -323,24 +351,94 @@ cl_msg_id(const char *probe_id, const struct gw_event *ev, char *buf,
 	snprintf(buf, len, "%s-%016" PRIx64, probe_id, h);
 }
 
-/* Negative or missing ack: re-publish (the same id, so never stored twice). */
+static double cl_wall_now(void);
+
+/*
+ * Negative or missing ack (libnats thread): keep a copy and re-publish it
+ * from cluster_poll after CL_PUB_RETRY_S with the same Nats-Msg-Id, so a
+ * stream without a leader for a few seconds loses nothing and stores
+ * nothing twice.
+ */
 static void
 cl_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
 {
 	struct cluster *c = closure;
-	const char *tries = NULL;
-	char next[16];
-	int n = 0;
+	const char *id = NULL, *tries = NULL;
+	struct cl_repub *q;
+	int n = 0, len = natsMsg_GetDataLength(pae->Msg);
 
+	(void)js;
 	if (natsMsgHeader_Get(pae->Msg, "Gw-Try", &tries) == NATS_OK)
 		n = atoi(tries);
-	if (!c->stop && n < CL_PUB_TRIES) {
-		snprintf(next, sizeof(next), "%d", n + 1);
-		natsMsgHeader_Set(pae->Msg, "Gw-Try", next);
-		if (js_PublishMsgAsync(js, &pae->Msg, NULL) == NATS_OK)
-			return;
+	pthread_mutex_lock(&c->lock);
+	if (c->stop || n >= CL_PUB_TRIES || c->n_repub == CL_PUB_RETRY_MAX ||
+	    natsMsgHeader_Get(pae->Msg, "Nats-Msg-Id", &id) != NATS_OK ||
+	    len <= 0) {
+		c->st.publish_failed++;
+		pthread_mutex_unlock(&c->lock);
+		return;
 	}
-	cl_count(c, &c->st.publish_failed);
+	q = &c->repub[c->n_repub];
+	if ((q->data = malloc((size_t)len)) == NULL) {
+		c->st.publish_failed++;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	memcpy(q->data, natsMsg_GetData(pae->Msg), (size_t)len);
+	q->len = len;
+	snprintf(q->id, sizeof(q->id), "%s", id);
+	snprintf(q->subj, sizeof(q->subj), "%s", natsMsg_GetSubject(pae->Msg));
+	q->tries = n + 1;
+	q->next_ts = cl_wall_now() + CL_PUB_RETRY_S;
+	c->n_repub++;
+	c->st.republished++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Hands one message to libnats; 0 or -1. */
+static int
+cl_publish(struct cluster *c, const char *subj, const void *data, int len,
+    const char *id, int tries)
+{
+	natsMsg *m = NULL;
+	char t[16];
+
+	snprintf(t, sizeof(t), "%d", tries);
+	if (natsMsg_Create(&m, subj, NULL, data, len) != NATS_OK ||
+	    natsMsgHeader_Set(m, "Nats-Msg-Id", id) != NATS_OK ||
+	    natsMsgHeader_Set(m, "Gw-Try", t) != NATS_OK ||
+	    js_PublishMsgAsync(c->js, &m, NULL) != NATS_OK) {
+		natsMsg_Destroy(m);
+		return -1;
+	}
+	return 0;
+}
+
+/* Re-publishes the due copies (poll thread). */
+static void
+cl_repub_due(struct cluster *c)
+{
+	struct cl_repub due;
+	double now = cl_wall_now();
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&c->lock);
+		for (i = 0; i < c->n_repub && c->repub[i].next_ts > now; i++)
+			;
+		if (i == c->n_repub) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		due = c->repub[i];
+		c->repub[i] = c->repub[--c->n_repub];
+		pthread_mutex_unlock(&c->lock);
+		if (cl_publish(c, due.subj, due.data, due.len, due.id,
+		    due.tries) == -1)
+			cl_count(c, &c->st.publish_failed);
+		free(due.data);
+	}
 }
 
 int
@@ -349,7 +447,6 @@ cluster_publish_event(struct cluster *c, const char *probe_id,
 {
 	char subj[GW_ID_MAX + 16], id[GW_ID_MAX + 24];
 	struct gw_msg gm;
-	natsMsg *m = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
@@ -363,10 +460,7 @@ cluster_publish_event(struct cluster *c, const char *probe_id,
 	cl_msg_id(probe_id, ev, id, sizeof(id));
 	snprintf(subj, sizeof(subj), "gw.events.%s", c->shard);
 	if (envelope_encode(&gm, &buf, &len) == -1 ||
-	    natsMsg_Create(&m, subj, NULL, (const char *)buf, (int)len) !=
-	    NATS_OK || natsMsgHeader_Set(m, "Nats-Msg-Id", id) != NATS_OK ||
-	    js_PublishMsgAsync(c->js, &m, NULL) != NATS_OK) {
-		natsMsg_Destroy(m);
+	    cl_publish(c, subj, buf, (int)len, id, 0) == -1) {
 		free(buf);
 		cl_count(c, &c->st.publish_failed);
 		return -1;
@@ -378,8 +472,8 @@ cluster_publish_event(struct cluster *c, const char *probe_id,
 
 /* ---- claims ---- */
 
-enum cluster_claim
-cluster_claim(struct cluster *c, const char *prefix, struct cluster_ban *b,
+static enum cluster_claim
+cl_claim_once(struct cluster *c, const char *prefix, struct cluster_ban *b,
     double now)
 {
 	char key[GW_ID_MAX + 16], val[CL_VALUE_MAX];
@@ -421,6 +515,79 @@ cluster_claim(struct cluster *c, const char *prefix, struct cluster_ban *b,
 	}
 	cl_count(c, &c->st.claims_held);
 	return CLUSTER_CLAIM_HELD;	/* another shard's update won */
+}
+
+static double
+cl_wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+enum cluster_claim
+cluster_claim(struct cluster *c, const char *prefix, struct cluster_ban *b,
+    double now)
+{
+	enum cluster_claim r;
+
+	if (c == NULL || prefix == NULL || strlen(prefix) >= CLUSTER_PREFIX_MAX)
+		return CLUSTER_CLAIM_ERROR;
+	if ((r = cl_claim_once(c, prefix, b, now)) != CLUSTER_CLAIM_ERROR)
+		return r;
+	for (size_t i = 0; i < CLUSTER_RETRY_MAX; i++) {
+		struct cl_retry *q = &c->retry[i];
+
+		if (q->used && strcmp(q->prefix, prefix) == 0 &&
+		    strcmp(q->ban.src, b->src) == 0)
+			return r;	/* already waiting */
+	}
+	for (size_t i = 0; i < CLUSTER_RETRY_MAX; i++) {
+		struct cl_retry *q = &c->retry[i];
+
+		if (q->used)
+			continue;
+		q->used = true;
+		snprintf(q->prefix, sizeof(q->prefix), "%s", prefix);
+		q->ban = *b;
+		q->next_ts = now + 0.5;
+		return r;
+	}
+	log_warn("cluster: %d claims already waiting; %s.%s dropped",
+	    CLUSTER_RETRY_MAX, prefix, b->src);
+	return r;
+}
+
+/* Retries the claims that failed (poll thread). */
+static void
+cl_retry_claims(struct cluster *c)
+{
+	double now = cl_wall_now(), first;
+	enum cluster_claim r;
+
+	for (size_t i = 0; i < CLUSTER_RETRY_MAX; i++) {
+		struct cl_retry *q = &c->retry[i];
+
+		if (!q->used || now < q->next_ts)
+			continue;
+		first = q->ban.decided_ts;
+		if (now >= first + q->ban.timeout_s) {
+			q->used = false;	/* would have expired by now */
+			continue;
+		}
+		r = cl_claim_once(c, q->prefix, &q->ban, now);
+		q->ban.decided_ts = r == CLUSTER_CLAIM_ERROR ? first : now;
+		if (r == CLUSTER_CLAIM_ERROR) {
+			q->next_ts = now + 0.5;
+			continue;
+		}
+		q->used = false;
+		log_info("cluster: claim %s.%s retried: %s", q->prefix,
+		    q->ban.src, r == CLUSTER_CLAIM_WON ? "won" : "held elsewhere");
+		if (r == CLUSTER_CLAIM_WON && c->cb.won != NULL)
+			c->cb.won(q->prefix, &q->ban, c->cb.ctx);
+	}
 }
 
 /* ---- set-up ---- */
@@ -625,7 +792,7 @@ cluster_new(const struct cluster_config *cfg, const struct cluster_callbacks *cb
 		return NULL;
 	}
 	jsOptions_Init(&jo);
-	jo.Wait = 3000;
+	jo.Wait = 1500;	/* also bounds a claim blocking the ingest thread */
 	jo.PublishAsync.MaxPending = 4096;
 	jo.PublishAsync.ErrHandler = cl_pub_err;
 	jo.PublishAsync.ErrHandlerClosure = c;
@@ -654,6 +821,21 @@ cluster_free(struct cluster *c)
 
 	if (c == NULL)
 		return;
+	log_info("cluster: shard %s: %llu events published (%llu re-sent, "
+	    "%llu failed), "
+	    "%llu received (%llu bad), %llu ban updates, claims %llu won / "
+	    "%llu extended / %llu held / %llu failed, %llu reconnects",
+	    c->shard, (unsigned long long)c->st.published,
+	    (unsigned long long)c->st.republished,
+	    (unsigned long long)c->st.publish_failed,
+	    (unsigned long long)c->st.received,
+	    (unsigned long long)c->st.received_bad,
+	    (unsigned long long)c->st.bans_seen,
+	    (unsigned long long)c->st.claims_won,
+	    (unsigned long long)c->st.claims_extended,
+	    (unsigned long long)c->st.claims_held,
+	    (unsigned long long)c->st.claims_failed,
+	    (unsigned long long)c->st.reconnects);
 	if (c->js != NULL) {
 		jsPubOptions_Init(&po);
 		po.MaxWait = 2000;
@@ -677,6 +859,8 @@ cluster_free(struct cluster *c)
 	natsOptions_Destroy(c->opts);
 	pthread_cond_destroy(&c->space);
 	pthread_mutex_destroy(&c->lock);
+	for (size_t i = 0; i < c->n_repub; i++)
+		free(c->repub[i].data);
 	free(c->ring);
 	free(c);
 }

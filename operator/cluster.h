@@ -35,6 +35,8 @@ struct cluster;
 
 #define CLUSTER_URLS_MAX    8
 #define CLUSTER_QUEUE_MAX   1024   /* received items waiting for cluster_poll */
+#define CLUSTER_RETRY_MAX   64     /* failed claims retried by cluster_poll */
+#define CLUSTER_PREFIX_MAX  8
 
 struct cluster_config {
 	const char *urls;        /* "nats://h:p,nats://h:p" (borrowed) */
@@ -63,6 +65,8 @@ struct cluster_ban {
 struct cluster_callbacks {
 	void (*event)(const char *probe_id, const struct gw_event *ev, void *ctx);
 	void (*ban)(const struct cluster_ban *b, void *ctx);
+	/* A claim that failed with CLUSTER_CLAIM_ERROR was retried and won. */
+	void (*won)(const char *prefix, const struct cluster_ban *b, void *ctx);
 	void *ctx;                      /* borrowed */
 };
 
@@ -99,7 +103,11 @@ enum cluster_claim {
  * was decided more than half its timeout ago, kvStore_Update with the
  * revision read (so of several shards extending at once exactly one wins).
  * prefix is "src" for global source bans, "dist" for distributed-attack hook
- * decisions (b->src is then the customer id).
+ * decisions (b->src is then the customer id). On CLUSTER_CLAIM_ERROR (no
+ * JetStream leader, e.g. a node just died) the claim is kept and retried by
+ * cluster_poll() about every 500 ms until it succeeds or the ban would have
+ * expired; a retry that wins calls won(), one that finds the key held drops
+ * it. Then the caller should act locally meanwhile (see main.c).
  */
 enum cluster_claim cluster_claim(struct cluster *c, const char *prefix,
     struct cluster_ban *b, double now);
@@ -120,7 +128,8 @@ int cluster_key(const char *prefix, const char *id, char *buf, size_t len);
 
 struct cluster_stats {
 	uint64_t published;        /* events handed to libnats */
-	uint64_t publish_failed;   /* encode/queue failures and negative acks */
+	uint64_t republished;      /* negative/missing acks re-sent (same msg id) */
+	uint64_t publish_failed;   /* encode/queue failures, acks missing after every retry */
 	uint64_t received;         /* events fetched from EVENTS */
 	uint64_t received_bad;     /* undecodable messages (acked, dropped) */
 	uint64_t bans_seen;        /* BANS puts received from the watch */

@@ -379,7 +379,9 @@ main_corr_event(const char *probe_id, const struct gw_event *ev, void *ctx)
 		snprintf(b.kind, sizeof(b.kind), "%s", ev->kind);
 		snprintf(b.customer, sizeof(b.customer), "%s", ev->customer);
 		b.timeout_s = mc->ban_timeout_s;
-		if (cluster_claim(mc->cl, "dist", &b, now) != CLUSTER_CLAIM_WON)
+		/* No JetStream answer: better a hook run twice than none. */
+		enum cluster_claim r = cluster_claim(mc->cl, "dist", &b, now);
+		if (r != CLUSTER_CLAIM_WON && r != CLUSTER_CLAIM_ERROR)
 			return;
 	}
 	respond_event(mc->rs, probe_id, ev, now);
@@ -389,6 +391,7 @@ static void
 main_corr_global(const struct correlate_global *g, void *ctx)
 {
 	struct main_ctx *mc = ctx;
+	struct correlate_global local;
 	struct cluster_ban b;
 
 	if (mc->cl == NULL) {
@@ -401,8 +404,38 @@ main_corr_global(const struct correlate_global *g, void *ctx)
 	snprintf(b.kind, sizeof(b.kind), "%s", g->kind);
 	snprintf(b.customer, sizeof(b.customer), "%s", g->customer);
 	b.timeout_s = mc->ban_timeout_s;
-	if (cluster_claim(mc->cl, "src", &b, g->ts) == CLUSTER_CLAIM_WON)
+	switch (cluster_claim(mc->cl, "src", &b, g->ts)) {
+	case CLUSTER_CLAIM_WON:
 		respond_hook_global(mc->rs, g, g->ts);
+		break;
+	case CLUSTER_CLAIM_ERROR:
+		/* JetStream not answering (leader election): protect our own
+		 * probes now (only ours: the reporting probes may be another
+		 * shard's); the claim is retried, its winner runs the hook. */
+		local = *g;
+		local.n_probes = 0;
+		respond_global(mc->rs, &local, g->ts);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Sharded: a claim that had failed was retried and won: this shard runs the hook. */
+static void
+main_cl_won(const char *prefix, const struct cluster_ban *b, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+	struct correlate_global g;
+
+	if (strcmp(prefix, "src") != 0)
+		return;		/* "dist" already ran the hook when the claim failed */
+	memset(&g, 0, sizeof(g));
+	g.ts = b->decided_ts;
+	snprintf(g.src, sizeof(g.src), "%.*s", (int)sizeof(g.src) - 1, b->src);
+	snprintf(g.kind, sizeof(g.kind), "%s", b->kind);
+	snprintf(g.customer, sizeof(g.customer), "%s", b->customer);
+	respond_hook_global(mc->rs, &g, main_now());
 }
 
 /* Sharded: an event from a probe of any shard, for the correlator. */
@@ -530,7 +563,8 @@ main(int argc, char **argv)
 		struct cluster_config ccfg = { .urls = o.nats,
 		    .shard_id = o.shard_id, .ban_ttl_s = mc.ban_timeout_s };
 		if ((mc.cl = cluster_new(&ccfg, &(struct cluster_callbacks){
-		    .event = main_cl_event, .ban = main_cl_ban, .ctx = &mc })) ==
+		    .event = main_cl_event, .ban = main_cl_ban, .won = main_cl_won,
+		    .ctx = &mc })) ==
 		    NULL)
 			fatalx("--nats %s: cannot join the cluster (see above)",
 			    o.nats);
