@@ -33,28 +33,49 @@ gw_nats_run() {  # N
 	GW_NATS_PIDS[$1]=$!
 }
 
-gw_nats_start() {  # DIR
+gw_nats_pick_ports() {
 	local n p
-	GW_NATS_DIR=$1
-	mkdir -p "$GW_NATS_DIR"
+	GW_NATS_PORTS=(); GW_NATS_RPORTS=()
 	for n in 1 2 3; do
 		p=$(gw_free_port); while [[ " ${GW_NATS_PORTS[*]:-} ${GW_NATS_RPORTS[*]:-} " == *" $p "* ]]; do p=$((p + 1)); done
 		GW_NATS_PORTS[$n]=$p
 		p=$(gw_free_port); while [[ " ${GW_NATS_PORTS[*]:-} ${GW_NATS_RPORTS[*]:-} " == *" $p "* ]]; do p=$((p + 1)); done
 		GW_NATS_RPORTS[$n]=$p
 	done
-	for n in 1 2 3; do gw_nats_conf "$n"; gw_nats_run "$n"; done
-	gw_cleanup_add "gw_nats_stop"
-	GW_NATS_URLS="nats://127.0.0.1:${GW_NATS_PORTS[1]},nats://127.0.0.1:${GW_NATS_PORTS[2]},nats://127.0.0.1:${GW_NATS_PORTS[3]}"
-	# Up when every node answers on its monitoring-free client port and JetStream has a leader.
-	for _ in $(seq 150); do
-		if grep -qs "JetStream cluster new metadata leader\|Self is new JetStream cluster metadata leader" \
-			"$GW_NATS_DIR"/n*.log; then
-			return 0
-		fi
-		sleep 0.1
+}
+
+# Up when all three processes run, each listens on its client port and JetStream has a
+# metadata leader. A port taken meanwhile by someone else (the machine is shared): start over
+# with new ports, at most 3 times.
+gw_nats_up() {
+	local n
+	for n in 1 2 3; do
+		kill -0 "${GW_NATS_PIDS[$n]}" 2>/dev/null || return 2
+		ss -Htln "sport = :${GW_NATS_PORTS[$n]}" | grep -q . || return 1
 	done
-	echo "nats cluster did not form:" >&2; tail -n 5 "$GW_NATS_DIR"/n*.log >&2
+	grep -qs "JetStream cluster new metadata leader\|Self is new JetStream cluster metadata leader" \
+		"$GW_NATS_DIR"/n*.log || return 1
+	return 0
+}
+
+gw_nats_start() {  # DIR
+	local n try rc
+	GW_NATS_DIR=$1
+	gw_cleanup_add "gw_nats_stop"
+	for try in 1 2 3; do
+		rm -rf "$GW_NATS_DIR"; mkdir -p "$GW_NATS_DIR"
+		gw_nats_pick_ports
+		for n in 1 2 3; do gw_nats_conf "$n"; gw_nats_run "$n"; done
+		GW_NATS_URLS="nats://127.0.0.1:${GW_NATS_PORTS[1]},nats://127.0.0.1:${GW_NATS_PORTS[2]},nats://127.0.0.1:${GW_NATS_PORTS[3]}"
+		for _ in $(seq 150); do
+			gw_nats_up; rc=$?
+			[ $rc = 0 ] && return 0
+			[ $rc = 2 ] && break
+			sleep 0.1
+		done
+		echo "nats cluster did not form (try $try):" >&2; tail -n 3 "$GW_NATS_DIR"/n*.log >&2
+		gw_nats_stop
+	done
 	return 1
 }
 
