@@ -137,12 +137,13 @@ cluster_ban_parse(const char *buf, size_t len, struct cluster_ban *out)
 	if (errno != 0 || *end != '\0' || t == 0 || t > 30UL * 86400)
 		return -1;
 	ts = strtod(w[3], &end);
-	if (*end != '\0' || !(ts > 0 && ts < 1e11))
+	if (*end != '\0' || !(ts >= 1e9 && ts < 1e11))	/* 2001..5138 */
 		return -1;
 	if (cl_word(w[1], out->shard, sizeof(out->shard)) == -1 ||
 	    cl_word(w[4], out->kind, sizeof(out->kind)) == -1 ||
 	    cl_word(w[5], out->customer, sizeof(out->customer)) == -1 ||
-	    cl_word(w[6], out->src, sizeof(out->src)) == -1 ||
+	    cl_word(w[6], out->src, sizeof(out->src)) == -1 || out->src[0] == '\0' ||
+	    out->shard[0] == '\0' ||
 	    (out->customer[0] != '\0' && !gw_id_valid(out->customer)) ||
 	    !gw_text_valid(out->kind, false) || !gw_text_valid(out->src, false))
 		return -1;

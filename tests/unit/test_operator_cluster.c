@@ -56,6 +56,7 @@ test_ban_parse_rejects(void **state)
 		"v1 s1 600 -5 k c 1.2.3.4",
 		"v1 s1 600 nan k c 1.2.3.4",
 		"v1 s1 600 1700000000 k c/x 1.2.3.4",           /* bad customer id */
+		"v1 s1 61 60 s1 6- -",                          /* no source (fuzzer) */
 	};
 	struct cluster_ban out;
 	char big[600];
