@@ -61,7 +61,7 @@ help:
 	@echo "  make test      deps + build + all tests (unit, integration, end to end); ends 'N passed, N failed'"
 	@echo "  make test-unit unit tests only"
 	@echo "  make demo      rrdcached + operator + probe replaying a capture; live table for a bounded time"
-	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest); not part of test"
+	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest, 3 shards vs 1); not part of test"
 	@echo "  make asan      build with AddressSanitizer/UBSan into build-asan/ and run the unit tests"
 	@echo "  make fuzz      build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30)"
 	@echo "  make clean     remove $(B)/ and build-asan/"

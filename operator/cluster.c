@@ -198,7 +198,8 @@ cluster_poll(struct cluster *c)
 	cl_repub_due(c);
 	if ((it = malloc(sizeof(*it))) == NULL)
 		return;
-	for (;;) {
+	/* At most one queue's worth per call: the ingest loop keeps its pace. */
+	for (size_t n = 0; n < CLUSTER_QUEUE_MAX; n++) {
 		pthread_mutex_lock(&c->lock);
 		if (c->count == 0) {
 			pthread_mutex_unlock(&c->lock);
@@ -818,25 +819,29 @@ cluster_new(const struct cluster_config *cfg, const struct cluster_callbacks *cb
 void
 cluster_free(struct cluster *c)
 {
+	struct cluster_stats st;
 	jsPubOptions po;
 
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&c->lock);
+	st = c->st;
+	pthread_mutex_unlock(&c->lock);
 	log_info("cluster: shard %s: %llu events published (%llu re-sent, "
 	    "%llu failed), "
 	    "%llu received (%llu bad), %llu ban updates, claims %llu won / "
 	    "%llu extended / %llu held / %llu failed, %llu reconnects",
-	    c->shard, (unsigned long long)c->st.published,
-	    (unsigned long long)c->st.republished,
-	    (unsigned long long)c->st.publish_failed,
-	    (unsigned long long)c->st.received,
-	    (unsigned long long)c->st.received_bad,
-	    (unsigned long long)c->st.bans_seen,
-	    (unsigned long long)c->st.claims_won,
-	    (unsigned long long)c->st.claims_extended,
-	    (unsigned long long)c->st.claims_held,
-	    (unsigned long long)c->st.claims_failed,
-	    (unsigned long long)c->st.reconnects);
+	    c->shard, (unsigned long long)st.published,
+	    (unsigned long long)st.republished,
+	    (unsigned long long)st.publish_failed,
+	    (unsigned long long)st.received,
+	    (unsigned long long)st.received_bad,
+	    (unsigned long long)st.bans_seen,
+	    (unsigned long long)st.claims_won,
+	    (unsigned long long)st.claims_extended,
+	    (unsigned long long)st.claims_held,
+	    (unsigned long long)st.claims_failed,
+	    (unsigned long long)st.reconnects);
 	if (c->js != NULL) {
 		jsPubOptions_Init(&po);
 		po.MaxWait = 2000;

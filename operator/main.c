@@ -366,7 +366,7 @@ main_corr_event(const char *probe_id, const struct gw_event *ev, void *ctx)
 {
 	struct main_ctx *mc = ctx;
 	double now = main_now();
-
+	enum cluster_claim r;
 	struct cluster_ban b;
 
 	events_add(mc->es, probe_id, now, ev, NULL);
@@ -380,7 +380,7 @@ main_corr_event(const char *probe_id, const struct gw_event *ev, void *ctx)
 		snprintf(b.customer, sizeof(b.customer), "%s", ev->customer);
 		b.timeout_s = mc->ban_timeout_s;
 		/* No JetStream answer: better a hook run twice than none. */
-		enum cluster_claim r = cluster_claim(mc->cl, "dist", &b, now);
+		r = cluster_claim(mc->cl, "dist", &b, now);
 		if (r != CLUSTER_CLAIM_WON && r != CLUSTER_CLAIM_ERROR)
 			return;
 	}

@@ -89,18 +89,27 @@ done
 for s in 1 2 3; do
 	wait_for 5 test -S "$T/s$s/rrdcached.sock" || fatal "rrdcached $s did not start"
 done
-start_shard() {  # N
-	local s=$1
-	"$OP" --listen "ipc://$T/s$s.sock,tcp://127.0.0.1:${ZP[$s]}" --http "127.0.0.1:${HP[$s]}" \
-		--rrd-dir "$T/s$s/rrd" --rrdcached "unix:$T/s$s/rrdcached.sock" --db "$T/s$s/gw.db" \
-		--policy "$T/policy" --nats "$GW_NATS_URLS" --shard-id "s$s" >>"$T/s$s.log" 2>&1 &
-	OPID[$s]=$!
-	gw_cleanup_add "kill ${OPID[$s]} 2>/dev/null"
+# start_shard N: starts shard N and waits for its API. A port taken meanwhile (the machine is
+# shared; ports below 40000 can be some client's ephemeral port) gets a new one, 3 tries.
+start_shard() {
+	local s=$1 try
+	for try in 1 2 3; do
+		"$OP" --listen "ipc://$T/s$s.sock,tcp://127.0.0.1:${ZP[$s]}" --http "127.0.0.1:${HP[$s]}" \
+			--rrd-dir "$T/s$s/rrd" --rrdcached "unix:$T/s$s/rrdcached.sock" --db "$T/s$s/gw.db" \
+			--policy "$T/policy" --nats "$GW_NATS_URLS" --shard-id "s$s" >>"$T/s$s.log" 2>&1 &
+		OPID[$s]=$!
+		gw_cleanup_add "kill ${OPID[$s]} 2>/dev/null"
+		for _ in $(seq 200); do
+			curl -sf -o /dev/null "http://127.0.0.1:${HP[$s]}/healthz" && return 0
+			kill -0 "${OPID[$s]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "${OPID[$s]}" 2>/dev/null; wait "${OPID[$s]}" 2>/dev/null
+		HP[$s]=$(gw_free_port); ZP[$s]=$(gw_free_port)
+	done
+	return 1
 }
-for s in 1 2 3; do start_shard $s; done
-for s in 1 2 3; do
-	wait_for 20 curl -sf -o /dev/null "http://127.0.0.1:${HP[$s]}/healthz" || fatal "shard s$s not serving"
-done
+for s in 1 2 3; do start_shard $s || fatal "shard s$s not serving"; done
 ok "3 operator shards joined the cluster"
 
 # ---- which probe ids land on which shard (the probe's rendezvous hash, recomputed) ----
@@ -288,8 +297,7 @@ wait $LG1 $LG2
 
 # Shard 3 and the NATS node come back.
 gw_nats_restart 1
-start_shard 3
-wait_for 20 curl -sf -o /dev/null "http://127.0.0.1:${HP[3]}/healthz" || fatal "shard s3 did not restart"
+start_shard 3 || fatal "shard s3 did not restart"
 moved_back() { [ "$(grep -c "moving to ipc://$T/s3.sock" "$T/p-$1.log")" -ge 1 ]; }
 if wait_for 20 moved_back "$C1" && wait_for 20 moved_back "$C2" &&
 	wait_for 20 probe_on "$C1" 3 && wait_for 20 probe_on "$C2" 3; then
