@@ -11,11 +11,13 @@
 
 #include "cluster.h"
 #include "envelope.h"
+#include "idmap.h"
 #include "log.h"
 
 #define CL_STREAM        "EVENTS"
 #define CL_SUBJECTS      "gw.events.>"
 #define CL_BUCKET        "BANS"
+#define CL_OWNERS        "OWNERS"
 #define CL_FETCH_BATCH   64
 #define CL_WAIT_MS       500      /* fetch / watch wait; bounds shutdown time */
 #define CL_PUB_TRIES     40       /* re-publishes of a failed event, CL_PUB_RETRY_S apart */
@@ -62,6 +64,9 @@ struct cluster {
 	jsCtx                 *js;
 	natsSubscription      *sub;        /* durable pull consumer corr-<shard> */
 	kvStore               *kv;
+	kvStore               *owners;     /* customer -> "shard host:port" */
+	struct idmap          *owned;      /* customer -> last registration (s, as uintptr_t) */
+	char                   api_addr[128];
 	kvWatcher             *watch;
 	pthread_t              fetch_thr, watch_thr;
 	bool                   fetch_started, watch_started;
@@ -592,6 +597,68 @@ cl_retry_claims(struct cluster *c)
 	}
 }
 
+/* ---- customer ownership (any-shard API) ---- */
+
+void
+cluster_own(struct cluster *c, const char *customer, double now)
+{
+	char subj[GW_ID_MAX + 32], key[GW_ID_MAX + 16], val[GW_ID_MAX + 160];
+	uintptr_t last;
+	int n;
+
+	if (c == NULL || c->api_addr[0] == '\0' || customer == NULL ||
+	    cluster_key("own", customer, key, sizeof(key)) == -1)
+		return;
+	last = (uintptr_t)idmap_get(c->owned, customer);
+	if (last != 0 && now - (double)last < CLUSTER_OWN_REFRESH_S)
+		return;
+	if (idmap_put(c->owned, customer, (void *)(uintptr_t)now) == -1)
+		return;
+	/* A KV put is a publish to $KV.<bucket>.<key>: asynchronous, like events. */
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", CL_OWNERS, key);
+	n = snprintf(val, sizeof(val), "%s %s", c->shard, c->api_addr);
+	if (n > 0 && (size_t)n < sizeof(val) &&
+	    js_PublishAsync(c->js, subj, val, n, NULL) != NATS_OK)
+		idmap_put(c->owned, customer, (void *)(uintptr_t)1);  /* retry soon */
+}
+
+int
+cluster_owner(struct cluster *c, const char *customer, char *shard,
+    size_t shard_len, char *addr, size_t addr_len)
+{
+	char key[GW_ID_MAX + 16], v[256], *sp;
+	kvEntry *e = NULL;
+	int len;
+
+	if (c == NULL || c->owners == NULL ||
+	    cluster_key("own", customer, key, sizeof(key)) == -1 ||
+	    kvStore_Get(&e, c->owners, key) != NATS_OK || e == NULL)
+		return -1;
+	len = kvEntry_ValueLen(e);
+	if (len <= 0 || (size_t)len >= sizeof(v)) {
+		kvEntry_Destroy(e);
+		return -1;
+	}
+	memcpy(v, kvEntry_Value(e), (size_t)len);
+	v[len] = '\0';
+	kvEntry_Destroy(e);
+	if ((sp = strchr(v, ' ')) == NULL || strchr(sp + 1, ' ') != NULL)
+		return -1;
+	*sp = '\0';
+	if (!gw_id_valid(v) || strlen(v) >= shard_len ||
+	    strlen(sp + 1) >= addr_len || sp[1] == '\0')
+		return -1;
+	snprintf(shard, shard_len, "%s", v);
+	snprintf(addr, addr_len, "%s", sp + 1);
+	return 0;
+}
+
+const char *
+cluster_shard_id(const struct cluster *c)
+{
+	return c != NULL ? c->shard : "";
+}
+
 /* ---- set-up ---- */
 
 static void
@@ -690,9 +757,20 @@ cl_streams(struct cluster *c)
 	kc.Replicas = c->cfg.replicas;
 	kc.TTL = (int64_t)c->cfg.ban_ttl_s * 1000000000LL;  /* ns: libnats 3.4 passes it as MaxAge */
 	s = js_CreateKeyValue(&c->kv, c->js, &kc);
-	if (s != NATS_OK)
+	if (s != NATS_OK) {
 		log_err("cluster: bucket %s: %s (%s)", CL_BUCKET,
 		    natsStatus_GetText(s), nats_GetLastError(NULL));
+		return s;
+	}
+	kvConfig_Init(&kc);
+	kc.Bucket = CL_OWNERS;
+	kc.History = 1;
+	kc.StorageType = js_FileStorage;
+	kc.Replicas = c->cfg.replicas;
+	s = js_CreateKeyValue(&c->owners, c->js, &kc);
+	if (s != NATS_OK)
+		log_err("cluster: bucket %s: %s", CL_OWNERS,
+		    natsStatus_GetText(s));
 	return s;
 }
 
@@ -747,7 +825,8 @@ cl_setup(struct cluster *c)
 		    c->cfg.connect_timeout_ms)
 			return s;
 		kvStore_Destroy(c->kv);
-		c->kv = NULL;
+		kvStore_Destroy(c->owners);
+		c->kv = c->owners = NULL;
 		nanosleep(&pause, NULL);
 	}
 }
@@ -782,6 +861,14 @@ cluster_new(const struct cluster_config *cfg, const struct cluster_callbacks *cb
 		c->cfg.connect_timeout_ms = 10000;
 	if (cb != NULL)
 		c->cb = *cb;
+	if (cfg->api_addr != NULL)
+		snprintf(c->api_addr, sizeof(c->api_addr), "%s", cfg->api_addr);
+	c->cfg.api_addr = NULL;
+	if ((c->owned = idmap_new()) == NULL) {
+		free(c->ring);
+		free(c);
+		return NULL;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->space, NULL);
 	c->cfg.urls = cfg->urls;
@@ -860,6 +947,8 @@ cluster_free(struct cluster *c)
 	kvWatcher_Destroy(c->watch);
 	natsSubscription_Destroy(c->sub);   /* durable consumer stays */
 	kvStore_Destroy(c->kv);
+	kvStore_Destroy(c->owners);
+	idmap_free(c->owned);
 	jsCtx_Destroy(c->js);
 	natsConnection_Destroy(c->nc);
 	natsOptions_Destroy(c->opts);

@@ -44,6 +44,8 @@ struct cluster_config {
 	uint32_t    ban_ttl_s;   /* BANS key TTL = ban timeout [600] */
 	int         replicas;    /* stream and bucket replicas [3] */
 	int         connect_timeout_ms; /* first connection and stream set-up [10000] */
+	const char *api_addr;    /* this shard's HTTP API "host:port" for the others
+	                          * (OWNERS bucket), NULL = not advertised */
 };
 
 /* A cluster-wide ban decision, as stored in a BANS key. */
@@ -111,6 +113,25 @@ enum cluster_claim {
  */
 enum cluster_claim cluster_claim(struct cluster *c, const char *prefix,
     struct cluster_ban *b, double now);
+
+/*
+ * Customer ownership for the any-shard API (forward.h): records in the
+ * OWNERS bucket (R3) that customer reports to this shard, with api_addr.
+ * Asynchronous, at most once per customer per CLUSTER_OWN_REFRESH_S (a
+ * probe that moved registers again at its new shard). Ingest thread.
+ */
+#define CLUSTER_OWN_REFRESH_S 30
+void cluster_own(struct cluster *c, const char *customer, double now);
+
+/*
+ * Looks up customer's owner: 0 with its shard id and API "host:port", or -1
+ * (unknown, not advertised, or NATS unreachable). Thread-safe (API threads).
+ */
+int cluster_owner(struct cluster *c, const char *customer, char *shard,
+    size_t shard_len, char *addr, size_t addr_len);
+
+/* This shard's id (borrowed from c). */
+const char *cluster_shard_id(const struct cluster *c);
 
 /* Delivers what the fetch and watch threads queued to the callbacks. */
 void cluster_poll(struct cluster *c);

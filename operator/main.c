@@ -15,6 +15,7 @@
 #include "config.h"
 #include "correlate.h"
 #include "events.h"
+#include "forward.h"
 #include "http.h"
 #include "ingest.h"
 #include "live.h"
@@ -29,7 +30,7 @@
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
 	char *probes, *log_level, *db, *policy, *dashboard_dir;
-	char *nats, *shard_id;
+	char *nats, *shard_id, *api_url;
 	unsigned long long history, max_events, metrics_max;
 	int use_syslog;
 };
@@ -99,6 +100,8 @@ main_usage(FILE *f)
 "                           at these nats:// URLs (EVENTS stream, BANS bucket,\n"
 "                           see README \"Scaling\"); without it: standalone\n"
 "  --shard-id ID            this operator shard's id (required with --nats)\n"
+"  --shard-api HOST:PORT    where the other shards reach this shard's HTTP API\n"
+"                           to answer for its customers (default: --http)\n"
 "  --log-level LEVEL        debug, info, warn or error (default info)\n"
 "  --syslog                 log to syslog instead of stderr\n"
 "  --config FILE            read options from FILE: \"option value\" per line\n"
@@ -130,6 +133,7 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "policy") == 0) dst = &o->policy;
 	else if (strcmp(key, "nats") == 0) dst = &o->nats;
 	else if (strcmp(key, "shard-id") == 0) dst = &o->shard_id;
+	else if (strcmp(key, "shard-api") == 0) dst = &o->api_url;
 	else if (strcmp(key, "max-events") == 0) {
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
@@ -200,6 +204,7 @@ static const struct option main_longopts[] = {
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "nats", required_argument, NULL, 'N' },
 	{ "shard-id", required_argument, NULL, 'I' },
+	{ "shard-api", required_argument, NULL, 'A' },
 	{ "syslog", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "keygen", required_argument, NULL, 'K' },
@@ -356,8 +361,10 @@ main_on_stats(void *ctx, const char *probe_id,
     const struct gw_customer_stats *cs)
 {
 	struct main_ctx *mc = ctx;
+	double now = main_now();
 
-	correlate_stats(mc->co, probe_id, cs, main_now());
+	correlate_stats(mc->co, probe_id, cs, now);
+	cluster_own(mc->cl, cs->customer, now);   /* sharded: any shard's API finds it */
 }
 
 /* Events the operator derives (correlate): stored, shown, given to the policy. */
@@ -561,7 +568,9 @@ main(int argc, char **argv)
 	main_policy_start(&o, &mc);
 	if (o.nats != NULL) {
 		struct cluster_config ccfg = { .urls = o.nats,
-		    .shard_id = o.shard_id, .ban_ttl_s = mc.ban_timeout_s };
+		    .shard_id = o.shard_id, .ban_ttl_s = mc.ban_timeout_s,
+		    .api_addr = o.api_url != NULL ? o.api_url :
+		    (o.http != NULL ? o.http : HTTP_DEFAULT_ADDR) };
 		if ((mc.cl = cluster_new(&ccfg, &(struct cluster_callbacks){
 		    .event = main_cl_event, .ban = main_cl_ban, .won = main_cl_won,
 		    .ctx = &mc })) ==
@@ -582,7 +591,8 @@ main(int argc, char **argv)
 		fatalx("cannot start ingest");
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
 	    .respond = mc.rs, .start_wall = main_now(),
-	    .metrics_max_customers = (size_t)o.metrics_max };
+	    .metrics_max_customers = (size_t)o.metrics_max,
+	    .forward = mc.cl != NULL ? forward_request : NULL, .fctx = mc.cl };
 	site = main_dashboard_open(o.dashboard_dir);
 	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx, site)) == NULL)
 		fatalx("cannot start the HTTP server");
@@ -604,6 +614,6 @@ main(int argc, char **argv)
 	free(o.listen); free(o.http); free(o.rrd_dir); free(o.rrdcached);
 	free(o.curve_secret); free(o.probe_keys); free(o.probes); free(o.log_level);
 	free(o.db); free(o.policy); free(o.dashboard_dir);
-	free(o.nats); free(o.shard_id);
+	free(o.nats); free(o.shard_id); free(o.api_url);
 	return 0;
 }

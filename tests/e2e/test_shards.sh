@@ -239,6 +239,29 @@ else
 	fail "upstream hook calls for 198.51.100.7: ${n:-0} (expected 1)"
 fi
 
+# ---- any shard's API answers for every customer (proxied to the owner) ----
+cust_at() {  # PORT CUSTOMER: the API of shard PORT returns CUSTOMER's live record
+	[ "$(q "$1" "/api/v1/customers/$2" "d['id'] + ' ' + d['probe']" 2>/dev/null)" = "$2 ${2#c-}" ]
+}
+any_ok=1
+for s in 1 2 3; do
+	for id in "$A1" "$B1" "$C1"; do
+		wait_for 10 cust_at "${HP[$s]}" "c-$id" || { any_ok=0; echo "  s$s does not answer for c-$id (owner s${OWNER[$id]})"; }
+	done
+done
+if [ $any_ok = 1 ]; then ok "every shard's API answers for customers of all 3 shards"; else fail "a shard's API does not answer for another shard's customer"; fi
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${HP[1]}/api/v1/customers/c-nobody")
+if [ "$code" = 404 ]; then ok "an unknown customer is 404 (not forwarded in a loop)"; else fail "unknown customer: HTTP $code"; fi
+# A series (query arguments travel with it), through s1 and straight from the owner s3: the same.
+SER="/api/v1/customers/c-$C1/series?metric=rx_bytes&from=$(( $(date +%s) - 600 ))&to=$(( $(date +%s) - 30 ))"
+c1=$(curl -s -o "$T/ser-via-s1" -w '%{http_code}' "http://127.0.0.1:${HP[1]}$SER")
+c3=$(curl -s -o "$T/ser-at-s3" -w '%{http_code}' "http://127.0.0.1:${HP[3]}$SER")
+if [ "$c1" = 200 ] && [ "$c3" = 200 ] && cmp -s "$T/ser-via-s1" "$T/ser-at-s3"; then
+	ok "series of an s3 customer through s1 equals s3's own answer ($(wc -c <"$T/ser-at-s3") bytes)"
+else
+	fail "series through s1: HTTP $c1 vs $c3 at s3 ($(head -c 200 "$T/ser-via-s1"))"
+fi
+
 # ---- part 2: faults during load ----
 # RRD data of shard 3's customers before the kill.
 rrd_last() {  # FILE: last update time through shard 3's rrdcached (flushed first)
