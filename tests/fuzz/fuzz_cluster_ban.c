@@ -1,4 +1,4 @@
-/* fuzz-sources: operator/cluster.c */
+/* fuzz-sources: operator/cluster.c operator/idmap.c */
 /* fuzz-libs: libnats */
 /* fuzz_cluster_ban.c: libFuzzer target for BANS values (written by any shard, read by every one) and key mapping. */
 #include <stdint.h>
