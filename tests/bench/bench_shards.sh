@@ -39,6 +39,9 @@ done
 [ -x "$GEN" ] || { row skipped - "$GEN not built"; exit 0; }
 
 T=$(gw_tmpdir)
+# gw_tmpdir runs in a $(...) subshell, so its own removal hook is lost: register it here
+# (first, so it runs last: after every process below is gone).
+gw_cleanup_add "rm -rf '$T'"
 reap() {
 	local i
 	for i in $(seq 50); do [ -z "$(jobs -pr)" ] && return 0; sleep 0.1; done

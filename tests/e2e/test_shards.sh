@@ -28,6 +28,9 @@ done
 for x in "$OP" "$PROBE" "$LOADGEN"; do [ -x "$x" ] || gw_fail "missing $x (make all)"; done
 
 T=$(gw_tmpdir)
+# gw_tmpdir runs in a $(...) subshell, so its own removal hook is lost: register it here
+# (first, so it runs last: after every process below is gone).
+gw_cleanup_add "rm -rf '$T'"
 # Runs after every kill below and before the temp dir is removed: waits (bounded) for our
 # children to exit, so nothing writes into $T after rm; stragglers get SIGKILL.
 reap() {
