@@ -11,7 +11,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS)
 PKG_COMMON := libprotobuf-c
 PKG_PROBE  := libpcap libndpi libzmq
 PKG_ENFORCER := libnftables
-PKG_OPER   := libzmq librrd libmicrohttpd jansson sqlite3
+PKG_OPER   := libzmq librrd libmicrohttpd jansson sqlite3 libnats
 PKGCONF     = $(shell pkg-config --$(1) $(2) 2>/dev/null)
 CPPFLAGS   += $(call PKGCONF,cflags,$(PKG_COMMON) $(PKG_PROBE) $(PKG_ENFORCER) $(PKG_OPER))
 LIBS_COMMON = $(call PKGCONF,libs,$(PKG_COMMON)) -lm
@@ -62,7 +62,8 @@ help:
 	@echo "  make test-unit unit tests only"
 	@echo "  make demo      live lab (~90 s, DEMO_SECONDS): 4 gateways, probes, operator, dashboard, traffic, a banned attack"
 	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest, lab, capacity reports,"
-	@echo "                 load shedding, capture loss vs packet size, fault figures, 10-minute soak); not part of test"
+	@echo "                 load shedding, capture loss vs packet size, fault figures, 10-minute soak,"
+	@echo "                 3 operator shards vs 1); not part of test"
 	@echo "  make asan      build with AddressSanitizer/UBSan into build-asan/ and run the unit tests"
 	@echo "  make fuzz      build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30)"
 	@echo "  make clean     remove $(B)/ and build-asan/"

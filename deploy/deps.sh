@@ -4,7 +4,7 @@ set -eu
 PKGS="build-essential pkg-config clang
 libpcap-dev libndpi-dev libndpi-bin libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 librrd-dev rrdtool rrdcached libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
-libnftables-dev nftables libcmocka-dev
+libnftables-dev nftables libcmocka-dev libnats-dev nats-server
 tshark tcpreplay iperf3 hping3 python3-scapy python3-yaml iproute2 procps curl time prometheus
 chromium"
 missing=""

@@ -1377,7 +1377,7 @@ api_handle(const struct api_ctx *ctx, const struct api_request *req,
 	char id[GW_ID_MAX];
 	bool get = strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0;
-	int kind;
+	int kind, rc;
 
 	memset(r, 0, sizeof(*r));
 	kind = api_customer_path(req->path, id, sizeof(id));
@@ -1388,10 +1388,24 @@ api_handle(const struct api_ctx *ctx, const struct api_request *req,
 	if (!get)
 		return api_not_allowed(r, req->method, "GET, HEAD");
 	if (kind == 1)
-		return api_customer(ctx, id, r);
-	if (kind == 2)
-		return api_series(ctx, id, req, r);
-	return api_graph(ctx, id, req, r);
+		rc = api_customer(ctx, id, r);
+	else if (kind == 2)
+		rc = api_series(ctx, id, req, r);
+	else
+		rc = api_graph(ctx, id, req, r);
+	/* Not ours: the owner shard may have it (sharded operators only). */
+	if (r->status == 404 && ctx->forward != NULL &&
+	    !live_customer_known(ctx->live, id)) {
+		struct api_response fr;
+
+		memset(&fr, 0, sizeof(fr));
+		if (ctx->forward(ctx->fctx, req, &fr)) {
+			api_response_clear(r);
+			*r = fr;
+			rc = 0;
+		}
+	}
+	return rc;
 }
 
 void

@@ -2,6 +2,7 @@
 #ifndef GW_API_H
 #define GW_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "events.h"
@@ -18,6 +19,9 @@
  * the request to the ingest thread. events/respond may be NULL (then the
  * event list comes from live and the ban routes answer 503).
  */
+struct api_request;
+struct api_response;
+
 struct api_ctx {
 	struct live  *live;
 	struct store *store;
@@ -26,6 +30,14 @@ struct api_ctx {
 	struct report *report;      /* NULL: /api/v1/reports answers 503 */
 	double        start_wall;   /* operator start, s since the epoch */
 	size_t        metrics_max_customers; /* /metrics cap, 0 = default (metrics.h) */
+	/*
+	 * Sharded operators (forward.h): asked when a customer route finds no
+	 * such customer here; true when it answered r from the owner shard.
+	 * NULL = standalone.
+	 */
+	bool (*forward)(void *fctx, const struct api_request *req,
+	    struct api_response *r);
+	void         *fctx;         /* borrowed */
 };
 
 struct api_request {

@@ -11,9 +11,11 @@
 #include <time.h>
 
 #include "api.h"
+#include "cluster.h"
 #include "config.h"
 #include "correlate.h"
 #include "events.h"
+#include "forward.h"
 #include "http.h"
 #include "ingest.h"
 #include "live.h"
@@ -31,6 +33,7 @@
 struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
 	char *probes, *log_level, *db, *policy, *dashboard_dir, *tz, *plans, *seq_state;
+	char *nats, *shard_id, *api_url;
 	unsigned long long history, max_events, metrics_max;
 	int use_syslog;
 };
@@ -44,6 +47,8 @@ struct main_ctx {
 	struct correlate *co;
 	struct usage     *us;   /* application bytes per day for reports */
 	struct report    *rep;  /* daily 95th roll-up (ingest thread) */
+	struct cluster   *cl;            /* NULL = standalone (no --nats) */
+	uint32_t          ban_timeout_s; /* BANS key TTL */
 };
 
 static volatile sig_atomic_t main_stop;
@@ -124,6 +129,12 @@ main_usage(FILE *f)
 "  --plans FILE             plan rates for capacity reports: lines\n"
 "                           \"CUSTOMER DOWN/UP\" or \"default DOWN/UP\", bit/s\n"
 "                           with k/M/G suffixes, e.g. \"c101 100M/20M\"\n"
+"  --nats URL[,URL...]      sharded operators: join the NATS JetStream cluster\n"
+"                           at these nats:// URLs (EVENTS stream, BANS bucket,\n"
+"                           see README \"Scaling\"); without it: standalone\n"
+"  --shard-id ID            this operator shard's id (required with --nats)\n"
+"  --shard-api HOST:PORT    where the other shards reach this shard's HTTP API\n"
+"                           to answer for its customers (default: --http)\n"
 "  --log-level LEVEL        debug, info, warn or error (default info)\n"
 "  --syslog                 log to syslog instead of stderr\n"
 "  --config FILE            read options from FILE: \"option value\" per line\n"
@@ -156,6 +167,9 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "tz") == 0) dst = &o->tz;
 	else if (strcmp(key, "plans") == 0) dst = &o->plans;
 	else if (strcmp(key, "seq-state") == 0) dst = &o->seq_state;
+	else if (strcmp(key, "nats") == 0) dst = &o->nats;
+	else if (strcmp(key, "shard-id") == 0) dst = &o->shard_id;
+	else if (strcmp(key, "shard-api") == 0) dst = &o->api_url;
 	else if (strcmp(key, "max-events") == 0) {
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
@@ -227,6 +241,9 @@ static const struct option main_longopts[] = {
 	{ "log-level", required_argument, NULL, 'L' },
 	{ "tz", required_argument, NULL, 'z' },
 	{ "plans", required_argument, NULL, 'a' },
+	{ "nats", required_argument, NULL, 'N' },
+	{ "shard-id", required_argument, NULL, 'I' },
+	{ "shard-api", required_argument, NULL, 'A' },
 	{ "syslog", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "keygen", required_argument, NULL, 'K' },
@@ -342,7 +359,11 @@ main_on_event(void *ctx, const char *probe_id, const struct gw_event *ev)
 
 	events_add(mc->es, probe_id, now, ev, NULL);
 	respond_event(mc->rs, probe_id, ev, now);
-	correlate_event(mc->co, probe_id, ev, now);
+	/* Sharded: every shard correlates every shard's events (main_cl_event). */
+	if (mc->cl != NULL)
+		cluster_publish_event(mc->cl, probe_id, ev);
+	else
+		correlate_event(mc->co, probe_id, ev, now);
 }
 
 static void
@@ -379,11 +400,11 @@ main_on_stats(void *ctx, const char *probe_id,
     const struct gw_customer_stats *cs)
 {
 	struct main_ctx *mc = ctx;
-
 	double now = main_now();
 
 	correlate_stats(mc->co, probe_id, cs, now);
 	usage_add(mc->us, now, cs);
+	cluster_own(mc->cl, cs->customer, now);   /* sharded: any shard's API finds it */
 }
 
 /* Events the operator derives (correlate): stored, shown, given to the policy. */
@@ -392,9 +413,24 @@ main_corr_event(const char *probe_id, const struct gw_event *ev, void *ctx)
 {
 	struct main_ctx *mc = ctx;
 	double now = main_now();
+	enum cluster_claim r;
+	struct cluster_ban b;
 
 	events_add(mc->es, probe_id, now, ev, NULL);
 	live_event_add(mc->live, probe_id, ev);
+	if (mc->cl != NULL && strcmp(ev->kind, "distributed_attack") == 0 &&
+	    !ev->cleared) {
+		/* Every shard sees it: only the shard that claims it runs the hook. */
+		memset(&b, 0, sizeof(b));
+		snprintf(b.src, sizeof(b.src), "%s", ev->customer);
+		snprintf(b.kind, sizeof(b.kind), "%s", ev->kind);
+		snprintf(b.customer, sizeof(b.customer), "%s", ev->customer);
+		b.timeout_s = mc->ban_timeout_s;
+		/* No JetStream answer: better a hook run twice than none. */
+		r = cluster_claim(mc->cl, "dist", &b, now);
+		if (r != CLUSTER_CLAIM_WON && r != CLUSTER_CLAIM_ERROR)
+			return;
+	}
 	respond_event(mc->rs, probe_id, ev, now);
 }
 
@@ -402,8 +438,78 @@ static void
 main_corr_global(const struct correlate_global *g, void *ctx)
 {
 	struct main_ctx *mc = ctx;
+	struct correlate_global local;
+	struct cluster_ban b;
 
-	respond_global(mc->rs, g, g->ts);
+	if (mc->cl == NULL) {
+		respond_global(mc->rs, g, g->ts);
+		return;
+	}
+	/* Sharded: claim it in BANS; the watch applies it at every shard. */
+	memset(&b, 0, sizeof(b));
+	snprintf(b.src, sizeof(b.src), "%s", g->src);
+	snprintf(b.kind, sizeof(b.kind), "%s", g->kind);
+	snprintf(b.customer, sizeof(b.customer), "%s", g->customer);
+	b.timeout_s = mc->ban_timeout_s;
+	switch (cluster_claim(mc->cl, "src", &b, g->ts)) {
+	case CLUSTER_CLAIM_WON:
+		respond_hook_global(mc->rs, g, g->ts);
+		break;
+	case CLUSTER_CLAIM_ERROR:
+		/* JetStream not answering (leader election): protect our own
+		 * probes now (only ours: the reporting probes may be another
+		 * shard's); the claim is retried, its winner runs the hook. */
+		local = *g;
+		local.n_probes = 0;
+		respond_global(mc->rs, &local, g->ts);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Sharded: a claim that had failed was retried and won: this shard runs the hook. */
+static void
+main_cl_won(const char *prefix, const struct cluster_ban *b, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+	struct correlate_global g;
+
+	if (strcmp(prefix, "src") != 0)
+		return;		/* "dist" already ran the hook when the claim failed */
+	memset(&g, 0, sizeof(g));
+	g.ts = b->decided_ts;
+	snprintf(g.src, sizeof(g.src), "%.*s", (int)sizeof(g.src) - 1, b->src);
+	snprintf(g.kind, sizeof(g.kind), "%s", b->kind);
+	snprintf(g.customer, sizeof(g.customer), "%s", b->customer);
+	respond_hook_global(mc->rs, &g, main_now());
+}
+
+/* Sharded: an event from a probe of any shard, for the correlator. */
+static void
+main_cl_event(const char *probe_id, const struct gw_event *ev, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+
+	correlate_event(mc->co, probe_id, ev, main_now());
+}
+
+/* Sharded: a BANS key was created or extended: ban it at this shard's probes. */
+static void
+main_cl_ban(const struct cluster_ban *b, void *ctx)
+{
+	struct main_ctx *mc = ctx;
+	struct correlate_global g;
+	double now = main_now();
+
+	if (b->decided_ts + b->timeout_s <= now)
+		return;		/* expired while we were away */
+	memset(&g, 0, sizeof(g));
+	g.ts = now;
+	snprintf(g.src, sizeof(g.src), "%.*s", (int)sizeof(g.src) - 1, b->src);
+	snprintf(g.kind, sizeof(g.kind), "%s", b->kind);
+	snprintf(g.customer, sizeof(g.customer), "%s", b->customer);
+	respond_global(mc->rs, &g, now);
 }
 
 /* The ingest loop: until SIGINT/SIGTERM. */
@@ -418,6 +524,7 @@ main_loop(struct main_ctx *mc, struct store *st)
 			fatalx("ingest failed");
 		now = main_now();
 		respond_run_requests(mc->rs, now);
+		cluster_poll(mc->cl);
 		if (now - last_tick >= 1.0) {
 			store_tick(st, now);
 			usage_tick(mc->us, now);
@@ -454,6 +561,7 @@ main_policy_start(const struct opts *o, struct main_ctx *mc)
 		fatalx("--policy %s: bad policy file (see above)", o->policy);
 	if ((mc->rs = respond_new(rc, mc->es, main_send_command, mc)) == NULL)
 		fatalx("cannot start the countermeasure policy");
+	mc->ban_timeout_s = rc->ban_timeout_s ? rc->ban_timeout_s : 600;
 	free(rc);
 	mc->co = correlate_new(&cc, &(struct correlate_callbacks){
 	    .event = main_corr_event, .global = main_corr_global, .ctx = mc });
@@ -503,6 +611,20 @@ main(int argc, char **argv)
 	memset(&mc, 0, sizeof(mc));
 	mc.live = lv;
 	main_policy_start(&o, &mc);
+	if (o.nats != NULL) {
+		struct cluster_config ccfg = { .urls = o.nats,
+		    .shard_id = o.shard_id, .ban_ttl_s = mc.ban_timeout_s,
+		    .api_addr = o.api_url != NULL ? o.api_url :
+		    (o.http != NULL ? o.http : HTTP_DEFAULT_ADDR) };
+		if ((mc.cl = cluster_new(&ccfg, &(struct cluster_callbacks){
+		    .event = main_cl_event, .ban = main_cl_ban, .won = main_cl_won,
+		    .ctx = &mc })) ==
+		    NULL)
+			fatalx("--nats %s: cannot join the cluster (see above)",
+			    o.nats);
+	} else if (o.shard_id != NULL) {
+		fatalx("--shard-id needs --nats");
+	}
 	struct ingest_config icfg = {
 	    .listen = o.listen ? o.listen : "tcp://127.0.0.1:7700",
 	    .curve_secret_file = o.curve_secret, .probe_keys_file = o.probe_keys,
@@ -524,7 +646,8 @@ main(int argc, char **argv)
 	mc.rep = rep;
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
 	    .respond = mc.rs, .report = rep, .start_wall = main_now(),
-	    .metrics_max_customers = (size_t)o.metrics_max };
+	    .metrics_max_customers = (size_t)o.metrics_max,
+	    .forward = mc.cl != NULL ? forward_request : NULL, .fctx = mc.cl };
 	site = main_dashboard_open(o.dashboard_dir);
 	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx, site)) == NULL)
 		fatalx("cannot start the HTTP server");
@@ -538,6 +661,7 @@ main(int argc, char **argv)
 	report_free(rep);
 	report_plans_free(plans);
 	ingest_publish(mc.in);
+	cluster_free(mc.cl);     /* before respond: its callbacks use it */
 	respond_free(mc.rs);
 	correlate_free(mc.co);
 	usage_free(mc.us);       /* last application bytes into the database */
@@ -549,5 +673,6 @@ main(int argc, char **argv)
 	free(o.curve_secret); free(o.probe_keys); free(o.probes); free(o.log_level);
 	free(o.db); free(o.policy); free(o.dashboard_dir); free(o.tz); free(o.plans);
 	free(o.seq_state);
+	free(o.nats); free(o.shard_id); free(o.api_url);
 	return 0;
 }

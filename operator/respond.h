@@ -114,6 +114,16 @@ void respond_global(struct respond *r, const struct correlate_global *g,
     double now);
 
 /*
+ * Sharded operators (cluster.h): the cluster-wide ban of g->src was decided
+ * by this shard (it won the BANS create), so this shard alone runs the
+ * upstream hook once, with {"action":"ban_source","target":SRC,...} on
+ * stdin; an audit row (action hook, "policy:cluster") records the outcome.
+ * The ban itself is applied through respond_global() on every shard.
+ */
+void respond_hook_global(struct respond *r, const struct correlate_global *g,
+    double now);
+
+/*
  * A CommandResult from probe_id: marks the row of that command applied
  * (active) or failed, with the probe's message. Unknown ids are ignored
  * (logged at debug level).

@@ -28,6 +28,7 @@
 #include "jsonl.h"
 #include "log.h"
 #include "publish.h"
+#include "shard.h"
 
 #define PROBE_VERSION "0.1.0"
 #define PROBE_MAX_LIST 64
@@ -71,6 +72,7 @@ struct probe {
 	struct engine *eng;
 	struct jsonl *jsonl;
 	struct publish *pub;
+	struct shard shard;           /* --operator list in rank order for our id */
 	struct health *health;
 	struct enforce *enf;
 	struct customer_map *map;
@@ -112,6 +114,11 @@ usage(FILE *fp)
 "      --jsonl PATH         write JSON Lines (stats, events) to PATH, - = stdout\n"
 "      --flows              also emit flow records (JSON Lines and operator)\n"
 "      --operator ENDPOINT  send envelopes to the operator, e.g. tcp://127.0.0.1:7700\n"
+"                           A comma-separated list of operator shards: the probe\n"
+"                           reports to one, chosen by a rendezvous hash of its\n"
+"                           probe id; live, it moves to the next one in its\n"
+"                           order while that one is down and back when it has\n"
+"                           answered for 2 s\n"
 "      --curve-server-key FILE  operator's public key (\"public KEY\"): enables CURVE\n"
 "      --curve-key FILE     this probe's key pair (\"public KEY\" and \"secret KEY\")\n"
 "      --queue N            envelopes queued for the operator before dropping\n"
@@ -623,6 +630,32 @@ run_offline(struct probe *pr)
 	}
 }
 
+/*
+ * With several --operator endpoints (once a second): checks the one in use
+ * and the better-ranked ones; on a change moves the socket and says Hello
+ * (the new shard re-sends the bans in force).
+ */
+static void
+check_shard(struct probe *pr)
+{
+	bool up[SHARD_MAX] = { false };
+	size_t old = pr->shard.cur;
+
+	up[old] = shard_reachable(&pr->shard, old, 100);
+	/* While the current one is up only better ranks matter; else all. */
+	for (size_t i = 0; i < pr->shard.n; i++)
+		if (i != old && (i < old || !up[old]))
+			up[i] = shard_reachable(&pr->shard, i, 100);
+	if (shard_decide(&pr->shard, up, mono_s()) == old)
+		return;
+	log_info("shard: %s %s, moving to %s", pr->shard.ep[old],
+	    up[old] ? "is no longer the best one up" : "is down",
+	    shard_current(&pr->shard));
+	if (publish_reconnect(pr->pub, pr->shard.ep[old],
+	    shard_current(&pr->shard)) == 0)
+		send_hello(pr);
+}
+
 static void
 run_live(struct probe *pr)
 {
@@ -651,6 +684,8 @@ run_live(struct probe *pr)
 		if (now >= next_sec) {
 			if (pr->enf != NULL)
 				enforce_tick(pr->enf, wall_us());
+			if (pr->pub != NULL && pr->shard.n > 1)
+				check_shard(pr);
 			next_sec = now + 1;
 		}
 		if (pr->pub != NULL && now >= next_hb) {
@@ -787,13 +822,23 @@ static void
 setup_outputs(struct probe *pr)
 {
 	const struct opts *o = pr->o;
+	char err[256];
 	struct publish_config pc = {
-		.endpoint = o->operator_ep, .probe_id = o->probe_id,
+		.endpoint = NULL, .probe_id = o->probe_id,
 		.sndhwm = o->queue, .backlog_bytes = (size_t)o->queue_bytes,
 		.server_key_path = o->server_key,
 		.client_key_path = o->client_key, .patient = o->file != NULL,
 	};
 
+	if (o->operator_ep != NULL) {
+		if (shard_init(&pr->shard, o->operator_ep, o->probe_id, err,
+		    sizeof(err)) == -1)
+			fatalx("--operator: %s", err);
+		pc.endpoint = shard_current(&pr->shard);
+		if (pr->shard.n > 1)
+			log_info("shard: reporting to %s (rank 1 of %zu for %s)",
+			    pc.endpoint, pr->shard.n, o->probe_id);
+	}
 	if (o->operator_ep != NULL && (pr->pub = publish_new(&pc)) == NULL)
 		fatalx("--operator %s: cannot set up (see above)", o->operator_ep);
 	pr->health = health_new();

@@ -390,3 +390,17 @@ publish_get_stats(const struct publish *p, struct publish_stats *out)
 {
 	*out = p->st;
 }
+
+/* Shard failover (shard.c decides): same socket, queue and seq, another peer. */
+int
+publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep)
+{
+	if (old_ep != NULL && zmq_disconnect(p->sock, old_ep) != 0)
+		log_warn("publish: disconnect %s: %s", old_ep, zmq_strerror(errno));
+	if (zmq_connect(p->sock, new_ep) != 0) {
+		log_err("publish: cannot connect to %s: %s", new_ep,
+		    zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}

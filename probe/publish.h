@@ -69,6 +69,14 @@ size_t publish_flush(struct publish *p);
  */
 int publish_recv(struct publish *p, struct gw_msg *m);
 
+/*
+ * Moves the socket from old_ep (disconnected; NULL = none) to new_ep, for
+ * shard failover (shard.h). The sequence numbers continue; envelopes still
+ * queued for old_ep are dropped by ZeroMQ. 0, or -1 (logged) when new_ep
+ * cannot be connected.
+ */
+int publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep);
+
 struct publish_stats {
 	uint64_t sent;             /* handed to ZeroMQ (directly or late) */
 	uint64_t dropped;          /* queue full: budget, count, or left at exit */

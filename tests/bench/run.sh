@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # run.sh: `make bench`. Prints ONE table; every figure is the median of BENCH_RUNS runs (default 3)
 # and every comparison a ratio measured within the same run.
-#   run.sh BUILD_DIR [--only throughput|memory|ingest|lab|report|shed|loss|faults|soak[,...]]
+#   run.sh BUILD_DIR [--only throughput|memory|ingest|lab|report|shed|loss|faults|soak|shards[,...]]
 # Sections (report: tests/bench/bench_report.sh): throughput (probe vs ndpiReader vs bare libpcap
 # loop on a >1M-packet capture: copies of the shared corpus, or of the generated home mix when
 # the corpus is absent),
 # memory (peak RSS at 10k/100k concurrent flows, a TCP/UDP/DNS mix and UDP-only, and under a
 # 1M-packet random-source SYN flood),
 # ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
-# in network namespaces at the reference profile, scaled to fit the machine).
+# in network namespaces at the reference profile, scaled to fit the machine), shards (3 operator
+# shards over a 3-node NATS JetStream cluster vs 1: ingest ratio, probes held, event-to-ban
+# latency across shards; tests/bench/bench_shards.sh).
 # Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.1), BENCH_LAB_FULL_N (default 3), BENCH_LAB_SECONDS (default 20),
 # BENCH_INGEST_SECONDS (default 10), GW_PCAPS.
 set -uo pipefail
@@ -16,7 +18,7 @@ set -uo pipefail
 B=${1:-build}
 shift || true
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
-ONLY=throughput,memory,ingest,lab,report,shed,loss,faults,soak
+ONLY=throughput,memory,ingest,lab,report,shed,loss,faults,soak,shards
 [ "${1:-}" = --only ] && ONLY=${2:?--only needs a section list}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -360,8 +362,11 @@ bench_faults() {
 	done
 }
 
+# ---- 9. sharded operators (NATS JetStream) ----------------------------------------------------
+bench_shards() { bash "$HERE/bench_shards.sh" "$B" "$TABLE"; }
+
 [ -x "$PROBE" ] || { echo "bench: $PROBE not built"; exit 1; }
-for s in throughput memory ingest lab report shed loss faults soak; do
+for s in throughput memory ingest lab report shed loss faults soak shards; do
 	want "$s" || continue
 	note "section $s"
 	t0=$(now)
