@@ -62,7 +62,7 @@ struct correlate {
 };
 
 static const char *const corr_attack_kinds[] = {
-	"syn_flood", "udp_flood", "icmp_flood", "port_scan", "host_sweep",
+	"syn_flood", "udp_flood", "icmp_flood", "port_scan", "slow_scan", "host_sweep",
 };
 
 bool

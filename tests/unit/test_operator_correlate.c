@@ -139,6 +139,7 @@ test_ignored_events(void **state)
 	correlate_free(c);
 	correlate_free(NULL);
 	assert_true(correlate_is_attack_kind("host_sweep"));
+	assert_true(correlate_is_attack_kind("slow_scan"));   /* one slow scanner across customers */
 	assert_false(correlate_is_attack_kind("traffic_spike"));
 }
 
