@@ -30,11 +30,12 @@ ctl_fmt_time(char *buf, size_t len, double ts, const char *fmt)
 	struct tm tm;
 	time_t t;
 
-	if (isnan(ts) || ts <= 0)
+	if (isnan(ts) || ts <= 0 || ts >= 9e18)   /* 9e18: still a time_t */
 		return "-";
 	t = (time_t)ts;
-	localtime_r(&t, &tm);
-	strftime(buf, len, fmt, &tm);
+	/* A time beyond what struct tm holds (a corrupt or hostile reply) prints "-". */
+	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, fmt, &tm) == 0)
+		return "-";
 	return buf;
 }
 
