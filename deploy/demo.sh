@@ -247,7 +247,8 @@ import json, sys
 d = json.loads(sys.stdin.read())
 for k in ("down", "up"):
     print("netem_%s_frames %d" % (k, d[k]["rx"]))
-    print("netem_%s_lost %d" % (k, d[k]["lost"]))' >>"$RUN/facts" 2>/dev/null
+    print("netem_%s_lost %d" % (k, d[k]["lost"]))
+    print("netem_%s_late_jitter_ms %.3f" % (k, d[k].get("late_jitter_ms", 0)))' >>"$RUN/facts" 2>/dev/null
 fi
 grep -q '^t_nft_in ' "$RUN/facts" || fact t_nft_in 0
 grep -q '^t_nft_out ' "$RUN/facts" || fact t_nft_out 0

@@ -197,6 +197,9 @@ def main():
             100.0 * f["netem_down_lost"] / f["netem_down_frames"],
             f["netem_up_lost"], f["netem_up_frames"],
             100.0 * f["netem_up_lost"] / max(1, f["netem_up_frames"])))
+    if "netem_down_late_jitter_ms" in f:
+        print("  gw-netem's own scheduling added %.2f ms mean delay variation downstream (near 0 on a quiet host)"
+              % f["netem_down_late_jitter_ms"])
     print("  expected at the probe: RTT WAN ~%g ms (the delay twice), RTP jitter ~J/3 = %.1f ms plus"
           " the senders' own (the clean line's), RTP loss ~L/2 = %.1f%% (the probe on the LAN"
           " side sees upstream RTP before the impairment)" % (

@@ -790,21 +790,80 @@ ctl_pps(const json_t *o, const char *dir)
 	return iv > 0 ? ctl_fmt_jnum(o, k) / iv : NAN;
 }
 
+/* How long a customer's last measured RTT/jitter/loss/DNS is shown when the latest interval
+ * had no such traffic (the dashboard holds them as long). */
+#define CTL_QOS_HOLD_S 300
+
+/*
+ * A quality summary ("tcp", "rtp", "dns") of customer o that has measurements (COUNT > 0):
+ * the latest interval's, else the last measured one of the past CTL_QOS_HOLD_S (*held set).
+ * NULL when there is none. Borrowed from o.
+ */
+static const json_t *
+ctl_measured(const json_t *o, const char *kind, const char *count, bool *held)
+{
+	const json_t *cur = json_object_get(o, kind);
+	const json_t *last = json_object_get(json_object_get(o, "last_measured"), kind);
+
+	*held = false;
+	if (ctl_fmt_jnum(cur, count) > 0)
+		return cur;
+	if (ctl_fmt_jnum(last, count) > 0 &&
+	    ctl_fmt_jnum(o, "ts") - ctl_fmt_jnum(last, "ts") <= CTL_QOS_HOLD_S) {
+		*held = true;
+		return last;
+	}
+	return NULL;
+}
+
+/* "12.3" of a millisecond or percent figure, "12.3*" when held; "-" for NAN. */
+static const char *
+ctl_qos(char *buf, size_t len, double v, bool held)
+{
+	if (isnan(v))
+		return "-";
+	snprintf(buf, len, "%.1f%s", v, held ? "*" : "");
+	return buf;
+}
+
+/* The RTT WAN, jitter, RTP loss % and DNS cells of customer o (4 of cells, 4 buffers of b); true if one is held. */
+static bool
+ctl_qos_cells(const json_t *o, char (*b)[64], const char **cells)
+{
+	const json_t *tcp, *rtp, *dns;
+	bool ht, hr, hd;
+	double exp, loss = NAN;
+
+	tcp = ctl_measured(o, "tcp", "handshakes", &ht);
+	rtp = ctl_measured(o, "rtp", "streams", &hr);
+	dns = ctl_measured(o, "dns", "responses", &hd);
+	exp = ctl_fmt_jnum(rtp, "packets_expected");
+	if (exp > 0)
+		loss = 100 * ctl_fmt_jnum(rtp, "packets_lost") / exp;
+	cells[0] = ctl_qos(b[0], 64, tcp ? ctl_fmt_jnum(tcp, "rtt_wan_ms_avg") : NAN, ht);
+	cells[1] = ctl_qos(b[1], 64, rtp ? ctl_fmt_jnum(rtp, "jitter_ms_avg") : NAN, hr);
+	cells[2] = ctl_qos(b[2], 64, loss, hr);
+	cells[3] = ctl_qos(b[3], 64, dns ? ctl_fmt_jnum(dns, "latency_ms_avg") : NAN, hd);
+	return (tcp && ht) || (rtp && hr) || (dns && hd);
+}
+
 static int
 cmd_customers(const struct ctl *c)
 {
 	struct ctl_table t;
 	json_t *j, *arr, *o;
 	size_t i;
+	bool any_held = false;
 	int rc;
 
 	if ((rc = ctl_call(c, "GET", "/api/v1/customers", NULL, &j)) != CTL_OK || j == NULL)
 		return rc;
 	arr = json_object_get(j, "customers");
-	ctl_table_cols(&t, "CUSTOMER,PROBE,>RX,>TX,>RX_PPS,>TX_PPS,>FLOWS,>NEW,TOP_APP,UPDATED");
+	ctl_table_cols(&t, "CUSTOMER,PROBE,>RX,>TX,>RX_PPS,>TX_PPS,>FLOWS,>NEW,TOP_APP,"
+	    ">RTT_WAN_MS,>JITTER_MS,>RTP_LOSS%,>DNS_MS,UPDATED");
 	json_array_foreach(arr, i, o) {
-		char b[10][64];
-		const char *cells[10] = {
+		char b[14][64];
+		const char *cells[14] = {
 			ctl_jstr(o, "id"), ctl_jstr(o, "probe"),
 			ctl_si(b[2], 64, ctl_bps(o, "rx"), "bit/s"),
 			ctl_si(b[3], 64, ctl_bps(o, "tx"), "bit/s"),
@@ -812,11 +871,17 @@ cmd_customers(const struct ctl *c)
 			ctl_num(b[5], 64, round(ctl_pps(o, "tx"))),
 			ctl_num(b[6], 64, ctl_fmt_jnum(o, "flows_active")),
 			ctl_num(b[7], 64, ctl_fmt_jnum(o, "flows_new")),
-			ctl_top_app(o), ctl_time(b[9], 64, ctl_fmt_jnum(o, "ts")),
+			ctl_top_app(o), NULL, NULL, NULL, NULL,
+			ctl_time(b[13], 64, ctl_fmt_jnum(o, "ts")),
 		};
+		if (ctl_qos_cells(o, b + 9, cells + 9))
+			any_held = true;
 		ctl_table_row(&t, cells);
 	}
 	ctl_table_print(&t);
+	if (any_held)
+		printf("* last measured value of the past %d s (no such traffic in the latest interval)\n",
+		    CTL_QOS_HOLD_S);
 	json_decref(j);
 	return CTL_OK;
 }

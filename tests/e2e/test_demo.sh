@@ -95,8 +95,15 @@ check("%s (clean) RTP jitter mean %s ms measured (sender scheduling only)" % (cc
 jit = series(nc, lambda s: s["rtp"]["jitter_ms_avg"], lambda s: s["rtp"]["streams"] > 0)
 jm = sum(jit) / len(jit) if jit else None
 exp = J / 3.0 + (cjm or 0)
-check("%s RTP jitter mean %s ms over %d intervals, expected J/3 + clean = %.2f ms (+-35%% of J/3 + 0.5 ms)" % (
-      nc, jm, len(jit), exp), jm is not None and len(jit) >= 10 and abs(jm - exp) <= 0.35 * J / 3.0 + 0.5)
+# gw-netem (a userspace process) is itself late by a varying amount on a loaded host: delay
+# variation the clean line does not see. It reports the mean |change| of its lateness between
+# frames (E|dL|); the downstream streams' jitter is at most E|dD| + E|dL|, so E|dL| widens the
+# upper bound only (0 on a quiet host).
+late = float(f.get("netem_down_late_jitter_ms", 0) or 0)
+tol = 0.35 * J / 3.0 + 0.5
+check("%s RTP jitter mean %s ms over %d intervals, expected J/3 + clean = %.2f ms (-%.2f/+%.2f: 35%% of J/3 + 0.5 ms, + gw-netem's own %.2f ms)" % (
+      nc, jm, len(jit), exp, tol, tol + late, late),
+      jm is not None and len(jit) >= 10 and exp - tol <= jm <= exp + tol + late)
 check("impaired jitter above the clean one (%s > %s ms)" % (jm, cjm), jm is not None and cjm is not None and jm > cjm)
 lp = q["rtp_loss_pct"]
 check("%s RTP loss %s%% (%d of %d), expected L/2 = %.2f%% (x0.5..x1.5)" % (nc, lp, q["rtp_lost"], q["rtp_expected"], L / 2),
@@ -131,6 +138,28 @@ sla = [e for e in ev if e["kind"] == "sla_violation" and e["customer"] == nc and
 check("sla_violation for %s (%s)" % (nc, sla[0]["detail"] if sla else "none"), len(sla) > 0)
 check("no sla_violation for the clean customer %s" % cc,
       not [e for e in ev if e["kind"] == "sla_violation" and e["customer"] == cc and not e["cleared"]])
+# The terminal's live table (gatewatchctl customers) shows the same RTT and jitter as the API
+# (the latest interval's, or the last measured one marked '*').
+import subprocess
+def ctl_row(cid):
+    out = subprocess.run([os.environ["GW_BUILD"] + "/gatewatchctl", "-u", api, "customers"],
+                         capture_output=True, text=True, timeout=20).stdout.splitlines()
+    for line in out[1:]:
+        cells = line.split()
+        if cells and cells[0] == cid:
+            return [x.rstrip("*") for x in cells]
+    return []
+def api_qos(cid):
+    c = [c for c in get("/api/v1/customers")["customers"] if c["id"] == cid][0]
+    tcp = c["tcp"] if c["tcp"]["handshakes"] > 0 else (c.get("last_measured") or {}).get("tcp")
+    rtp = c["rtp"] if c["rtp"]["streams"] > 0 else (c.get("last_measured") or {}).get("rtp")
+    return ("%.1f" % tcp["rtt_wan_ms_avg"] if tcp else None, "%.1f" % rtp["jitter_ms_avg"] if rtp else None)
+for attempt in range(3):
+    want, row = api_qos(nc), ctl_row(nc)
+    if want == api_qos(nc):
+        break
+check("gatewatchctl customers shows %s's RTT WAN %s ms and jitter %s ms as the API (row %s)" % (nc, want[0], want[1], row),
+      None not in want and want[0] in row and want[1] in row)
 sys.exit(1 if fails else 0)
 PYEOF
 # The dashboard in headless Chromium against the running stack. The policy ban has expired by
@@ -145,6 +174,7 @@ exit $rc
 EOF
 
 export GW_TESTS=${GW_TESTS:-$TOP/tests}
+export GW_BUILD=$B
 t0=$(date +%s.%N)
 DEMO_SECONDS=$SECS DEMO_QUIET=1 DEMO_HTTP=127.0.0.1:$PORT DEMO_PREFIX=$PREFIX DEMO_STATE=$STATE \
 	DEMO_CHECK="bash $T/check.sh" timeout $((SECS + 120)) bash "$TOP/deploy/demo.sh" "$B" >"$T/demo.out" 2>&1

@@ -28,6 +28,7 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -58,6 +59,10 @@ struct nm_dir {
 	struct nm_frame *heap[NM_QUEUE_MAX];
 	size_t n;
 	uint64_t rx, tx, lost, overflow, too_big, csum_fixed, send_err;
+	/* Our own lateness (send time - due time): on a loaded host it adds delay variation
+	 * beyond the configured jitter; its mean |change| between frames is reported. */
+	uint64_t late_n;
+	double late_last_ms, late_sum_ms, late_absdiff_sum_ms;
 };
 
 static volatile sig_atomic_t nm_stop, nm_report;
@@ -285,9 +290,16 @@ static int64_t nm_flush(struct nm_dir *d)
 {
 	uint64_t now = nm_now_ns();
 	struct nm_frame *f;
+	double late_ms;
 
 	while (d->n > 0 && d->heap[0]->due_ns <= now) {
 		f = nm_pop(d);
+		late_ms = (double)(now - f->due_ns) / 1e6;
+		if (d->late_n > 0)
+			d->late_absdiff_sum_ms += fabs(late_ms - d->late_last_ms);
+		d->late_last_ms = late_ms;
+		d->late_sum_ms += late_ms;
+		d->late_n++;
 		if (send(d->out_fd, f->data, f->len, 0) == (ssize_t)f->len)
 			d->tx++;
 		else
@@ -302,11 +314,14 @@ static int64_t nm_flush(struct nm_dir *d)
 static void nm_print(const struct nm_dir *d, const char *sep)
 {
 	printf("\"%s\":{\"rx\":%llu,\"tx\":%llu,\"lost\":%llu,\"overflow\":%llu,"
-	    "\"too_big\":%llu,\"csum_fixed\":%llu,\"send_errors\":%llu,\"queued\":%zu}%s",
+	    "\"too_big\":%llu,\"csum_fixed\":%llu,\"send_errors\":%llu,\"queued\":%zu,"
+	    "\"late_ms_avg\":%.3f,\"late_jitter_ms\":%.3f}%s",
 	    d->name, (unsigned long long)d->rx, (unsigned long long)d->tx,
 	    (unsigned long long)d->lost, (unsigned long long)d->overflow,
 	    (unsigned long long)d->too_big, (unsigned long long)d->csum_fixed,
-	    (unsigned long long)d->send_err, d->n, sep);
+	    (unsigned long long)d->send_err, d->n,
+	    d->late_n ? d->late_sum_ms / (double)d->late_n : 0.0,
+	    d->late_n > 1 ? d->late_absdiff_sum_ms / (double)(d->late_n - 1) : 0.0, sep);
 }
 
 static void nm_report_line(const struct nm_opts *o, const char *dir,
