@@ -31,15 +31,13 @@ fault_cleanup() {
 }
 trap fault_cleanup EXIT
 
-ok()   { echo "ok   $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/checks.sh"
 fatal() {
 	echo "FAIL $*"
 	echo "--- operator log"; tail -n 25 "$T/op.log" 2>/dev/null
 	echo "--- probe log"; tail -n 25 "$T/probe.log" 2>/dev/null
 	exit 1
 }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 # wait_for SECONDS CMD...: true as soon as CMD succeeds (polled every 0.2 s).
 wait_for() {
 	local n=$(( $1 * 5 )); shift

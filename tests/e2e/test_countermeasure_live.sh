@@ -40,15 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok()   { echo "ok   $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
+. "$(dirname "$0")/../lib/checks.sh"
 fatal() {
 	echo "FAIL $*"
 	echo "--- operator log"; tail -n 25 "$T/op.log" 2>/dev/null
 	echo "--- probe log"; tail -n 25 "$T/probe.log" 2>/dev/null
 	exit 1
 }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 now() { date +%s.%N; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

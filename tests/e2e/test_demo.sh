@@ -32,9 +32,7 @@ port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
 PORT=$(( 20000 + RANDOM % 20000 ))
 while ! port_free $PORT; do PORT=$((PORT + 1)); done
 FAILS=0
-ok() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+. "$TOP/tests/lib/checks.sh"
 
 cleanup() {
 	# Only if the demo itself could not clean up (killed by the timeout below).

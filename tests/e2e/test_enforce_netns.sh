@@ -34,9 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok()   { echo "ok   $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+. "$(dirname "$0")/../lib/checks.sh"
 
 # --- sealed topology: only veth pairs between our own namespaces ---
 ip netns add "$NA" && ip netns add "$NG" && ip netns add "$NV" || { echo "FAIL: netns"; exit 1; }

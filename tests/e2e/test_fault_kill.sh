@@ -28,10 +28,8 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok()   { echo "ok   $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
+. "$(dirname "$0")/../lib/checks.sh"
 fatal() { echo "FAIL $*"; echo "--- operator log"; tail -n 30 "$T/op.log"; exit 1; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 wait_for() {
 	local n=$(( $1 * 5 )); shift
 	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.2; done

@@ -40,8 +40,7 @@ reap() {
 }
 gw_cleanup_add reap
 FAILS=0
-ok()   { echo "ok   $*"; }
-fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
+. "$HERE/../lib/checks.sh"
 fatal() {
 	echo "FAIL $*"
 	for f in "$T"/s*.log "$T"/p-*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }; done
