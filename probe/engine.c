@@ -295,18 +295,20 @@ engine_ip_packet(struct engine *e, const struct pkt *p)
 	    (f != NULL && f->pkts[1 - dir] > 0 ? DETECT_REPLY : 0));
 	if (attack)
 		e->cnt.attack_packets++;
-	if (f != NULL && !attack && created && !shed_admit(e->shed, p->ts_us, true)) {
-		f->flags |= FLOWF_SHED;
-		e->cnt.shed_flows++;
-	} else if (f != NULL && !attack && !created && !(f->flags & FLOWF_SHED))
-		(void)shed_admit(e->shed, p->ts_us, false);   /* charge the work */
-	if (f != NULL && !attack && (f->flags & FLOWF_SHED)) {
-		e->cnt.shed_packets++;
-		interval_shed(e->iv, f->customer);
-	} else if (f != NULL && !attack) {
-		if (f->dpi_state == DPI_PENDING && dpi_packet(e->dpi, f, p, dir))
-			engine_reassign_app(e, f, dir, p);
-		quality_packet(e->quality, f, p, dir);
+	if (f != NULL && !attack) {
+		/* A new flow is admitted or shed for its life; admitted ones are charged. */
+		if (!(f->flags & FLOWF_SHED) && !shed_admit(e->shed, p->ts_us, created)) {
+			f->flags |= FLOWF_SHED;
+			e->cnt.shed_flows++;
+		}
+		if (f->flags & FLOWF_SHED) {
+			e->cnt.shed_packets++;
+			interval_shed(e->iv, f->customer);
+		} else {
+			if (f->dpi_state == DPI_PENDING && dpi_packet(e->dpi, f, p, dir))
+				engine_reassign_app(e, f, dir, p);
+			quality_packet(e->quality, f, p, dir);
+		}
 	}
 	if (f != NULL) {
 		app = f->app;

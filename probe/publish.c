@@ -20,7 +20,6 @@
 struct publish_entry {
 	struct publish_entry *next;
 	size_t len;
-	uint64_t seq;
 	uint8_t data[];
 };
 
@@ -311,7 +310,6 @@ publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq)
 		    "(budget %zu bytes)", p->budget_bytes);
 	e->next = NULL;
 	e->len = len;
-	e->seq = seq;
 	memcpy(e->data, buf, len);
 	if (p->tail != NULL)
 		p->tail->next = e;

@@ -13,7 +13,7 @@
 
 #include "shard.h"
 
-/* FNV-1a over s, then a splitmix64 finaliser so close inputs spread. */
+/* FNV-1a over s, continuing from h (shard_score adds the splitmix64 finaliser). */
 static unsigned long long
 shard_hash(unsigned long long h, const char *s)
 {
