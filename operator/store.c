@@ -992,18 +992,22 @@ store_rows_read(struct store *st, const struct store_rows_req *req,
 			q.from = q.to - STORE_HIST_STEP_S;
 	}
 	memset(&s, 0, sizeof(s));
-	if (store_fetch(st, path, &q, &s, &ds_cnt, &names, &data) != 0 ||
-	    s.step == 0) {
+	if (store_fetch(st, path, &q, &s, &ds_cnt, &names, &data) != 0) {
 		snprintf(err, errlen, "fetch failed: %s", rrd_get_error());
 		return -1;
 	}
 	out->start = s.start;
 	out->step = s.step;
-	out->n = (size_t)((s.end - s.start) / (time_t)s.step);
-	if (store_rows_copy(out, ds_cnt, names, data) == -1)
-		snprintf(err, errlen, "out of memory");
-	else
-		rc = 0;
+	if (s.step == 0) {
+		/* The fetch succeeded: names and data are freed below. */
+		snprintf(err, errlen, "fetch failed: %s", rrd_get_error());
+	} else {
+		out->n = (size_t)((s.end - s.start) / (time_t)s.step);
+		if (store_rows_copy(out, ds_cnt, names, data) == -1)
+			snprintf(err, errlen, "out of memory");
+		else
+			rc = 0;
+	}
 	for (unsigned long i = 0; i < ds_cnt; i++)
 		rrd_freemem(names[i]);
 	rrd_freemem(names);
