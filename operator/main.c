@@ -468,6 +468,17 @@ main_corr_global(const struct correlate_global *g, void *ctx)
 	}
 }
 
+/* The global attack of BANS key b, decided at ts (no reporting probes). */
+static void
+main_ban_global(const struct cluster_ban *b, double ts, struct correlate_global *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->ts = ts;
+	snprintf(g->src, sizeof(g->src), "%.*s", (int)sizeof(g->src) - 1, b->src);
+	snprintf(g->kind, sizeof(g->kind), "%s", b->kind);
+	snprintf(g->customer, sizeof(g->customer), "%s", b->customer);
+}
+
 /* Sharded: a claim that had failed was retried and won: this shard runs the hook. */
 static void
 main_cl_won(const char *prefix, const struct cluster_ban *b, void *ctx)
@@ -477,11 +488,7 @@ main_cl_won(const char *prefix, const struct cluster_ban *b, void *ctx)
 
 	if (strcmp(prefix, "src") != 0)
 		return;		/* "dist" already ran the hook when the claim failed */
-	memset(&g, 0, sizeof(g));
-	g.ts = b->decided_ts;
-	snprintf(g.src, sizeof(g.src), "%.*s", (int)sizeof(g.src) - 1, b->src);
-	snprintf(g.kind, sizeof(g.kind), "%s", b->kind);
-	snprintf(g.customer, sizeof(g.customer), "%s", b->customer);
+	main_ban_global(b, b->decided_ts, &g);
 	respond_hook_global(mc->rs, &g, main_now());
 }
 
@@ -504,11 +511,7 @@ main_cl_ban(const struct cluster_ban *b, void *ctx)
 
 	if (b->decided_ts + b->timeout_s <= now)
 		return;		/* expired while we were away */
-	memset(&g, 0, sizeof(g));
-	g.ts = now;
-	snprintf(g.src, sizeof(g.src), "%.*s", (int)sizeof(g.src) - 1, b->src);
-	snprintf(g.kind, sizeof(g.kind), "%s", b->kind);
-	snprintf(g.customer, sizeof(g.customer), "%s", b->customer);
+	main_ban_global(b, now, &g);
 	respond_global(mc->rs, &g, now);
 }
 

@@ -710,7 +710,10 @@ report_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* SLA minutes of customer from the events database (newest 1000 events before to). */
+/*
+ * SLA minutes of customer from the events database (the oldest
+ * REPORT_SLA_EVENTS breaches overlapping the period).
+ */
 static int
 report_sla(struct report *r, const char *customer, struct report_customer *out)
 {

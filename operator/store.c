@@ -829,7 +829,7 @@ store_fetch(struct store *st, const char *path, const struct store_query *q,
 	return rc;
 }
 
-/* First time the 10 s archive of the link file holds (0 when unknown). */
+/* First time archive rra of the file at path holds (0 when unknown). */
 static time_t
 store_first(struct store *st, const char *path, int rra)
 {
@@ -847,7 +847,8 @@ store_first(struct store *st, const char *path, int rra)
  * Picks the file a read of customer from `from` at resolution (s, 0 =
  * finest) is served from: the 10 s file when the read is finer than 300 s
  * and starts inside its day, else the 300 s file; an old-layout customer has
- * only the first. Returns 0, or -1 when the customer has no file.
+ * only the first. With a daemon, the chosen file is flushed (once), so the
+ * caller reads it as written. Returns 0, or -1 when the customer has no file.
  */
 static int
 store_read_path(struct store *st, const char *customer, time_t from,
@@ -862,8 +863,10 @@ store_read_path(struct store *st, const char *customer, time_t from,
 	have_hist = store_exists(st, hist);
 	if (!have_link && !have_hist)
 		return -1;
-	if (!have_hist)
+	if (!have_hist) {
+		store_reader_flush(st, path);
 		return 0;   /* old layout */
+	}
 	if (have_link && resolution < STORE_HIST_STEP_S) {
 		time_t first;
 		store_reader_flush(st, path);
@@ -872,6 +875,7 @@ store_read_path(struct store *st, const char *customer, time_t from,
 			return 0;
 	}
 	snprintf(path, len, "%s", hist);
+	store_reader_flush(st, path);
 	return 0;
 }
 
@@ -893,7 +897,6 @@ store_series_read(struct store *st, const struct store_query *q,
 		snprintf(err, errlen, "no data stored for customer %s", q->customer);
 		return -1;
 	}
-	store_reader_flush(st, path);
 	if (store_fetch(st, path, q, out, &ds_cnt, &names, &data) != 0) {
 		snprintf(err, errlen, "fetch failed: %s", rrd_get_error());
 		return -1;
@@ -978,7 +981,6 @@ store_rows_read(struct store *st, const struct store_rows_req *req,
 		    req->customer);
 		return -1;
 	}
-	store_reader_flush(st, path);
 	if (req->clip) {
 		/* The 300 s archive: RRA 0 of the 300 s file, RRA 1 of an old file. */
 		time_t first;
@@ -990,18 +992,22 @@ store_rows_read(struct store *st, const struct store_rows_req *req,
 			q.from = q.to - STORE_HIST_STEP_S;
 	}
 	memset(&s, 0, sizeof(s));
-	if (store_fetch(st, path, &q, &s, &ds_cnt, &names, &data) != 0 ||
-	    s.step == 0) {
+	if (store_fetch(st, path, &q, &s, &ds_cnt, &names, &data) != 0) {
 		snprintf(err, errlen, "fetch failed: %s", rrd_get_error());
 		return -1;
 	}
 	out->start = s.start;
 	out->step = s.step;
-	out->n = (size_t)((s.end - s.start) / (time_t)s.step);
-	if (store_rows_copy(out, ds_cnt, names, data) == -1)
-		snprintf(err, errlen, "out of memory");
-	else
-		rc = 0;
+	if (s.step == 0) {
+		/* The fetch succeeded: names and data are freed below. */
+		snprintf(err, errlen, "fetch failed: %s", rrd_get_error());
+	} else {
+		out->n = (size_t)((s.end - s.start) / (time_t)s.step);
+		if (store_rows_copy(out, ds_cnt, names, data) == -1)
+			snprintf(err, errlen, "out of memory");
+		else
+			rc = 0;
+	}
 	for (unsigned long i = 0; i < ds_cnt; i++)
 		rrd_freemem(names[i]);
 	rrd_freemem(names);
@@ -1232,7 +1238,6 @@ store_graph(struct store *st, const struct store_graph_req *g,
 	}
 	if ((argc = store_graph_args(st, g, path, buf, argv, err, errlen)) == -1)
 		goto out;
-	store_reader_flush(st, path);
 	pthread_mutex_lock(&st->graph_mu);
 	rrd_clear_error();
 	info = rrd_graph_v(argc, argv);
