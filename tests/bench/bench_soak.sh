@@ -52,7 +52,7 @@ $(awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' "$T/prss") $(tail -n 1 "$T
 }
 
 mkdir -p "$T/rrd" "$T/journal"
-rrdcached -l "unix:$T/rrdcached.sock" -b "$T/rrd" -B -j "$T/journal" -w 60 -z 30 -F -g \
+rrdcached -l "unix:$T/rrdcached.sock" -p "$T/rrdcached.pid" -b "$T/rrd" -B -j "$T/journal" -w 60 -z 30 -F -g \
 	>"$T/rrdcached.log" 2>&1 &
 RC_PID=$!
 for _ in $(seq 50); do [ -S "$T/rrdcached.sock" ] && break; sleep 0.1; done

@@ -43,7 +43,7 @@ SOCK=unix:$T/rrdcached.sock
 stat_of() { curl -sf "$API/api/v1/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 start_rrdcached() {
-	rrdcached -l "$SOCK" -b "$T/rrd" -B -j "$T/journal" -w 3600 -z 1 -F -g \
+	rrdcached -l "$SOCK" -p "$T/rrdcached.pid" -b "$T/rrd" -B -j "$T/journal" -w 3600 -z 1 -F -g \
 		>>"$T/rrdcached.log" 2>&1 &
 	RC_PID=$!
 	for _ in $(seq 50); do [ -S "$T/rrdcached.sock" ] && return 0; sleep 0.1; done

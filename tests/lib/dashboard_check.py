@@ -257,7 +257,10 @@ def check_scroll(dom, what):
         ok("%s: no horizontal scroll at %d px (scrollWidth %s)" % (what, WIDTH, sw))
 
 
-def check_customers(dom, poller, want):
+def check_customers(dom, poller, want, final=True):
+    """Checks the customer table against the API snapshots. Returns "retry" (and fails nothing
+    for it) when not final and most rows show an interval no poll caught: on a loaded host the
+    page can fetch an interval the poller, polling every POLL_S, never saw."""
     with poller.lock:
         snaps = list(poller.customers)
     if not snaps:
@@ -338,6 +341,8 @@ def check_customers(dom, poller, want):
     if unseen:
         print("note: customers: %d row(s) show an interval no API poll caught: %s" % (len(unseen), " ".join(unseen[:10])))
     if len(unseen) * 2 > len(rows):
+        if not final:
+            return "retry"
         fail("customers: %d of %d rows show intervals the API never served during the run" % (len(unseen), len(rows)))
         return
     if not bad:
@@ -737,10 +742,13 @@ def main():
     budget_s = budget_ms / 1000.0
     rx, tx = {"rx": "#58a6ff"}, {"tx": "#f778ba"}
     try:
-        d, png = ch.page(base + "/", "overview")
+        for attempt in range(3):
+            d, png = ch.page(base + "/", "overview")
+            if not d or check_customers(d, poller, want, final=attempt == 2) != "retry":
+                break
+            print("note: customers page showed intervals no API poll caught; rendering it again")
         if d:
             check_scroll(d, "customers page")
-            check_customers(d, poller, want)
             check_events(d, poller, "feed", True, want)
             check_cms(d, poller, "cm-panel", True, budget_s, want)
         if png:
