@@ -50,7 +50,7 @@ if [ $unit_only = 0 ]; then
 	for dir in integration e2e; do
 		for t in "$GW_TESTS"/$dir/test_*.sh; do
 			[ -f "$t" ] || continue
-			run_one "$dir/$(basename "$t" .sh)" timeout 900 bash "$t"
+			run_one "$dir/$(basename "$t" .sh)" timeout 1800 bash "$t"
 		done
 	done
 fi
