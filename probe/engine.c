@@ -115,12 +115,32 @@ engine_fill_record(struct engine *e, const struct flow *f, enum flow_end why,
 	snprintf(r->end_reason, sizeof(r->end_reason), "%s", flow_end_name(why));
 }
 
+/* Tells detect about a flow that timed out or was evicted without any answer. */
+static void
+engine_flow_unanswered(struct engine *e, const struct flow *f)
+{
+	struct detect_unanswered u;
+
+	u.src = f->src;
+	u.dst = f->dst;
+	u.sport = f->sport;
+	u.dport = f->dport;
+	u.ip_proto = f->proto;
+	u.bare_syn = (f->flags & FLOWF_EMBRYONIC) != 0;
+	u.last_us = f->last_us;
+	u.m = engine_flow_match(f, FLOW_FWD);
+	detect_flow_unanswered(e->detect, &u);
+}
+
 static void
 engine_on_flow_end(struct flow *f, enum flow_end why, void *ctx)
 {
 	struct engine *e = ctx;
 	struct gw_flow_record rec;
 
+	if ((why == FLOW_END_IDLE || why == FLOW_END_EVICTED) &&
+	    !(f->flags & FLOWF_REPLIED) && (f->proto == 6 || f->proto == 17))
+		engine_flow_unanswered(e, f);
 	if (why != FLOW_END_ACTIVE)
 		dpi_flow_end(e->dpi, f);
 	if (e->cfg.sink.flow != NULL) {
