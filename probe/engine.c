@@ -1,4 +1,5 @@
 /* engine.c: one pass per packet through every probe module, and interval closing. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +253,7 @@ static void
 engine_shed_window(struct engine *e, uint64_t now_us)
 {
 	struct engine_shed_window *w = &e->sw;
-	uint64_t cpu_ns;
+	uint64_t cpu_ns, budget;
 
 	if (w->start_us != 0 && now_us >= w->start_us &&
 	    now_us < w->start_us + ENGINE_SHED_WINDOW_US)
@@ -262,7 +263,11 @@ engine_shed_window(struct engine *e, uint64_t now_us)
 	    cpu_ns >= w->cpu_start_ns) {
 		w->load.window_us = now_us - w->start_us;
 		w->load.cpu_us = (cpu_ns - w->cpu_start_ns) / 1000;
-		shed_auto_update(e->shed, &w->load);
+		budget = shed_auto_update(e->shed, &w->load);
+		log_debug("shed: %.0f ms of packet time took %.1f ms of CPU; %" PRIu64
+		    " packets with DPI/QoS, %" PRIu64 " shed; budget now %" PRIu64 " packets/s",
+		    w->load.window_us / 1e3, w->load.cpu_us / 1e3, w->load.work_packets,
+		    w->load.shed_packets, budget);
 	}
 	memset(&w->load, 0, sizeof(w->load));
 	w->start_us = now_us;

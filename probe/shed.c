@@ -10,6 +10,8 @@
 #define SHED_MIN_PPS 100       /* auto never goes below this: some flows stay measured */
 #define SHED_GROW 1.5          /* auto: budget growth per window at most */
 #define SHED_SLACK 1.25        /* auto: unlimited again above offered work x this */
+#define SHED_K_STEP 0.2        /* auto: correction changes by this share per window at most */
+#define SHED_K_MIN 0.05
 
 struct shed {
 	uint64_t rate_pps;
@@ -22,6 +24,7 @@ struct shed {
 	bool     shedding;         /* a flow was shed since the bucket was last full / window */
 	bool     window_shed;      /* auto: a flow was shed in the current window */
 	double   target;
+	double   k;                /* auto: correction of the cost model, from the last windows */
 	char     why[SHED_REASON_MAX];   /* auto: the last window's reasoning */
 	struct shed_stats st;
 };
@@ -57,6 +60,7 @@ shed_new(const struct shed_config *cfg)
 	s->burst_cfg = cfg->burst;
 	s->auto_budget = cfg->auto_budget;
 	s->target = cfg->target_share > 0 ? cfg->target_share : SHED_TARGET_DEFAULT;
+	s->k = 1;
 	if (!s->auto_budget && cfg->max_pps > 0) {
 		shed_set_rate(s, cfg->max_pps);
 		snprintf(s->why, sizeof(s->why), "fixed budget of %llu packets/s (--shed-pps)",
@@ -162,7 +166,21 @@ shed_auto_update(struct shed *s, const struct shed_load *l)
 	s->st.load_share = share;
 	if (s->st.work_ns <= 0)
 		return s->rate_pps;          /* no DPI/QoS cost known yet */
-	pps = shed_afford(s, l);
+	/*
+	 * The model misses costs that follow the admitted flows outside the
+	 * timed work (flow ends, DPI state in the caches): while a budget is in
+	 * force, the share it gave corrects it, a fifth at most per window.
+	 */
+	if (s->rate_pps != 0 && share > 0) {
+		double r = s->target / share;
+
+		r = r < 1 - SHED_K_STEP ? 1 - SHED_K_STEP : r > 1 + SHED_K_STEP ? 1 + SHED_K_STEP : r;
+		s->k *= r;
+		s->k = s->k < SHED_K_MIN ? SHED_K_MIN : s->k > 1 ? 1 : s->k;
+	}
+	pps = shed_afford(s, l) * s->k;
+	if (pps < SHED_MIN_PPS)
+		pps = SHED_MIN_PPS;
 	offered = (double)(l->work_packets + l->shed_packets) * 1e6 / (double)l->window_us;
 	if (share <= s->target) {
 		if (s->rate_pps == 0)
@@ -172,13 +190,14 @@ shed_auto_update(struct shed *s, const struct shed_load *l)
 		if (pps >= offered * SHED_SLACK) {
 			s->rate_pps = 0;         /* all the work offered fits again */
 			s->st.budget_pps = 0;
+			s->k = 1;
 			return 0;
 		}
 	}
 	snprintf(s->why, sizeof(s->why), "auto budget %.0f packets/s: capture thread needed %.0f %% "
-	    "of a core for %.1f s of traffic (target %.0f %%), DPI/QoS %.2f us per packet, "
-	    "%.0f packets/s of it offered", pps, 100 * share, (double)l->window_us / 1e6,
-	    100 * s->target, s->st.work_ns / 1000, offered);
+	    "of a core for %.1f s of traffic (target %.0f %%), DPI/QoS %.2f us per packet "
+	    "(model x %.2f), %.0f packets/s of it offered", pps, 100 * share,
+	    (double)l->window_us / 1e6, 100 * s->target, s->st.work_ns / 1000, s->k, offered);
 	shed_set_rate(s, (uint64_t)pps);
 	return s->rate_pps;
 }

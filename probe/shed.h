@@ -31,7 +31,10 @@ struct shed_config {
  * (decode, flows, counters, output) divided by the cost of one packet's
  * DPI/QoS. Until a first window is measured, and while the load fits, the
  * budget is unlimited (nothing is shed); it drops at once when a window
- * needs more than the target, grows by half at most per window, and is
+ * needs more than the target, and while a budget is in force the share it
+ * gave corrects the model (by a fifth at most per window, to 1/20 at most:
+ * costs that follow admitted flows outside the timed work); it grows by
+ * half at most per window, and is
  * unlimited again once it exceeds the work offered (DPI/QoS done + shed) by
  * a quarter while the load fits.
  */
@@ -44,7 +47,7 @@ struct shed_load {
 	uint64_t samples;          /* ... and how many packets it covers */
 };
 
-#define SHED_REASON_MAX 160
+#define SHED_REASON_MAX 256
 
 struct shed_stats {
 	uint64_t admitted_flows;

@@ -150,6 +150,40 @@ test_auto_budget(void **state)
 	shed_free(s);
 }
 
+/*
+ * Auto: when the budget in force still leaves the thread over its target
+ * (costs the model does not see), the budget shrinks by a fifth at most per
+ * window.
+ */
+static void
+test_auto_correction(void **state)
+{
+	struct shed *s = shed_new(&(struct shed_config){ .auto_budget = true });
+	struct shed_load l = load(200, 100000, 0, 15000);
+	uint64_t b, prev;
+	int i;
+
+	(void)state;
+	b = shed_auto_update(s, &l);                   /* 20,000, as in test_auto_budget */
+	assert_in_range(b, 19900, 20100);
+	/*
+	 * 20,000 packets with DPI/QoS (0.3 s) and still 100 % of a core: the
+	 * model affords (0.8 - 0.7) s / 15 us = 6,667 packets/s, the correction
+	 * takes a fifth off that, then a fifth per window, down to 1/20 of the
+	 * model (the correction's bound).
+	 */
+	for (i = 0; i < 30; i++) {
+		prev = b;
+		l = load(100, 20000, 5000, 15000);
+		b = shed_auto_update(s, &l);
+		assert_true(b <= prev);
+		if (i == 0)
+			assert_in_range(b, 5333 - 10, 5333 + 10);
+	}
+	assert_in_range(b, 333 - 5, 333 + 5);
+	shed_free(s);
+}
+
 /* Auto: when even the work that cannot be shed is over the target, a floor stays measured. */
 static void
 test_auto_floor_and_fixed_reason(void **state)
@@ -188,6 +222,7 @@ main(void)
 		cmocka_unit_test(test_steady_share),
 		cmocka_unit_test(test_huge_rate_no_overflow),
 		cmocka_unit_test(test_auto_budget),
+		cmocka_unit_test(test_auto_correction),
 		cmocka_unit_test(test_auto_floor_and_fixed_reason),
 	};
 
