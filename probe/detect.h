@@ -53,6 +53,7 @@ struct detect_unanswered {
 	uint8_t ip_proto;
 	bool bare_syn;                /* TCP: the initiator sent nothing but SYNs */
 	uint64_t last_us;             /* the initiator's last packet (packet time) */
+	uint64_t silent_us;           /* packet time since then */
 	struct customer_match m;      /* customer match of the initiator's packets */
 };
 
@@ -63,7 +64,7 @@ struct detect_unanswered {
  * pairs. Counted only for a TCP flow of bare SYNs or a UDP flow that does
  * not look like a server's answer, to a unicast address, between two
  * different customers (or a customer and the outside), silent for at least
- * 5 s of detector time, and not part of a fast port_scan or host_sweep of
+ * 5 s (silent_us), and not part of a fast port_scan or host_sweep of
  * the same source. u is borrowed for the call.
  */
 void detect_flow_unanswered(struct detect *d, const struct detect_unanswered *u);

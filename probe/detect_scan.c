@@ -274,7 +274,7 @@ void detect_flow_unanswered(struct detect *d, const struct detect_unanswered *u)
 	    u->ip_proto != 17 || (u->sport < 1024 && u->dport >= 1024))
 		return;
 	/* An evicted flow may simply not have had time to get its answer. */
-	if (d->now_us < u->last_us + NOREPLY_MIN_US || scan_fast_explains(d, u))
+	if (u->silent_us < NOREPLY_MIN_US || scan_fast_explains(d, u))
 		return;
 	/* The attempt goes from the source to the target. */
 	cust = detect_cust_valid(d, m->rx) ? m->rx : m->tx;

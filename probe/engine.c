@@ -43,6 +43,7 @@ struct engine {
 	struct engine_shed_window sw;
 	uint64_t last_detect_tick_us;
 	uint64_t last_ts_us;
+	uint64_t clock_us;                 /* packet time engine_clock is moving to */
 	bool finished;
 };
 
@@ -142,6 +143,7 @@ engine_flow_unanswered(struct engine *e, const struct flow *f)
 	u.ip_proto = f->proto;
 	u.bare_syn = (f->flags & FLOWF_EMBRYONIC) != 0;
 	u.last_us = f->last_us;
+	u.silent_us = e->clock_us > f->last_us ? e->clock_us - f->last_us : 0;
 	u.m = engine_flow_match(f, FLOW_FWD);
 	detect_flow_unanswered(e->detect, &u);
 }
@@ -280,6 +282,7 @@ engine_clock(struct engine *e, uint64_t now_us)
 {
 	uint64_t len = interval_length_us(e->iv);
 
+	e->clock_us = now_us;
 	if (!interval_started(e->iv)) {
 		interval_start_at(e->iv, now_us);
 		e->last_detect_tick_us = now_us;

@@ -617,11 +617,11 @@ static void test_slow_scan(void **state)
 	assert_non_null(find(&f->sink, "slow_scan", true));
 }
 
-/* The expiry hook's report of an attempt from src:sport to dst:dport, silent since last_us. */
+/* The expiry hook's report of an attempt from src:sport to dst:dport, at now_us silent for silent_us. */
 static void unanswered(struct fixture *f, const char *src, const char *dst, int proto,
-    uint16_t sport, uint16_t dport, uint64_t last_us)
+    uint16_t sport, uint16_t dport, uint64_t now_us, uint64_t silent_us)
 {
-	struct pkt p = mk(last_us, src, dst, proto, sport, dport, TCPF_SYN, 44);
+	struct pkt p = mk(now_us - silent_us, src, dst, proto, sport, dport, TCPF_SYN, 44);
 	struct detect_unanswered u;
 
 	memset(&u, 0, sizeof(u));
@@ -631,7 +631,8 @@ static void unanswered(struct fixture *f, const char *src, const char *dst, int 
 	u.dport = dport;
 	u.ip_proto = (uint8_t)proto;
 	u.bare_syn = proto == 6;
-	u.last_us = last_us;
+	u.last_us = now_us - silent_us;
+	u.silent_us = silent_us;
 	u.m = customer_lookup(f->map, &p);
 	detect_flow_unanswered(f->d, &u);
 }
@@ -653,7 +654,7 @@ static void test_slow_scan_unanswered(void **state)
 		t += 3000000;
 		/* the flow of the SYN sent 60 s earlier expires now */
 		unanswered(f, "198.51.100.47", "10.0.1.10", 6, 40405, (uint16_t)(100 + i),
-		    t - 60000000);
+		    t, 60000000);
 	}
 	background(f, t, t + 11000000);
 	ev = find(&f->sink, "slow_scan", false);
@@ -672,7 +673,7 @@ static void test_slow_scan_unanswered(void **state)
 		char dst[32];
 
 		snprintf(dst, sizeof(dst), "10.0.2.%u", 100 + i);
-		unanswered(f, "203.0.113.48", dst, 17, 45124, 161, t - 60000000);
+		unanswered(f, "203.0.113.48", dst, 17, 45124, 161, t, 60000000);
 	}
 	background(f, t + 11000000, t + 22000000);
 	assert_int_equal(count(&f->sink, "slow_scan", false), 2);
@@ -702,14 +703,14 @@ static void test_slow_scan_unanswered_benign(void **state)
 
 		background(f, t, t + 3000000);
 		t += 3000000;
-		unanswered(f, "10.0.1.20", "192.0.2.99", 6, (uint16_t)(52000 + i), 443, t - 60000000);
+		unanswered(f, "10.0.1.20", "192.0.2.99", 6, (uint16_t)(52000 + i), 443, t, 60000000);
 		unanswered(f, "10.0.1.20", "239.255.255.250", 17, 50100, (uint16_t)(1900 + i),
-		    t - 60000000);
+		    t, 60000000);
 		unanswered(f, "198.51.100.53", "10.0.1.20", 17, 53, (uint16_t)(40000 + i),
-		    t - 60000000);
-		unanswered(f, "198.51.100.60", "10.0.1.20", 6, 40000, (uint16_t)(100 + i), t - 1000000);
+		    t, 60000000);
+		unanswered(f, "198.51.100.60", "10.0.1.20", 6, 40000, (uint16_t)(100 + i), t, 1000000);
 		snprintf(dst, sizeof(dst), "192.0.2.%u", 100 + i);
-		unanswered(f, "10.0.1.21", dst, 17, 45000, (uint16_t)(2000 + i), t - 60000000);
+		unanswered(f, "10.0.1.21", dst, 17, 45000, (uint16_t)(2000 + i), t, 60000000);
 		memset(&u, 0, sizeof(u));  /* a FIN-only flow: not a bare SYN */
 		u.src = p.dst;
 		u.dst = p.src;
@@ -717,6 +718,7 @@ static void test_slow_scan_unanswered_benign(void **state)
 		u.dport = (uint16_t)(3000 + i);
 		u.ip_proto = 6;
 		u.last_us = t - 60000000;
+		u.silent_us = 60000000;
 		u.m = customer_lookup(f->map, &p);
 		detect_flow_unanswered(f->d, &u);
 	}
