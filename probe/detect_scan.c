@@ -93,10 +93,14 @@ void detect_scan_packet(struct detect *d, const struct customer_match *m,
 	scan_fast(d, cust, dir, p, K_SWEEP);
 }
 
-/* The attempt quoted by an ICMP(v6) destination unreachable; 0, or -1 if none. */
+/*
+ * The attempt quoted by an ICMP(v6) destination unreachable or time exceeded
+ * (exceeded set: a router's answer, as traceroute gets); 0, or -1 if none.
+ */
 struct quoted {
 	struct gw_addr src, dst;
 	uint8_t proto;
+	bool exceeded;
 	uint16_t dport;
 };
 
@@ -108,7 +112,9 @@ static int quoted_attempt(const struct pkt *p, struct quoted *q)
 	memset(q, 0, sizeof(*q));
 	if (b == NULL || n < 1)
 		return -1;
-	if (p->l4_proto == 1 && p->icmp_type == 3 && n >= 20 && (b[0] >> 4) == 4) {
+	if (p->l4_proto == 1 && (p->icmp_type == 3 || p->icmp_type == 11) && n >= 20 &&
+	    (b[0] >> 4) == 4) {
+		q->exceeded = p->icmp_type == 11;
 		hl = (uint32_t)(b[0] & 0x0f) * 4;
 		if (hl < 20 || n < hl + 4)
 			return -1;
@@ -116,7 +122,9 @@ static int quoted_attempt(const struct pkt *p, struct quoted *q)
 		q->src.family = q->dst.family = 4;
 		memcpy(q->src.a, b + 12, 4);
 		memcpy(q->dst.a, b + 16, 4);
-	} else if (p->l4_proto == 58 && p->icmp_type == 1 && n >= 44 && (b[0] >> 4) == 6) {
+	} else if (p->l4_proto == 58 && (p->icmp_type == 1 || p->icmp_type == 3) && n >= 44 &&
+	    (b[0] >> 4) == 6) {
+		q->exceeded = p->icmp_type == 3;
 		hl = 40;   /* extension headers in the quote are not followed */
 		q->proto = b[6];
 		q->src.family = q->dst.family = 6;
@@ -159,6 +167,12 @@ static uint64_t slow_key_host(const struct quoted *q)
 static uint64_t slow_key_port(const struct quoted *q)
 {
 	return sketch_mix(sketch_mix(detect_addr_hash(&q->src, 43), q->proto), q->dport);
+}
+
+/* Key of one attempt that a router answered (time exceeded): such a flow is no failure. */
+static uint64_t slow_key_answered(const struct quoted *q)
+{
+	return sketch_mix(sketch_mix(slow_key_host(q), q->proto), (uint64_t)q->dport | 1ULL << 32);
 }
 
 /*
@@ -229,6 +243,11 @@ void detect_scan_failure(struct detect *d, const struct customer_match *m,
 		q.dport = p->sport;
 	} else if (quoted_attempt(p, &q) != 0 || gw_addr_cmp(&q.src, &p->dst) != 0) {
 		return;
+	} else if (q.exceeded) {
+		/* Remembered (150-300 s) so that the attempt's flow does not expire as unanswered. */
+		dcount_advance(d->failures, d->now_us);
+		dcount_add(d->failures, slow_key_answered(&q), 1);
+		return;
 	}
 	/* The failing packet goes from the target back to the source. */
 	cust = detect_cust_valid(d, m->tx) ? m->tx : m->rx;
@@ -276,16 +295,19 @@ void detect_flow_unanswered(struct detect *d, const struct detect_unanswered *u)
 	/* An evicted flow may simply not have had time to get its answer. */
 	if (u->silent_us < NOREPLY_MIN_US || scan_fast_explains(d, u))
 		return;
-	/* The attempt goes from the source to the target. */
-	cust = detect_cust_valid(d, m->rx) ? m->rx : m->tx;
-	dir = detect_cust_valid(d, m->rx) ? DIR_RX : DIR_TX;
-	if (!detect_cust_valid(d, cust))
-		return;
 	memset(&q, 0, sizeof(q));
 	q.src = u->src;
 	q.dst = u->dst;
 	q.proto = u->ip_proto;
 	q.dport = u->dport;
+	dcount_advance(d->failures, d->now_us);
+	if (dcount_estimate(d->failures, slow_key_answered(&q)) > 0)
+		return;                  /* a router answered it (traceroute) */
+	/* The attempt goes from the source to the target. */
+	cust = detect_cust_valid(d, m->rx) ? m->rx : m->tx;
+	dir = detect_cust_valid(d, m->rx) ? DIR_RX : DIR_TX;
+	if (!detect_cust_valid(d, cust))
+		return;
 	scan_failure_count(d, &q, cust, dir);
 }
 

@@ -421,15 +421,32 @@ def quiet_client(pc, t0, t1, host, rng):
         t, i = t + 2.0, i + 1
 
 
+def traceroute(pc, t0, host, target, hops=16):
+    """A UDP traceroute (3 probes per TTL to ports 33434 up): each probe's flow gets no packet
+    back, the routers answer with ICMP time exceeded, the target with port unreachable."""
+    for h in range(1, hops + 1):
+        for k in range(3):
+            port = 33434 + (h - 1) * 3 + k
+            b = bytes(eth(MAC_CUST, MAC_GW) / IP(src=host, dst=target, ttl=h) /
+                      UDP(sport=47000, dport=port) / Raw(b"\0" * 32))
+            t = t0 + (h - 1) * 0.3 + k * 0.1
+            pc.add(t, b)
+            router = target if h == hops else "192.0.2.%d" % (200 + h)
+            icmp = ICMP(type=3, code=3) if h == hops else ICMP(type=11, code=0)
+            pc.add(t + 0.005 * h, bytes(eth() / IP(src=router, dst=host, ttl=60) / icmp /
+                                        Raw(b[14:14 + 28])))
+
+
 def case_slow_scan_silent(out, rng, rows):
     """One SYN every 3 s to a different port, nothing ever comes back (a filtering host): only
     the expiry of unanswered flows shows the failures. A client next door leaves its own
-    unanswered attempts (quiet_client), which must not count as a scan."""
+    unanswered attempts (quiet_client) and a traceroute, which must not count as a scan."""
     pc = Pcap(os.path.join(out, "slow_scan_silent.pcap"))
     start = T0 + 5.0
     scanner, victim = "198.51.100.47", "10.0.101.10"
     benign(pc, T0, T0 + 300, victim)
     quiet_client(pc, T0, T0 + 240, "10.0.101.20", rng)
+    traceroute(pc, T0 + 20, "10.0.101.21", "203.0.113.250")
     probe = Template(eth() / IP(src=scanner, dst=victim, ttl=45) /
                      TCP(sport=40405, flags="S", seq=1000, window=1024))
     ports = scan_ports(rng, 45)

@@ -726,6 +726,46 @@ static void test_slow_scan_unanswered_benign(void **state)
 	assert_int_equal(count(&f->sink, "slow_scan", false), 0);
 }
 
+/*
+ * A traceroute is no scan: its UDP probes to 33434 up get no packet back in
+ * their flows, but routers answer them with ICMP time exceeded quoting them.
+ */
+static void test_slow_scan_traceroute(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t = T0;
+	uint8_t quote[28];
+	unsigned i;
+
+	for (i = 0; i < 45; i++, t += 300000) {
+		struct pkt r = mk(t, "192.0.2.201", "10.0.1.21", 1, 0, 0, 0, 56);
+
+		memset(quote, 0, sizeof(quote));
+		quote[0] = 0x45;
+		quote[9] = 17;
+		quote[12] = 10; quote[13] = 0; quote[14] = 1; quote[15] = 21;     /* 10.0.1.21 */
+		quote[16] = 203; quote[17] = 0; quote[18] = 113; quote[19] = 250;
+		quote[20] = 47000 >> 8; quote[21] = 47000 & 0xff;
+		quote[22] = (uint8_t)((33434 + i) >> 8); quote[23] = (uint8_t)(33434 + i);
+		r.icmp_type = 11;
+		r.payload = quote;
+		r.payload_caplen = r.payload_len = sizeof(quote);
+		feed_flow(f, &r, DETECT_FIRST);
+		background(f, t, t + 300000);
+	}
+	for (i = 0; i < 45; i++)  /* the probes' flows expire, 60 s later */
+		unanswered(f, "10.0.1.21", "203.0.113.250", 17, 47000, (uint16_t)(33434 + i),
+		    t + 60000000, 60000000);
+	background(f, t, t + 20000000);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 0);
+	/* The same probes without the routers' answers would be one. */
+	for (i = 0; i < 45; i++)
+		unanswered(f, "10.0.1.21", "203.0.113.251", 17, 47000, (uint16_t)(33434 + i),
+		    t + 60000000, 60000000);
+	background(f, t + 20000000, t + 40000000);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 1);
+}
+
 /* A flood on another host of the customer during the first flood's hold-down fires. */
 static void test_flood_holddown_other_target(void **state)
 {
@@ -774,6 +814,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slow_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_scan_unanswered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_scan_unanswered_benign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_scan_traceroute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_holddown_other_target, setup, teardown),
 		cmocka_unit_test(test_memory_for_customers),
 	};
