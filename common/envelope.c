@@ -359,6 +359,7 @@ env_enc_health(const struct gw_health *h, Gatewatch__ProbeHealth *p)
 	p->cgroup_cpu_pct = h->cgroup_cpu_pct;
 	p->cgroup_mem_bytes = h->cgroup_mem_bytes;
 	p->flows_active = h->flows_active;
+	p->shed_budget_pps = h->shed_budget_pps;
 }
 
 /*
@@ -775,6 +776,7 @@ env_dec_health(const Gatewatch__ProbeHealth *p, struct gw_health *h)
 	h->cgroup_cpu_pct = p->cgroup_cpu_pct;
 	h->cgroup_mem_bytes = p->cgroup_mem_bytes;
 	h->flows_active = p->flows_active;
+	h->shed_budget_pps = p->shed_budget_pps;
 }
 
 /* On failure s->customers may be allocated; gw_msg_clear() releases it. */

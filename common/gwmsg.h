@@ -108,6 +108,7 @@ struct gw_health {
 	double   cgroup_cpu_pct;   /* -1 when unknown */
 	uint64_t cgroup_mem_bytes; /* 0 when unknown */
 	uint64_t flows_active;
+	uint64_t shed_budget_pps;  /* load shedding budget in force; 0 = unlimited */
 };
 
 struct gw_stats_report {

@@ -46,6 +46,29 @@ bool detect_packet(struct detect *d, const struct pkt *p,
 bool detect_packet_flow(struct detect *d, const struct pkt *p,
     const struct customer_match *m, unsigned flow_flags);
 
+/* A flow that ended without a single packet from its responder. */
+struct detect_unanswered {
+	struct gw_addr src, dst;      /* initiator, responder */
+	uint16_t sport, dport;
+	uint8_t ip_proto;
+	bool bare_syn;                /* TCP: the initiator sent nothing but SYNs */
+	uint64_t last_us;             /* the initiator's last packet (packet time) */
+	uint64_t silent_us;           /* packet time since then */
+	struct customer_match m;      /* customer match of the initiator's packets */
+};
+
+/*
+ * Flow-expiry hook for slow scans: an attempt that never got an answer (no
+ * SYN/ACK, no RST, no datagram back) is a failed attempt, counted with the
+ * rejected ones (RST, ICMP unreachable) per source as distinct (host, port)
+ * pairs. Counted only for a TCP flow of bare SYNs or a UDP flow that does
+ * not look like a server's answer, to a unicast address, between two
+ * different customers (or a customer and the outside), silent for at least
+ * 5 s (silent_us), and not part of a fast port_scan or host_sweep of
+ * the same source. u is borrowed for the call.
+ */
+void detect_flow_unanswered(struct detect *d, const struct detect_unanswered *u);
+
 /* Advances detector windows to packet/wall time now_us (emits clear events). */
 void detect_tick(struct detect *d, uint64_t now_us);
 

@@ -128,7 +128,8 @@ struct detect {
 	struct swcms *rate;              /* floods, inter, unusual */
 	struct dcount *ports;            /* distinct (src, dst, proto -> dport) */
 	struct dcount *hosts;            /* distinct (src, proto -> dst) */
-	struct dcount *failures;         /* distinct (src -> dst, proto, dport) failed attempts */
+	struct dcount *failures;         /* failed attempts: distinct ports per (src, dst), hosts
+	                                    per (src, proto, dport); attempts routers answered */
 	struct topk *talkers;            /* top sources per (customer, dir, class) */
 	struct covert *covert;           /* per-flow covert-channel scores */
 	struct dnstunnel *dnst;          /* per-(client, domain) DNS tunnel indicators */
@@ -227,7 +228,9 @@ void detect_scan_packet(struct detect *d, const struct customer_match *m,
 
 /*
  * Failed-attempt accounting for slow scans: a RST that is the responder's
- * first packet of its flow, or an ICMP unreachable quoting an attempt.
+ * first packet of its flow, or an ICMP unreachable quoting an attempt. An
+ * ICMP time exceeded marks the attempt it quotes as answered, so that its
+ * flow does not count as unanswered (detect_flow_unanswered) when it expires.
  */
 void detect_scan_failure(struct detect *d, const struct customer_match *m,
     const struct pkt *p, unsigned flow_flags);

@@ -2,8 +2,9 @@
  * detect_scan.c: port scans (TCP SYN/connect, FIN, NULL, Xmas; UDP), host
  * sweeps per protocol (ICMP, TCP, UDP) and slow scans: distinct failed
  * attempts (a RST as the responder's first packet, an ICMP unreachable
- * quoting the attempt) per source over 150-300 s, as Zeek's scan policy
- * counts them. Each alarm is one (kind, protocol, source[, target]), so a
+ * quoting the attempt, or a SYN/UDP flow that expired without any answer)
+ * per source over 150-300 s, as distinct ports of one host or distinct hosts
+ * on one port, as Zeek's scan policy counts them. Each alarm is one (kind, protocol, source[, target]), so a
  * scan never hides another protocol's or another target's scan.
  */
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "detect_int.h"
 
 #define SLOW_QUIET_US  60000000ULL  /* slow_scan clears after this long without a failure */
+#define NOREPLY_MIN_US 5000000ULL   /* an unanswered attempt counts once silent this long */
 
 /* The scan technique a probe shows, for the event's detail. */
 static const char *scan_style(const struct pkt *p)
@@ -91,10 +93,14 @@ void detect_scan_packet(struct detect *d, const struct customer_match *m,
 	scan_fast(d, cust, dir, p, K_SWEEP);
 }
 
-/* The attempt quoted by an ICMP(v6) destination unreachable; 0, or -1 if none. */
+/*
+ * The attempt quoted by an ICMP(v6) destination unreachable or time exceeded
+ * (exceeded set: a router's answer, as traceroute gets); 0, or -1 if none.
+ */
 struct quoted {
 	struct gw_addr src, dst;
 	uint8_t proto;
+	bool exceeded;
 	uint16_t dport;
 };
 
@@ -106,7 +112,9 @@ static int quoted_attempt(const struct pkt *p, struct quoted *q)
 	memset(q, 0, sizeof(*q));
 	if (b == NULL || n < 1)
 		return -1;
-	if (p->l4_proto == 1 && p->icmp_type == 3 && n >= 20 && (b[0] >> 4) == 4) {
+	if (p->l4_proto == 1 && (p->icmp_type == 3 || p->icmp_type == 11) && n >= 20 &&
+	    (b[0] >> 4) == 4) {
+		q->exceeded = p->icmp_type == 11;
 		hl = (uint32_t)(b[0] & 0x0f) * 4;
 		if (hl < 20 || n < hl + 4)
 			return -1;
@@ -114,7 +122,9 @@ static int quoted_attempt(const struct pkt *p, struct quoted *q)
 		q->src.family = q->dst.family = 4;
 		memcpy(q->src.a, b + 12, 4);
 		memcpy(q->dst.a, b + 16, 4);
-	} else if (p->l4_proto == 58 && p->icmp_type == 1 && n >= 44 && (b[0] >> 4) == 6) {
+	} else if (p->l4_proto == 58 && (p->icmp_type == 1 || p->icmp_type == 3) && n >= 44 &&
+	    (b[0] >> 4) == 6) {
+		q->exceeded = p->icmp_type == 3;
 		hl = 40;   /* extension headers in the quote are not followed */
 		q->proto = b[6];
 		q->src.family = q->dst.family = 6;
@@ -148,15 +158,77 @@ static bool scan_fast_seen(struct detect *d, const struct alarm *a)
 	return false;
 }
 
+/* Slow-scan failure keys, as Zeek splits them: ports of one host, hosts on one port. */
+static uint64_t slow_key_host(const struct quoted *q)
+{
+	return sketch_mix(detect_addr_hash(&q->src, 37), detect_addr_hash(&q->dst, 41));
+}
+
+static uint64_t slow_key_port(const struct quoted *q)
+{
+	return sketch_mix(sketch_mix(detect_addr_hash(&q->src, 43), q->proto), q->dport);
+}
+
+/* Key of one attempt that a router answered (time exceeded): such a flow is no failure. */
+static uint64_t slow_key_answered(const struct quoted *q)
+{
+	return sketch_mix(sketch_mix(slow_key_host(q), q->proto), (uint64_t)q->dport | 1ULL << 32);
+}
+
+/*
+ * Counts one failed attempt of q.src toward (q.dst, q.proto, q.dport) twice,
+ * as a distinct port of that host and as a distinct host on that port (a
+ * failure spread over random hosts and ports, as bit errors in a damaged
+ * capture make, adds up in neither); cust and dir are the customer and
+ * direction an alarm reports. Only a failure new to a counter is evidence.
+ */
+static void scan_failure_count(struct detect *d, const struct quoted *q, int cust,
+    int dir)
+{
+	uint64_t kp = slow_key_host(q), kh = slow_key_port(q), key;
+	uint32_t before, np, nh, n;
+	struct alarm_id id;
+	struct alarm *a;
+
+	dcount_advance(d->failures, d->now_us);   /* only here: failures are rare */
+	before = dcount_estimate(d->failures, kp) + dcount_estimate(d->failures, kh);
+	np = dcount_add_once(d->failures, kp, sketch_mix(q->proto, q->dport));
+	nh = dcount_add_once(d->failures, kh, detect_addr_hash(&q->dst, 47));
+	n = np >= nh ? np : nh;
+	key = np >= nh ? kp : kh;
+	if (n < d->th.slow_failures)
+		return;
+	id = detect_alarm_id(K_SLOWSCAN, 0, 0, 0, &q->src, NULL);
+	if ((a = detect_alarm_get(d, &id, true)) == NULL)
+		return;
+	if (a->active || a->pending) {
+		if (np + nh > before) {
+			a->packets++;
+			a->evidence_us = d->now_us;
+		}
+		return;
+	}
+	if (!detect_alarm_may_fire(d, a))
+		return;
+	a->cust = cust;
+	a->dir = dir;
+	a->pending = true;
+	a->pending_us = a->evidence_us = d->now_us;
+	a->rate_key = key;
+	a->src = q->src;
+	a->dst = q->dst;
+	a->ip_proto = q->proto;
+	a->dport = q->dport;
+	a->peak_pps = n;
+	a->packets = 1;
+}
+
 /* See detect_int.h. */
 void detect_scan_failure(struct detect *d, const struct customer_match *m,
     const struct pkt *p, unsigned flow_flags)
 {
 	struct quoted q;
-	struct alarm_id id;
-	struct alarm *a;
-	uint64_t kh;
-	uint32_t n;
+	int cust, dir;
 
 	if (d->th.slow_failures <= 0 || !p->has_l4)
 		return;
@@ -171,45 +243,79 @@ void detect_scan_failure(struct detect *d, const struct customer_match *m,
 		q.dport = p->sport;
 	} else if (quoted_attempt(p, &q) != 0 || gw_addr_cmp(&q.src, &p->dst) != 0) {
 		return;
-	}
-	kh = detect_addr_hash(&q.src, 37);
-	dcount_advance(d->failures, d->now_us);   /* only here: failures are rare */
-	n = dcount_add(d->failures, kh, sketch_mix(sketch_mix(detect_addr_hash(&q.dst, 41),
-	    q.proto), q.dport));
-	if (n < d->th.slow_failures)
-		return;
-	id = detect_alarm_id(K_SLOWSCAN, 0, 0, 0, &q.src, NULL);
-	if ((a = detect_alarm_get(d, &id, true)) == NULL)
-		return;
-	if (a->active || a->pending) {
-		a->packets++;
-		a->evidence_us = d->now_us;
+	} else if (q.exceeded) {
+		/* Remembered (150-300 s) so that the attempt's flow does not expire as unanswered. */
+		dcount_advance(d->failures, d->now_us);
+		dcount_add(d->failures, slow_key_answered(&q), 1);
 		return;
 	}
-	if (!detect_alarm_may_fire(d, a))
-		return;
 	/* The failing packet goes from the target back to the source. */
-	a->cust = detect_cust_valid(d, m->tx) ? m->tx : m->rx;
-	a->dir = detect_cust_valid(d, m->tx) ? DIR_RX : DIR_TX;
-	if (!detect_cust_valid(d, a->cust)) {
-		a->used = false;
-		return;
+	cust = detect_cust_valid(d, m->tx) ? m->tx : m->rx;
+	dir = detect_cust_valid(d, m->tx) ? DIR_RX : DIR_TX;
+	if (detect_cust_valid(d, cust))
+		scan_failure_count(d, &q, cust, dir);
+}
+
+/*
+ * True when a fast port_scan or host_sweep alarm of u's source was firing
+ * (or about to) when u's attempt was made: that alarm already reports it.
+ */
+static bool scan_fast_explains(struct detect *d, const struct detect_unanswered *u)
+{
+	uint64_t hold_us = (uint64_t)(d->th.holddown_s * 1e6) + SLOW_WAIT_US;
+	struct alarm_id ids[2];
+	int i;
+
+	ids[0] = detect_alarm_id(K_PORTSCAN, 0, 0, u->ip_proto, &u->src, &u->dst);
+	ids[1] = detect_alarm_id(K_SWEEP, 0, 0, u->ip_proto, &u->src, NULL);
+	for (i = 0; i < 2; i++) {
+		const struct alarm *x = detect_alarm_get(d, &ids[i], false);
+
+		if (x == NULL || x->fired_us == 0 || u->last_us + 2 * SCAN_GEN_US < x->fired_us)
+			continue;
+		if (x->active || u->last_us <= x->cleared_us + hold_us)
+			return true;
 	}
-	a->pending = true;
-	a->pending_us = a->evidence_us = d->now_us;
-	a->rate_key = kh;
-	a->src = q.src;
-	a->dst = q.dst;
-	a->ip_proto = q.proto;
-	a->dport = q.dport;
-	a->peak_pps = n;
-	a->packets = 1;
+	return false;
+}
+
+/* See detect.h. */
+void detect_flow_unanswered(struct detect *d, const struct detect_unanswered *u)
+{
+	const struct customer_match *m = &u->m;
+	struct quoted q;
+	int cust, dir;
+
+	if (d == NULL || u == NULL || d->th.slow_failures <= 0 || m->tx == m->rx ||
+	    detect_addr_is_multicast(&u->dst))
+		return;
+	if (u->ip_proto == 6 ? !u->bare_syn :
+	    u->ip_proto != 17 || (u->sport < 1024 && u->dport >= 1024))
+		return;
+	/* An evicted flow may simply not have had time to get its answer. */
+	if (u->silent_us < NOREPLY_MIN_US || scan_fast_explains(d, u))
+		return;
+	memset(&q, 0, sizeof(q));
+	q.src = u->src;
+	q.dst = u->dst;
+	q.proto = u->ip_proto;
+	q.dport = u->dport;
+	dcount_advance(d->failures, d->now_us);
+	if (dcount_estimate(d->failures, slow_key_answered(&q)) > 0)
+		return;                  /* a router answered it (traceroute) */
+	/* The attempt goes from the source to the target. */
+	cust = detect_cust_valid(d, m->rx) ? m->rx : m->tx;
+	dir = detect_cust_valid(d, m->rx) ? DIR_RX : DIR_TX;
+	if (!detect_cust_valid(d, cust))
+		return;
+	scan_failure_count(d, &q, cust, dir);
 }
 
 /* See detect_int.h. */
 void detect_scan_settle(struct detect *d, struct alarm *a)
 {
 	struct gw_event ev;
+	struct quoted q;
 
 	if (d->now_us < a->pending_us + SLOW_WAIT_US)
 		return;
@@ -221,10 +327,14 @@ void detect_scan_settle(struct detect *d, struct alarm *a)
 	detect_pending_fire(d, a, &ev);
 	dcount_advance(d->failures, d->now_us);
 	ev.rate_pps = dcount_estimate(d->failures, a->rate_key);
+	memset(&q, 0, sizeof(q));
+	q.src = a->src;
+	q.dst = a->dst;
 	snprintf(ev.detail, sizeof(ev.detail),
-	    "%.0f distinct failed attempts (RST or ICMP unreachable) from one source "
-	    "in %.0f-%.0f s; last to port %u", ev.rate_pps, SLOW_GEN_US / 1e6,
-	    2 * SLOW_GEN_US / 1e6, a->dport);
+	    "%.0f failed attempts (RST, ICMP unreachable or no answer) from one source to "
+	    "distinct %s in %.0f-%.0f s; last to port %u", ev.rate_pps,
+	    a->rate_key == slow_key_host(&q) ? "ports of one host" : "hosts on one port",
+	    SLOW_GEN_US / 1e6, 2 * SLOW_GEN_US / 1e6, a->dport);
 	detect_emit(d, &ev);
 }
 

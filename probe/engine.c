@@ -1,7 +1,9 @@
 /* engine.c: one pass per packet through every probe module, and interval closing. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "interval.h"
@@ -14,6 +16,17 @@
 #define ENGINE_DETECT_TICK_US 100000   /* detector windows advance this often */
 #define FLOWF_INTER           0x100    /* flow between two customers */
 #define FLOWF_SHED            0x200    /* no DPI/quality for this flow (load shedding) */
+#define ENGINE_SHED_WINDOW_US 100000   /* auto shedding: one load measurement per 100 ms of packet time */
+#define ENGINE_SHED_GAP_US    10000000 /* ... none across a longer jump of packet time */
+#define ENGINE_SHED_SAMPLE    64       /* ... DPI/QoS timed on one admitted packet in this many */
+
+/* Auto shedding: the load of the current window of packet time. */
+struct engine_shed_window {
+	uint64_t start_us;                 /* packet time; 0 = not started */
+	uint64_t cpu_start_ns;             /* thread CPU time at start */
+	struct shed_load load;             /* counts so far (window_us, cpu_us set at the end) */
+	uint32_t tick;                     /* admitted packets, for sampling */
+};
 
 struct engine {
 	struct engine_config cfg;
@@ -27,8 +40,10 @@ struct engine {
 	struct interval_names names;
 	struct gw_customer_stats *chunk;   /* ENGINE_CHUNK entries */
 	struct engine_counters cnt;
+	struct engine_shed_window sw;
 	uint64_t last_detect_tick_us;
 	uint64_t last_ts_us;
+	uint64_t clock_us;                 /* packet time engine_clock is moving to */
 	bool finished;
 };
 
@@ -115,12 +130,33 @@ engine_fill_record(struct engine *e, const struct flow *f, enum flow_end why,
 	snprintf(r->end_reason, sizeof(r->end_reason), "%s", flow_end_name(why));
 }
 
+/* Tells detect about a flow that timed out or was evicted without any answer. */
+static void
+engine_flow_unanswered(struct engine *e, const struct flow *f)
+{
+	struct detect_unanswered u;
+
+	u.src = f->src;
+	u.dst = f->dst;
+	u.sport = f->sport;
+	u.dport = f->dport;
+	u.ip_proto = f->proto;
+	u.bare_syn = (f->flags & FLOWF_EMBRYONIC) != 0;
+	u.last_us = f->last_us;
+	u.silent_us = e->clock_us > f->last_us ? e->clock_us - f->last_us : 0;
+	u.m = engine_flow_match(f, FLOW_FWD);
+	detect_flow_unanswered(e->detect, &u);
+}
+
 static void
 engine_on_flow_end(struct flow *f, enum flow_end why, void *ctx)
 {
 	struct engine *e = ctx;
 	struct gw_flow_record rec;
 
+	if ((why == FLOW_END_IDLE || why == FLOW_END_EVICTED) &&
+	    !(f->flags & FLOWF_REPLIED) && (f->proto == 6 || f->proto == 17))
+		engine_flow_unanswered(e, f);
 	if (why != FLOW_END_ACTIVE)
 		dpi_flow_end(e->dpi, f);
 	if (e->cfg.sink.flow != NULL) {
@@ -201,12 +237,52 @@ engine_close_interval(struct engine *e)
 	interval_next(e->iv);
 }
 
+static uint64_t
+engine_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Auto shedding: at each 100 ms of packet time, hands the CPU time this
+ * thread spent on it and the sampled DPI/QoS cost to the shed module.
+ */
+static void
+engine_shed_window(struct engine *e, uint64_t now_us)
+{
+	struct engine_shed_window *w = &e->sw;
+	uint64_t cpu_ns, budget;
+
+	if (w->start_us != 0 && now_us >= w->start_us &&
+	    now_us < w->start_us + ENGINE_SHED_WINDOW_US)
+		return;
+	cpu_ns = engine_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	if (w->start_us != 0 && now_us < w->start_us + ENGINE_SHED_GAP_US &&
+	    cpu_ns >= w->cpu_start_ns) {
+		w->load.window_us = now_us - w->start_us;
+		w->load.cpu_us = (cpu_ns - w->cpu_start_ns) / 1000;
+		budget = shed_auto_update(e->shed, &w->load);
+		log_debug("shed: %.0f ms of packet time took %.1f ms of CPU; %" PRIu64
+		    " packets with DPI/QoS, %" PRIu64 " shed; budget now %" PRIu64 " packets/s",
+		    w->load.window_us / 1e3, w->load.cpu_us / 1e3, w->load.work_packets,
+		    w->load.shed_packets, budget);
+	}
+	memset(&w->load, 0, sizeof(w->load));
+	w->start_us = now_us;
+	w->cpu_start_ns = cpu_ns;
+}
+
 /* Moves packet time to now_us: closes passed intervals, expires idle flows. */
 static void
 engine_clock(struct engine *e, uint64_t now_us)
 {
 	uint64_t len = interval_length_us(e->iv);
 
+	e->clock_us = now_us;
 	if (!interval_started(e->iv)) {
 		interval_start_at(e->iv, now_us);
 		e->last_detect_tick_us = now_us;
@@ -228,6 +304,8 @@ engine_clock(struct engine *e, uint64_t now_us)
 		e->last_detect_tick_us = now_us;
 	}
 	flow_table_expire(e->flows, now_us);
+	if (e->cfg.shed.auto_budget)
+		engine_shed_window(e, now_us);
 	if (now_us > e->last_ts_us)
 		e->last_ts_us = now_us;
 }
@@ -274,6 +352,30 @@ engine_flow_created(struct engine *e, struct flow *f, const struct pkt *p,
 		interval_flow_new(e->iv, f->peer_customer);
 }
 
+/* The work shedding skips: DPI (until the flow is classified) and quality measurement. */
+static void
+engine_work(struct engine *e, struct flow *f, const struct pkt *p, int dir)
+{
+	if (f->dpi_state == DPI_PENDING && dpi_packet(e->dpi, f, p, dir))
+		engine_reassign_app(e, f, dir, p);
+	quality_packet(e->quality, f, p, dir);
+}
+
+/* Marks f shed for its life; says why when this starts an episode of shedding. */
+static void
+engine_shed_flow(struct engine *e, struct flow *f)
+{
+	struct shed_stats st;
+
+	f->flags |= FLOWF_SHED;
+	e->cnt.shed_flows++;
+	shed_get_stats(e->shed, &st);
+	if (st.starts != e->cnt.shed_starts) {
+		e->cnt.shed_starts = st.starts;
+		log_info("shed: new flows get no DPI/QoS: %s", st.reason);
+	}
+}
+
 static void
 engine_ip_packet(struct engine *e, const struct pkt *p)
 {
@@ -297,17 +399,23 @@ engine_ip_packet(struct engine *e, const struct pkt *p)
 		e->cnt.attack_packets++;
 	if (f != NULL && !attack) {
 		/* A new flow is admitted or shed for its life; admitted ones are charged. */
-		if (!(f->flags & FLOWF_SHED) && !shed_admit(e->shed, p->ts_us, created)) {
-			f->flags |= FLOWF_SHED;
-			e->cnt.shed_flows++;
-		}
+		if (!(f->flags & FLOWF_SHED) && !shed_admit(e->shed, p->ts_us, created))
+			engine_shed_flow(e, f);
 		if (f->flags & FLOWF_SHED) {
 			e->cnt.shed_packets++;
+			e->sw.load.shed_packets++;
 			interval_shed(e->iv, f->customer);
+		} else if (e->cfg.shed.auto_budget &&
+		    ++e->sw.tick % ENGINE_SHED_SAMPLE == 0) {
+			uint64_t t0 = engine_clock_ns(CLOCK_MONOTONIC);
+
+			engine_work(e, f, p, dir);
+			e->sw.load.sample_ns += engine_clock_ns(CLOCK_MONOTONIC) - t0;
+			e->sw.load.samples++;
+			e->sw.load.work_packets++;
 		} else {
-			if (f->dpi_state == DPI_PENDING && dpi_packet(e->dpi, f, p, dir))
-				engine_reassign_app(e, f, dir, p);
-			quality_packet(e->quality, f, p, dir);
+			engine_work(e, f, p, dir);
+			e->sw.load.work_packets++;
 		}
 	}
 	if (f != NULL) {
@@ -402,6 +510,18 @@ engine_fill_health(const struct engine *e, struct gw_health *h)
 		h->flows_evicted = fs.evicted;
 		h->flows_active = fs.active;
 	}
+	h->shed_budget_pps = engine_shed_budget(e, NULL, 0);
+}
+
+uint64_t
+engine_shed_budget(const struct engine *e, char *reason, size_t reason_len)
+{
+	struct shed_stats st;
+
+	shed_get_stats(e->shed, &st);
+	if (reason != NULL && reason_len > 0)
+		snprintf(reason, reason_len, "%s", st.reason);
+	return st.budget_pps;
 }
 
 struct flow_table *

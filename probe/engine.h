@@ -32,7 +32,8 @@ struct engine_config {
 	uint64_t interval_us;             /* 0 = 1 s */
 	struct flow_config flow;
 	struct dpi_config dpi;
-	struct shed_config shed;          /* load shedding of DPI/QoS; zero = off */
+	struct shed_config shed;          /* load shedding of DPI/QoS; zero = off; auto_budget:
+	                                     budget from the thread's CPU per s of packet time */
 	const char *thresholds_path;      /* NULL = detector defaults; borrowed */
 	struct engine_sink sink;
 };
@@ -53,6 +54,7 @@ struct engine_counters {
 	uint64_t attack_packets;              /* flagged by detect, DPI/quality skipped */
 	uint64_t shed_packets;                /* of shed flows: DPI/quality skipped (load) */
 	uint64_t shed_flows;
+	uint64_t shed_starts;                 /* episodes of shedding (each logged with its reason) */
 	uint64_t reports;                     /* stats reports emitted */
 	uint64_t flows_created;
 };
@@ -85,8 +87,14 @@ void engine_free(struct engine *e);
 
 void engine_get_counters(const struct engine *e, struct engine_counters *out);
 
-/* Fills the engine's part of a health record (decode errors, flows). */
+/* Fills the engine's part of a health record (decode errors, flows, shed budget). */
 void engine_fill_health(const struct engine *e, struct gw_health *h);
+
+/*
+ * The shedding budget in force, packets/s (0 = unlimited); with reason,
+ * copies why shedding last started ("" if it never did) into it.
+ */
+uint64_t engine_shed_budget(const struct engine *e, char *reason, size_t reason_len);
 
 /* Borrowed sub-modules, for the control module (NULL after engine_finish for flows). */
 struct flow_table *engine_flows(struct engine *e);

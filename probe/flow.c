@@ -490,6 +490,8 @@ flow_table_packet(struct flow_table *t, const struct pkt *p, int *dir,
 	}
 	if (*dir == FLOW_REV || !flow_bare_syn(p))
 		f->flags &= (uint16_t)~FLOWF_EMBRYONIC;
+	if (*dir == FLOW_REV)
+		f->flags |= FLOWF_REPLIED;
 	/* Time only moves forward for LRU order (live capture may reorder a little). */
 	if (p->ts_us > f->last_us)
 		f->last_us = p->ts_us;

@@ -63,6 +63,8 @@ struct flow {
 #define FLOWF_FIN_SEEN    0x02
 #define FLOWF_RST_SEEN    0x04
 #define FLOWF_EMBRYONIC   0x08   /* TCP flow with only SYNs from its initiator so far */
+#define FLOWF_REPLIED     0x10   /* the responder sent at least one packet (kept across
+                                    active-timeout records, unlike pkts[FLOW_REV]) */
 
 struct flow_config {
 	size_t   max_flows;           /* hard cap; 0 = default 262144. SYN-only TCP
@@ -75,7 +77,9 @@ struct flow_config {
 /*
  * Called for every flow that ends or, for FLOW_END_ACTIVE, reaches its active
  * timeout. The callback must release f->dpi and f->quality through their
- * modules when why != FLOW_END_ACTIVE; the table frees f afterwards.
+ * modules when why != FLOW_END_ACTIVE; the table frees f afterwards. This is
+ * also the expiry hook of unanswered attempts: a flow ending FLOW_END_IDLE or
+ * FLOW_END_EVICTED without FLOWF_REPLIED never got a packet back.
  */
 typedef void (*flow_end_cb)(struct flow *f, enum flow_end why, void *ctx);
 

@@ -54,6 +54,8 @@ struct opts {
 	unsigned dpi_packets;
 	unsigned long long dpi_states;
 	unsigned long long shed_pps;
+	int shed_auto;                 /* --shed-pps auto: 1, a number: 0, unset: -1 */
+	unsigned shed_target_pct;      /* auto:PERCENT; 0 = the shed module's 80 */
 	enum enforce_mode enforce;
 	const char *thresholds;
 	const char *threshold_kv[PROBE_MAX_LIST];   /* --threshold KEY=VALUE */
@@ -135,10 +137,15 @@ usage(FILE *fp)
 "      --active-timeout DUR flow record every DUR for long flows (default 300s)\n"
 "      --dpi-packets N      packets per flow given to nDPI (default %d)\n"
 "      --dpi-states N       concurrent nDPI flow states (default %d)\n"
-"      --shed-pps N         load shedding: at most N packets per second (packet\n"
+"      --shed-pps N|auto[:PCT] load shedding: at most N packets per second (packet\n"
 "                           time) get DPI and QoS; new flows beyond it get none\n"
 "                           for their life, counted as shed_packets; byte and\n"
-"                           packet counters stay exact (default 0 = never shed)\n"
+"                           packet counters stay exact; 0 = never shed. auto:\n"
+"                           N set every 100 ms of packet time from the capture\n"
+"                           thread's CPU time, so that it stays under PCT %% of\n"
+"                           one core (default 80; with -r: as if the file arrived\n"
+"                           at its recorded speed, so the budget depends on the\n"
+"                           machine). Default: auto live, 0 with -r\n"
 "Detection and enforcement:\n"
 "      --thresholds FILE    detector thresholds, \"key value\" lines\n"
 "      --threshold KEY=VAL  one threshold, after the file (repeatable). Keys:\n"
@@ -309,7 +316,15 @@ opt_parse_one(struct opts *o, int c, const char *arg)
 	case OPT_IMMEDIATE: o->immediate = true; break;
 	case OPT_DPI_PACKETS: o->dpi_packets = (unsigned)opt_u64("dpi-packets", arg, 1, 250); break;
 	case OPT_DPI_STATES: o->dpi_states = opt_u64("dpi-states", arg, 1, 1ULL << 24); break;
-	case OPT_SHED_PPS: o->shed_pps = opt_u64("shed-pps", arg, 0, 100000000); break;
+	case OPT_SHED_PPS:
+		o->shed_auto = strncmp(arg, "auto", 4) == 0;
+		if (!o->shed_auto)
+			o->shed_pps = opt_u64("shed-pps", arg, 0, 100000000);
+		else if (arg[4] == ':')
+			o->shed_target_pct = (unsigned)opt_u64("shed-pps auto:", arg + 5, 1, 100);
+		else if (arg[4] != '\0')
+			fatalx("--shed-pps: \"%s\": expected a number, auto or auto:PERCENT", arg);
+		break;
 	case OPT_ENFORCE:
 		if (strcmp(arg, "off") == 0) o->enforce = ENFORCE_OFF;
 		else if (strcmp(arg, "dry-run") == 0) o->enforce = ENFORCE_DRY_RUN;
@@ -344,6 +359,7 @@ opts_parse(struct opts *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->interval_s = 1;
 	o->promisc = true;
+	o->shed_auto = -1;
 	o->enforce = ENFORCE_DRY_RUN;
 	o->log_level = LOG_LVL_INFO;
 	o->heartbeat_s = 5;
@@ -727,11 +743,13 @@ print_summary(struct probe *pr, double elapsed, double cpu)
 	fprintf(stderr, "gatewatch-probe: packets %" PRIu64 " ip %" PRIu64
 	    " ip_bytes %" PRIu64 " non_ip %" PRIu64 " errors:%s flows %" PRIu64
 	    " reports %" PRIu64 " elapsed %.3f s %.0f packets/s cpu %.3f s"
-	    " peak_rss_kb %" PRIu64 " shed_packets %" PRIu64 " shed_flows %" PRIu64 "\n",
+	    " peak_rss_kb %" PRIu64 " shed_packets %" PRIu64 " shed_flows %" PRIu64
+	    " shed_starts %" PRIu64 " shed_budget_pps %" PRIu64 "\n",
 	    c.packets, c.ip_packets, c.ip_bytes, c.by_result[DECODE_NON_IP],
 	    off ? errs : " none", c.flows_created,
 	    c.reports, elapsed, elapsed > 0 ? (double)c.packets / elapsed : 0,
-	    cpu, health_peak_rss_bytes() / 1024, c.shed_packets, c.shed_flows);
+	    cpu, health_peak_rss_bytes() / 1024, c.shed_packets, c.shed_flows,
+	    c.shed_starts, engine_shed_budget(pr->eng, NULL, 0));
 	dpi_get_stats(engine_dpi(pr->eng), &ds);
 	log_debug("dpi: packets %" PRIu64 " classified %" PRIu64 " given_up %"
 	    PRIu64 " forced %" PRIu64, ds.packets, ds.classified, ds.given_up,
@@ -807,6 +825,9 @@ setup_engine(struct probe *pr)
 	ec.dpi.max_pkts = o->dpi_packets;
 	ec.dpi.max_states = (size_t)o->dpi_states;
 	ec.shed.max_pps = o->shed_pps;
+	/* Unset: auto live; off for a replay, whose output then depends on nothing but the file. */
+	ec.shed.auto_budget = o->shed_auto == 1 || (o->shed_auto == -1 && o->file == NULL);
+	ec.shed.target_share = o->shed_target_pct / 100.0;
 	ec.thresholds_path = o->thresholds;
 	ec.sink.stats = sink_stats;
 	ec.sink.event = sink_event;

@@ -344,13 +344,18 @@ static uint32_t dcount_gen_est(const struct dcount *c, unsigned g, uint64_t kh)
 }
 
 /* See sketch.h. */
-uint32_t dcount_add(struct dcount *c, uint64_t kh, uint64_t ih)
+static uint32_t dcount_add_pair(struct dcount *c, uint64_t kh, uint64_t ih,
+    bool once)
 {
 	uint64_t bit = sketch_mix(kh, ih) & (((uint64_t)1 << c->bits_log2) - 1);
 	uint64_t *w = &c->bitmap[c->cur][bit / 64];
 	uint64_t mask = (uint64_t)1 << (bit % 64);
 	unsigned r;
 
+	if (once && (*w & mask) == 0 && (c->bitmap[1 - c->cur][bit / 64] & mask) != 0) {
+		*w |= mask;   /* counted in the older generation: remembered, not counted again */
+		return dcount_estimate(c, kh);
+	}
 	if ((*w & mask) == 0) {
 		uint32_t m = dcount_gen_est(c, c->cur, kh);
 
@@ -365,6 +370,18 @@ uint32_t dcount_add(struct dcount *c, uint64_t kh, uint64_t ih)
 		}
 	}
 	return dcount_estimate(c, kh);
+}
+
+/* See sketch.h. */
+uint32_t dcount_add(struct dcount *c, uint64_t kh, uint64_t ih)
+{
+	return dcount_add_pair(c, kh, ih, false);
+}
+
+/* See sketch.h. */
+uint32_t dcount_add_once(struct dcount *c, uint64_t kh, uint64_t ih)
+{
+	return dcount_add_pair(c, kh, ih, true);
 }
 
 /* See sketch.h. */

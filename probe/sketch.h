@@ -70,6 +70,16 @@ void dcount_advance(struct dcount *c, uint64_t now_us);
 /* Records item hash ih for key hash kh; returns the key's distinct estimate. */
 uint32_t dcount_add(struct dcount *c, uint64_t kh, uint64_t ih);
 
+/*
+ * As dcount_add, but a pair already counted in the older generation is not
+ * counted again in the current one (dcount_add counts it in both, so a pair
+ * that recurs all the time weighs two). The pair is then missing from the
+ * estimate once the older generation expires, until it recurs: an
+ * undercount, for counters where recurring pairs must not add up (slow-scan
+ * failures: a client retrying the same dead server).
+ */
+uint32_t dcount_add_once(struct dcount *c, uint64_t kh, uint64_t ih);
+
 /* Current distinct estimate of key hash kh. */
 uint32_t dcount_estimate(const struct dcount *c, uint64_t kh);
 size_t dcount_memory(const struct dcount *c);

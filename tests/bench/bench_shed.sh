@@ -6,20 +6,26 @@
 # Offline: a capture of N concurrent new flows (mkbig.py mixed: TCP, UDP, DNS; every flow is
 # work for DPI) is re-timed so that its packets arrive at k x C packets/s of packet time, where C
 # is the probe's measured packets/s with shedding off; the probe runs with --shed-pps B
-# (BENCH_SHED_PPS, default C/2). Reported per k: offered pps, the probe's processing rate
+# (BENCH_SHED_PPS, default C/2), then with --shed-pps auto (budget from the thread's CPU time per
+# 100 ms of packet time, target 80 % of a core: offline this simulates the capture arriving at its
+# packet-time rate on this machine). Reported per k: offered pps, the probe's processing rate
 # (wall clock, offline), the share of packets that got DPI/QoS, shed_packets (the probe's counter
-# = sum of the JSON Lines field), and whether every customer's bytes equal the unshed run's.
+# = sum of the JSON Lines field), the last auto budget, and whether every customer's bytes equal
+# the unshed run's. The cost of auto when not under load: processing rate at 0.25x with
+# --shed-pps 0 and auto (medians), and what auto shed there (nothing expected).
 # Live (root): the same capture (homes moved to 198.51.100.0/24) from tcpreplay (bounded: --limit, once) in one sealed namespace
 # over a veth into another where the probe captures; offered pps = k x the measured live rate at
 # which the probe keeps up; reported: achieved pps, captured/sent, share with DPI/QoS.
-# Environment: BENCH_SHED_FLOWS (default 50000), BENCH_SHED_PPS, BENCH_RUNS (default 3).
+# Live: --shed-pps 0 for the calibration, then fixed (base/2) and auto rows.
+# Environment: BENCH_SHED_FLOWS (default 100000: 4 windows of 100 ms even at 4x), BENCH_SHED_PPS,
+# BENCH_RUNS (default 3).
 set -uo pipefail
 B=${1:-build}; case $B in /*) ;; *) B=$(pwd)/$B ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROBE=$B/gatewatch-probe
 CACHE=$B/bench
 RUNS=${BENCH_RUNS:-3}
-FLOWS=${BENCH_SHED_FLOWS:-50000}
+FLOWS=${BENCH_SHED_FLOWS:-100000}
 PY=/usr/bin/python3
 TMP=$(mktemp -d /tmp/gw-shed.XXXXXX)
 NS_G=gwshed-g-$$; NS_P=gwshed-p-$$
@@ -132,25 +138,54 @@ note "capacity $C packets/s with everything on ($npk packets, $FLOWS flows); bud
 row "offline capacity, no shedding" "$C pps" "median of $RUNS runs, $npk packets, $FLOWS concurrent new flows (mkbig mixed)"
 printf '\n%-8s %-12s %-14s %-12s %-14s %-10s %s\n' mode offered processed "DPI/QoS %" shed_packets bytes "note" >"$TMP/table"
 
-for k in 1 2 4; do
-	off=$(( ${C%.*} * k ))
-	retime "$SRC" "$TMP/x$k.pcap" "$off"
-	: >"$TMP/pps$k"
+# shed_row K OFFERED BUDGET_OPTION: RUNS offline runs of x$K.pcap, one table row and one bench row.
+shed_row() {
+	local k=$1 off=$2 opt=$3 tag
+	tag=$(echo "$opt" | tr -c 'a-z0-9\n' _)
+	: >"$TMP/pps$k$tag"
 	for _ in $(seq "$RUNS"); do
-		offline_run "$TMP/x$k.pcap" "$TMP/s$k" --shed-pps "$BUDGET" &&
-			sed -n 's/.* elapsed \([0-9.]*\) s \([0-9]*\) packets.*/\2/p' "$TMP/s$k.err" >>"$TMP/pps$k"
+		offline_run "$TMP/x$k.pcap" "$TMP/s$k$tag" --shed-pps "$opt" &&
+			sed -n 's/.* elapsed \([0-9.]*\) s \([0-9]*\) packets.*/\2/p' "$TMP/s$k$tag.err" >>"$TMP/pps$k$tag"
 	done
-	pps=$(median <"$TMP/pps$k")
-	shed=$(field shed_packets "$TMP/s$k.err"); ip=$(sed -n 's/.* ip \([0-9]*\) .*/\1/p' "$TMP/s$k.err")
+	local pps shed ip share got exact counted keep budget f=$TMP/s$k$tag
+	pps=$(median <"$TMP/pps$k$tag")
+	shed=$(field shed_packets "$f.err"); ip=$(sed -n 's/.* ip \([0-9]*\) .*/\1/p' "$f.err")
+	budget=$(field shed_budget_pps "$f.err")
 	share=$(awk -v s="$shed" -v n="$ip" 'BEGIN { printf "%.1f", n ? 100 * (n - s) / n : 0 }')
-	got=$(jsonl_sums "$TMP/s$k.jsonl")
+	got=$(jsonl_sums "$f.jsonl")
 	exact=$("$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print("exact" if a["customers"] == b["customers"] else "DIFFER")' "$ref" "$got")
 	counted=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["shed"])' "$got")
 	[ "$counted" = "$shed" ] || exact="$exact, jsonl shed_packets $counted != $shed"
 	keep=$(awk -v p="$pps" -v o="$off" 'BEGIN { print (p >= o ? "keeps up" : "falls behind") }')
-	printf '%-8s %-12s %-14s %-12s %-14s %-10s %s\n' offline "${k}x $off" "$pps" "$share" "$shed" "$exact" "$keep" >>"$TMP/table"
-	row "offline ${k}x ($off pps offered)" "$share % DPI/QoS" "processed $pps pps ($keep); shed_packets $shed; per-customer bytes vs unshed: $exact; --shed-pps $BUDGET"
+	printf '%-8s %-12s %-14s %-12s %-14s %-10s %s\n' "offline" "${k}x $off" "$pps" "$share" "$shed" "$exact" "$keep; --shed-pps $opt (last budget $budget)" >>"$TMP/table"
+	local win; win=$(awk -v n="$npk" -v o="$off" 'BEGIN { printf "%.1f", n / o / 0.1 }')
+	row "offline ${k}x ($off pps offered), --shed-pps $opt" "$share % DPI/QoS" "processed $pps pps ($keep); shed_packets $shed; last budget $budget pps; per-customer bytes vs unshed: $exact; the file spans $win windows of 100 ms (auto: the first has no budget yet)"
+}
+
+for k in 1 2 4; do
+	off=$(( ${C%.*} * k ))
+	retime "$SRC" "$TMP/x$k.pcap" "$off"
+	shed_row "$k" "$off" "$BUDGET"
+	shed_row "$k" "$off" auto
 done
+
+# What auto costs when there is no overload: 0.25x, --shed-pps 0 against auto.
+q=$(( ${C%.*} / 4 ))
+retime "$SRC" "$TMP/xq.pcap" "$q"
+: >"$TMP/qshed"
+for _ in $(seq "$RUNS"); do     # alternate, so that a neighbour's load hits both alike
+	for opt in 0 auto; do
+		offline_run "$TMP/xq.pcap" "$TMP/q$opt" --shed-pps "$opt" || continue
+		sed -n 's/.* elapsed \([0-9.]*\) s \([0-9]*\) packets.*/\2/p' "$TMP/q$opt.err" >>"$TMP/ppsq$opt"
+		field cpu "$TMP/q$opt.err" >>"$TMP/cpuq$opt"
+		[ "$opt" = auto ] && field shed_packets "$TMP/qauto.err" >>"$TMP/qshed"
+	done
+done
+pq0=$(median <"$TMP/ppsq0"); pqa=$(median <"$TMP/ppsqauto")
+cq0=$(median <"$TMP/cpuq0"); cqa=$(median <"$TMP/cpuqauto")
+qshed=$(sort -n "$TMP/qshed" | tail -n 1)
+row "offline 0.25x ($q pps offered), auto vs 0" "cpu $cqa vs $cq0 s" "process CPU time with --shed-pps auto vs 0 (medians of $RUNS, alternated; wall-clock rate $pqa vs $pq0 pps); auto shed_packets at most $qshed"
+printf '%-8s %-12s %-14s %-12s %-14s %-10s %s\n' offline "0.25x $q" "$pqa" "-" "$qshed" "-" "auto, cpu $cqa s; --shed-pps 0: $pq0 pps, cpu $cq0 s" >>"$TMP/table"
 
 # ---- live: tcpreplay in a sealed namespace pair ----
 live_ok=1
@@ -189,7 +224,7 @@ if [ $live_ok = 1 ]; then
 	base=0
 	for f in 1 2 4 8; do
 		r=$(( ${C%.*} * f / 16 ))
-		set -- $(live_run "$r" "$lim")
+		set -- $(live_run "$r" "$lim" --shed-pps 0)
 		note "live calibration $r pps: sent $1 captured $2 achieved $5"
 		awk -v s="$1" -v c="$2" 'BEGIN { exit !(s > 0 && c >= 0.999 * s) }' && base=$r
 	done
@@ -202,6 +237,11 @@ if [ $live_ok = 1 ]; then
 		capt=$(awk -v s="$1" -v c="$2" 'BEGIN { printf "%.2f", s ? 100 * c / s : 0 }')
 		printf '%-8s %-12s %-14s %-12s %-14s %-10s %s\n' live "${k}x $r" "$5" "$share" "$3" "-" "captured $capt % of $1" >>"$TMP/table"
 		row "live ${k}x ($r pps asked)" "$share % DPI/QoS" "achieved $5 pps; captured $capt % of $1 sent; shed_packets $3; --shed-pps $(( base / 2 ))"
+		set -- $(live_run "$r" "$lim" --shed-pps auto)
+		share=$(awk -v s="$3" -v n="$4" 'BEGIN { printf "%.1f", n ? 100 * (n - s) / n : 0 }')
+		capt=$(awk -v s="$1" -v c="$2" 'BEGIN { printf "%.2f", s ? 100 * c / s : 0 }')
+		printf '%-8s %-12s %-14s %-12s %-14s %-10s %s\n' live "${k}x $r" "$5" "$share" "$3" "-" "captured $capt % of $1; auto" >>"$TMP/table"
+		row "live ${k}x ($r pps asked), --shed-pps auto" "$share % DPI/QoS" "achieved $5 pps; captured $capt % of $1 sent; shed_packets $3"
 	done
 fi
 cat "$TMP/table" >&2

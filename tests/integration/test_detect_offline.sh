@@ -3,7 +3,8 @@
 # needs no shared corpus). For every expected event of a case (manifest.tsv: one line per attack):
 # the right kind, customer, direction, source, target, port and IP protocol, fired once
 # (hysteresis) within the case's latency bound (packet time) after the attack start, and a cleared
-# event after the attack ended; no event kind the case does not expect. A case may hold two attacks
+# event after the attack ended; no event kind or source the case does not expect (slow_scan_silent
+# and slow_udp_silent hold a client whose own unanswered attempts are no scan). A case may hold two attacks
 # (syn_then_udp: a SYN scan, then, while its alarm is held down, a UDP scan from the same scanner):
 # both must be reported. Prints a table of detection latencies. The benign shared corpus is checked
 # by test_detect_benign_corpus.sh.
@@ -67,6 +68,12 @@ for r in rows:
     elif clr[0]["ts"] < end:
         errs.append("%s: cleared at %.3f before the attack ended (%.3f)" % (label, clr[0]["ts"], end))
     print("row %s %s %.3f %s" % (kind, proto, lat, "%.1f" % (clr[0]["ts"] - end) if clr else "-"))
+# The reply direction of an expected flow may score too (covert_timing: the server's ACKs
+# carry the client's timing).
+for e in evs:
+    if not e["cleared"] and not any(r[1] == e["kind"] and (r[4] in ("-", e["src"]) or
+                                    (r[5] == e["src"] and r[4] == e["dst"])) for r in rows):
+        errs.append("unexpected %s event from %s (%s)" % (e["kind"], e["src"], e["detail"]))
 for x in errs:
     print("  " + x)
 sys.exit(1 if errs else 0)

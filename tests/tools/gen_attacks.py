@@ -399,6 +399,82 @@ def case_slow_udp_scan(out, rng, rows):
                  start, end, 90, 17))
 
 
+def quiet_client(pc, t0, t1, host, rng):
+    """What a home client leaves unanswered, which is not a scan: SYN retries (new connections,
+    one dead server and port), DNS queries to 6 resolvers and NTP to 4 servers that never answer,
+    SSDP and mDNS multicast, NetBIOS name broadcasts. 12 distinct (host, port) pairs in all."""
+    up = lambda dst, l4: Template(eth(MAC_CUST, MAC_GW) / IP(src=host, dst=dst, ttl=64) / l4)
+    syn = up("192.0.2.99", TCP(dport=443, flags="S", seq=77))
+    dns = [up("198.51.100.%d" % (53 + i), UDP(dport=53) / Raw(b"q" * 28)) for i in range(6)]
+    ntp = [up("203.0.113.%d" % (123 + i), UDP(sport=123, dport=123) / Raw(b"\x23" + b"\0" * 47))
+           for i in range(4)]
+    mcast = [up("239.255.255.250", UDP(sport=50100, dport=1900) / Raw(b"M-SEARCH * HTTP/1.1")),
+             up("224.0.0.251", UDP(sport=5353, dport=5353) / Raw(b"m" * 30)),
+             up(host.rsplit(".", 1)[0] + ".255", UDP(sport=137, dport=137) / Raw(b"n" * 50))]
+    t, i = t0, 0
+    while t < t1:
+        pc.add(t, syn.make(sport=52000 + i // 3))          # 3 SYNs per connection attempt
+        if i % 4 == 0:
+            pc.add(t + 0.1, dns[i // 4 % 6].make(sport=rng.randint(1024, 65535)))
+            pc.add(t + 0.2, ntp[i // 4 % 4].make())
+            pc.add(t + 0.3, mcast[i // 4 % 3].make())
+        t, i = t + 2.0, i + 1
+
+
+def traceroute(pc, t0, host, target, hops=16):
+    """A UDP traceroute (3 probes per TTL to ports 33434 up): each probe's flow gets no packet
+    back, the routers answer with ICMP time exceeded, the target with port unreachable."""
+    for h in range(1, hops + 1):
+        for k in range(3):
+            port = 33434 + (h - 1) * 3 + k
+            b = bytes(eth(MAC_CUST, MAC_GW) / IP(src=host, dst=target, ttl=h) /
+                      UDP(sport=47000, dport=port) / Raw(b"\0" * 32))
+            t = t0 + (h - 1) * 0.3 + k * 0.1
+            pc.add(t, b)
+            router = target if h == hops else "192.0.2.%d" % (200 + h)
+            icmp = ICMP(type=3, code=3) if h == hops else ICMP(type=11, code=0)
+            pc.add(t + 0.005 * h, bytes(eth() / IP(src=router, dst=host, ttl=60) / icmp /
+                                        Raw(b[14:14 + 28])))
+
+
+def case_slow_scan_silent(out, rng, rows):
+    """One SYN every 3 s to a different port, nothing ever comes back (a filtering host): only
+    the expiry of unanswered flows shows the failures. A client next door leaves its own
+    unanswered attempts (quiet_client) and a traceroute, which must not count as a scan."""
+    pc = Pcap(os.path.join(out, "slow_scan_silent.pcap"))
+    start = T0 + 5.0
+    scanner, victim = "198.51.100.47", "10.0.101.10"
+    benign(pc, T0, T0 + 300, victim)
+    quiet_client(pc, T0, T0 + 240, "10.0.101.20", rng)
+    traceroute(pc, T0 + 20, "10.0.101.21", "203.0.113.250")
+    probe = Template(eth() / IP(src=scanner, dst=victim, ttl=45) /
+                     TCP(sport=40405, flags="S", seq=1000, window=1024))
+    ports = scan_ports(rng, 45)
+    for i, port in enumerate(ports):
+        pc.add(start + i * 3.0, probe.make(dport=port))
+    end = start + (len(ports) - 1) * 3.0
+    pc.close()
+    rows.append(("slow_scan_silent", "slow_scan", "c101", "rx", scanner, victim, "-",
+                 start, end, 150, 6))
+
+
+def case_slow_udp_silent(out, rng, rows):
+    """One SNMP probe every 4 s to a different host of one customer's /24 (a slow horizontal
+    scan), no answer and no ICMP at all."""
+    pc = Pcap(os.path.join(out, "slow_udp_silent.pcap"))
+    start = T0 + 5.0
+    scanner = "203.0.113.48"
+    benign(pc, T0, T0 + 300, "10.0.102.20")
+    quiet_client(pc, T0, T0 + 240, "10.0.102.21", rng)
+    probe = Template(eth() / IP(src=scanner, ttl=45) / UDP(sport=45124))
+    for i in range(40):
+        pc.add(start + i * 4.0, probe.make(dst="10.0.102.%d" % (100 + i), dport=161))
+    end = start + 39 * 4.0
+    pc.close()
+    rows.append(("slow_udp_silent", "slow_scan", "c102", "rx", scanner, "-", "-",
+                 start, end, 150, 17))
+
+
 def case_sweep(name, layer, proto):
     def case(out, rng, rows):
         pc = Pcap(os.path.join(out, name + ".pcap"))
@@ -513,6 +589,7 @@ def main():
                  case_tcp_style_scan("null_scan", "", ()),
                  case_tcp_style_scan("xmas_scan", "FPU", ()),
                  case_syn_then_udp, case_slow_scan, case_slow_udp_scan,
+                 case_slow_scan_silent, case_slow_udp_silent,
                  case_sweep("tcp_sweep", TCP(sport=40001, dport=445, flags="S"), 6),
                  case_sweep("udp_sweep", UDP(sport=40002, dport=161), 17),
                  case_covert_isn_ipid, case_covert_timing, case_covert_fields,

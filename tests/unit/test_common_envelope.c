@@ -155,7 +155,7 @@ static void
 fill_health(struct gw_health *h)
 {
 	*h = (struct gw_health){ 12.5, 1 << 24, 100000, 5, 6, 7, 8, 9, 10, -1,
-	    123456789, 4321 };
+	    123456789, 4321, 25000 };
 }
 
 /* Encodes m, decodes it again, and checks the result equals m byte for byte. */

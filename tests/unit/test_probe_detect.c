@@ -617,6 +617,155 @@ static void test_slow_scan(void **state)
 	assert_non_null(find(&f->sink, "slow_scan", true));
 }
 
+/* The expiry hook's report of an attempt from src:sport to dst:dport, at now_us silent for silent_us. */
+static void unanswered(struct fixture *f, const char *src, const char *dst, int proto,
+    uint16_t sport, uint16_t dport, uint64_t now_us, uint64_t silent_us)
+{
+	struct pkt p = mk(now_us - silent_us, src, dst, proto, sport, dport, TCPF_SYN, 44);
+	struct detect_unanswered u;
+
+	memset(&u, 0, sizeof(u));
+	u.src = p.src;
+	u.dst = p.dst;
+	u.sport = sport;
+	u.dport = dport;
+	u.ip_proto = (uint8_t)proto;
+	u.bare_syn = proto == 6;
+	u.last_us = now_us - silent_us;
+	u.silent_us = silent_us;
+	u.m = customer_lookup(f->map, &p);
+	detect_flow_unanswered(f->d, &u);
+}
+
+/*
+ * Slow scans without any answer: SYNs (and UDP datagrams) whose flows
+ * expired unanswered count as failures, per (source, host) as distinct ports
+ * and per (source, port) as distinct hosts. Reported from the 15th on.
+ */
+static void test_slow_scan_unanswered(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *ev;
+	uint64_t t = T0;
+	unsigned i;
+
+	for (i = 0; i < 20; i++) {
+		background(f, t, t + 3000000);
+		t += 3000000;
+		/* the flow of the SYN sent 60 s earlier expires now */
+		unanswered(f, "198.51.100.47", "10.0.1.10", 6, 40405, (uint16_t)(100 + i),
+		    t, 60000000);
+	}
+	background(f, t, t + 11000000);
+	ev = find(&f->sink, "slow_scan", false);
+	assert_non_null(ev);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 1);
+	assert_string_equal(ev->src, "198.51.100.47");
+	assert_string_equal(ev->customer, "c1");
+	assert_string_equal(ev->direction, "rx");
+	assert_int_equal(ev->ip_proto, 6);
+	assert_non_null(strstr(ev->detail, "ports of one host"));
+	/* 15th failure at 45 s, then the 10 s wait */
+	assert_true(ev->ts >= (T0 + 45000000) / 1e6 && ev->ts <= (T0 + 57000000) / 1e6);
+
+	/* a horizontal UDP scan of port 161 from another source (silent hosts) */
+	for (i = 0; i < 16; i++) {
+		char dst[32];
+
+		snprintf(dst, sizeof(dst), "10.0.2.%u", 100 + i);
+		unanswered(f, "203.0.113.48", dst, 17, 45124, 161, t, 60000000);
+	}
+	background(f, t + 11000000, t + 22000000);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 2);
+	ev = &f->sink.ev[f->sink.n - 1];
+	assert_string_equal(ev->src, "203.0.113.48");
+	assert_string_equal(ev->customer, "c2");
+	assert_non_null(strstr(ev->detail, "hosts on one port"));
+}
+
+/*
+ * What a client leaves unanswered is no scan: one dead server retried on new
+ * connections, multicast and servers' answers, flows evicted before they had
+ * time for an answer, TCP flows that were not bare SYNs, and failures that
+ * share neither host nor port (a damaged capture's bit errors).
+ */
+static void test_slow_scan_unanswered_benign(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t = T0;
+	unsigned i;
+	char dst[32];
+
+	for (i = 0; i < 40; i++) {
+		struct pkt p = mk(t, "10.0.1.20", "192.0.2.99", 6, (uint16_t)(52000 + i), 443,
+		    TCPF_SYN, 44);
+		struct detect_unanswered u;
+
+		background(f, t, t + 3000000);
+		t += 3000000;
+		unanswered(f, "10.0.1.20", "192.0.2.99", 6, (uint16_t)(52000 + i), 443, t, 60000000);
+		unanswered(f, "10.0.1.20", "239.255.255.250", 17, 50100, (uint16_t)(1900 + i),
+		    t, 60000000);
+		unanswered(f, "198.51.100.53", "10.0.1.20", 17, 53, (uint16_t)(40000 + i),
+		    t, 60000000);
+		unanswered(f, "198.51.100.60", "10.0.1.20", 6, 40000, (uint16_t)(100 + i), t, 1000000);
+		snprintf(dst, sizeof(dst), "192.0.2.%u", 100 + i);
+		unanswered(f, "10.0.1.21", dst, 17, 45000, (uint16_t)(2000 + i), t, 60000000);
+		memset(&u, 0, sizeof(u));  /* a FIN-only flow: not a bare SYN */
+		u.src = p.dst;
+		u.dst = p.src;
+		u.sport = 80;
+		u.dport = (uint16_t)(3000 + i);
+		u.ip_proto = 6;
+		u.last_us = t - 60000000;
+		u.silent_us = 60000000;
+		u.m = customer_lookup(f->map, &p);
+		detect_flow_unanswered(f->d, &u);
+	}
+	background(f, t, t + 20000000);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 0);
+}
+
+/*
+ * A traceroute is no scan: its UDP probes to 33434 up get no packet back in
+ * their flows, but routers answer them with ICMP time exceeded quoting them.
+ */
+static void test_slow_scan_traceroute(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t = T0;
+	uint8_t quote[28];
+	unsigned i;
+
+	for (i = 0; i < 45; i++, t += 300000) {
+		struct pkt r = mk(t, "192.0.2.201", "10.0.1.21", 1, 0, 0, 0, 56);
+
+		memset(quote, 0, sizeof(quote));
+		quote[0] = 0x45;
+		quote[9] = 17;
+		quote[12] = 10; quote[13] = 0; quote[14] = 1; quote[15] = 21;     /* 10.0.1.21 */
+		quote[16] = 203; quote[17] = 0; quote[18] = 113; quote[19] = 250;
+		quote[20] = 47000 >> 8; quote[21] = 47000 & 0xff;
+		quote[22] = (uint8_t)((33434 + i) >> 8); quote[23] = (uint8_t)(33434 + i);
+		r.icmp_type = 11;
+		r.payload = quote;
+		r.payload_caplen = r.payload_len = sizeof(quote);
+		feed_flow(f, &r, DETECT_FIRST);
+		background(f, t, t + 300000);
+	}
+	for (i = 0; i < 45; i++)  /* the probes' flows expire, 60 s later */
+		unanswered(f, "10.0.1.21", "203.0.113.250", 17, 47000, (uint16_t)(33434 + i),
+		    t + 60000000, 60000000);
+	background(f, t, t + 20000000);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 0);
+	/* The same probes without the routers' answers would be one. */
+	for (i = 0; i < 45; i++)
+		unanswered(f, "10.0.1.21", "203.0.113.251", 17, 47000, (uint16_t)(33434 + i),
+		    t + 60000000, 60000000);
+	background(f, t + 20000000, t + 40000000);
+	assert_int_equal(count(&f->sink, "slow_scan", false), 1);
+}
+
 /* A flood on another host of the customer during the first flood's hold-down fires. */
 static void test_flood_holddown_other_target(void **state)
 {
@@ -663,6 +812,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stealth_scans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweeps_per_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_scan_unanswered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_scan_unanswered_benign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_scan_traceroute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_holddown_other_target, setup, teardown),
 		cmocka_unit_test(test_memory_for_customers),
 	};
