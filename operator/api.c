@@ -417,7 +417,7 @@ api_stats(const struct api_ctx *ctx, struct api_response *r)
 		    api_u64(c.by_type[i]));
 	return api_json(r, 200, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
 	    "s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:I,"
-	    "s:f}",
+	    "s:f,s:o,s:o,s:o,s:o}",
 	    "envelopes", api_u64(c.envelopes), "accepted", api_u64(c.accepted),
 	    "rejected", api_u64(c.rejected), "garbage", api_u64(c.garbage),
 	    "bad_frames", api_u64(c.bad_frames),
@@ -436,7 +436,10 @@ api_stats(const struct api_ctx *ctx, struct api_response *r)
 	    "rrdcached_connected", s.connected,
 	    "rrd_file_bytes", api_u64(s.file_bytes),
 	    "customers", (json_int_t)live_customer_count(ctx->live),
-	    "uptime_s", api_now() - ctx->start_wall));
+	    "uptime_s", api_now() - ctx->start_wall,
+	    "rrd_pending", api_u64(s.pending), "rrd_retried", api_u64(s.retried),
+	    "rrd_dropped", api_u64(s.dropped),
+	    "rrd_backlog_max", api_u64(s.backlog_max)));
 }
 
 /* ---- events, countermeasures, bans ---- */

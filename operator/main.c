@@ -34,7 +34,7 @@ struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
 	char *probes, *log_level, *db, *policy, *dashboard_dir, *tz, *plans, *seq_state;
 	char *nats, *shard_id, *api_url;
-	unsigned long long history, max_events, metrics_max;
+	unsigned long long history, max_events, metrics_max, store_backlog;
 	int use_syslog;
 };
 
@@ -95,6 +95,10 @@ main_usage(FILE *f)
 "  --rrdcached ADDR         rrdcached address: unix:/path/sock, /path/sock or\n"
 "                           host:port (then DIR must be rrdcached's -b base);\n"
 "                           without it RRD files are written directly\n"
+"  --store-backlog BYTES    memory for RRD steps waiting for rrdcached (down or\n"
+"                           slow); when full the oldest are dropped and counted\n"
+"                           (rrd_dropped); %u..%llu\n"
+"                           (default %u bytes = %u steps)\n"
 "  --curve-secret-file F    enable CURVE: F has \"secret Z85\" and \"public Z85\"\n"
 "                           lines (see --keygen)\n"
 "  --probe-keys F           with CURVE: lines \"probe_id z85_public_key\"; only\n"
@@ -142,7 +146,11 @@ main_usage(FILE *f)
 "                           line options override the file\n"
 "  --keygen DIR NAME        write DIR/NAME.key (mode 0600) and DIR/NAME.pub and exit\n"
 "  -h, --help               this text\n"
-"  --version                print the version\n", LIVE_HISTORY_DEFAULT,
+"  --version                print the version\n",
+	    STORE_BACKLOG_MIN, (unsigned long long)STORE_BACKLOG_MAX,
+	    STORE_BACKLOG_DEFAULT,
+	    (unsigned)(STORE_BACKLOG_DEFAULT / store_update_bytes()),
+	    LIVE_HISTORY_DEFAULT,
 	    METRICS_MAX_CUSTOMERS_DEFAULT, METRICS_MAX_CUSTOMERS_MAX,
 	    EVENTS_CAP_DEFAULT);
 }
@@ -174,6 +182,15 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
 			    "1..100000000", val);
+			return -1;
+		}
+		return 0;
+	} else if (strcmp(key, "store-backlog") == 0) {
+		if (config_parse_u64(val, STORE_BACKLOG_MIN, STORE_BACKLOG_MAX,
+		    &o->store_backlog) == -1) {
+			snprintf(err, errlen, "store-backlog: \"%.64s\" is not "
+			    "%u..%llu bytes", val, STORE_BACKLOG_MIN,
+			    (unsigned long long)STORE_BACKLOG_MAX);
 			return -1;
 		}
 		return 0;
@@ -233,6 +250,7 @@ static const struct option main_longopts[] = {
 	{ "probes", required_argument, NULL, 'p' },
 	{ "history", required_argument, NULL, 'n' },
 	{ "metrics-max-customers", required_argument, NULL, 'm' },
+	{ "store-backlog", required_argument, NULL, 'B' },
 	{ "seq-state", required_argument, NULL, 'Q' },
 	{ "db", required_argument, NULL, 'D' },
 	{ "policy", required_argument, NULL, 'P' },
@@ -608,7 +626,7 @@ main(int argc, char **argv)
 	if ((lv = live_new(o.history, LIVE_EVENTS_DEFAULT)) == NULL)
 		fatalx("out of memory");
 	struct store_config scfg = { .dir = o.rrd_dir ? o.rrd_dir : "rrd",
-	    .rrdcached = o.rrdcached };
+	    .rrdcached = o.rrdcached, .backlog_bytes = o.store_backlog };
 	if ((st = store_new(&scfg)) == NULL)
 		fatalx("cannot start the RRD store");
 	memset(&mc, 0, sizeof(mc));

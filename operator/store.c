@@ -17,6 +17,7 @@
 #include "idmap.h"
 #include "log.h"
 #include "store.h"
+#include "store_queue.h"
 
 #define STORE_HEARTBEAT_S 30
 #define STORE_BATCH       256
@@ -74,14 +75,6 @@ struct store_agg {
 	double   dns_ws, dns_w;
 };
 
-/* One step to write. */
-struct store_update {
-	char     customer[GW_ID_MAX];
-	time_t   t;               /* step end */
-	bool     gap_before;      /* the step before had no report: write U first */
-	double   v[STORE_DS_COUNT]; /* NAN = unknown */
-};
-
 struct store {
 	char     dir[PATH_MAX / 2];
 	char    *daemon;          /* owned; NULL = direct file writes */
@@ -91,12 +84,12 @@ struct store {
 	struct idmap *aggs;
 	struct store_agg **avec;
 	size_t   naggs, capaggs;
-	/* queue */
+	/* backlog */
 	pthread_mutex_t mu;
-	pthread_cond_t  cv;       /* queue not empty / stop */
-	pthread_cond_t  drained;  /* queue empty */
-	struct store_update *q;
-	size_t   qcap, qhead, qlen;
+	pthread_cond_t  cv;       /* backlog not empty / stop */
+	pthread_cond_t  drained;  /* backlog empty */
+	struct store_queue q;     /* under mu */
+	size_t   inflight;        /* steps the writer has taken (batch in hand) */
 	bool     stop;
 	bool     busy;            /* writer is writing a batch */
 	pthread_t thread;
@@ -151,7 +144,7 @@ store_path(const struct store *st, const char *customer,
 
 /* What the writer knows of one customer's files. */
 struct store_known {
-	time_t last;      /* last update written (both files) */
+	time_t last[2];   /* last update written, per enum store_file_kind */
 	bool   legacy;    /* old single-file layout: no 300 s file */
 };
 
@@ -228,14 +221,9 @@ store_agg_flush(struct store *st, struct store_agg *a)
 	memset(&a->step_end, 0, sizeof(*a) - offsetof(struct store_agg, step_end));
 	a->last_written = u.t;
 	pthread_mutex_lock(&st->mu);
-	if (st->qlen == st->qcap) {
-		st->c.queue_dropped++;
-	} else {
-		st->q[(st->qhead + st->qlen) % st->qcap] = u;
-		st->qlen++;
-		st->c.steps++;
-		pthread_cond_signal(&st->cv);
-	}
+	store_queue_push(&st->q, &u);   /* drops the oldest when full (counted) */
+	st->c.steps++;
+	pthread_cond_signal(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -497,7 +485,8 @@ store_file(struct store *st, const struct store_update *u)
 		return NULL;
 	}
 	store_note_size(st, u->customer);
-	k->last = l != 0 ? l : u->t - 2 * STORE_STEP_S;
+	k->last[STORE_FILE_LINK] = l != 0 ? l : u->t - 2 * STORE_STEP_S;
+	k->last[STORE_FILE_HIST] = k->last[STORE_FILE_LINK];
 	if (idmap_put(st->known, u->customer, k) == -1) {
 		free(k);
 		return NULL;
@@ -537,45 +526,83 @@ store_update_send(struct store *st, const char *path, time_t t, const double *v)
 	return 0;
 }
 
-/* Sends one update to the customer's file(s). 0 or -1. */
-static int
-store_update_both(struct store *st, const struct store_update *u,
-    const struct store_known *k, time_t t, const double *v)
+/* What became of one step. */
+enum store_wr {
+	STORE_WR_DONE = 0,   /* written (or found already written) */
+	STORE_WR_FAILED,     /* refused: counted as an error, not retried */
+	STORE_WR_RETRY,      /* rrdcached went away: to be sent again */
+};
+
+/* True when a failed command failed because there is no connection to rrdcached. */
+static bool
+store_lost_daemon(struct store *st)
+{
+	return st->daemon != NULL && !rrdc_is_connected(st->daemon);
+}
+
+/*
+ * Brings file f of u's customer up to u->t: the U row of a gap first, then
+ * the values; what the file already has (k->last[f]) is not sent again.
+ */
+static enum store_wr
+store_write_file(struct store *st, const struct store_update *u,
+    struct store_known *k, enum store_file_kind f)
 {
 	char path[PATH_MAX];
 
-	store_path(st, u->customer, STORE_FILE_LINK, path, sizeof(path));
-	if (store_update_send(st, path, t, v) == -1)
-		return -1;
-	if (k->legacy)
-		return 0;
-	store_path(st, u->customer, STORE_FILE_HIST, path, sizeof(path));
-	return store_update_send(st, path, t, v);
+	store_path(st, u->customer, f, path, sizeof(path));
+	if (u->gap_before && u->t - STORE_STEP_S > k->last[f]) {
+		if (store_update_send(st, path, u->t - STORE_STEP_S, NULL) == 0)
+			k->last[f] = u->t - STORE_STEP_S;
+		else if (store_lost_daemon(st))
+			return STORE_WR_RETRY;
+	}
+	if (u->t <= k->last[f])
+		return STORE_WR_DONE;
+	if (store_update_send(st, path, u->t, u->v) == 0) {
+		k->last[f] = u->t;
+		return STORE_WR_DONE;
+	}
+	if (store_lost_daemon(st))
+		return STORE_WR_RETRY;
+	/* A retry rrdcached refuses: done when the first try got through. */
+	if (u->tries > 0 && store_last(st, path) >= u->t) {
+		k->last[f] = u->t;
+		return STORE_WR_DONE;
+	}
+	return STORE_WR_FAILED;
 }
 
-static void
+static enum store_wr
 store_write_one(struct store *st, const struct store_update *u)
 {
 	struct store_known *k;
+	enum store_wr r;
 
 	if ((k = store_file(st, u)) == NULL) {
+		if (store_lost_daemon(st))
+			return STORE_WR_RETRY;
 		store_count(st, &st->c.rrd_errors, 1);
-		return;
+		return STORE_WR_FAILED;
 	}
-	if (u->t <= k->last) {
+	if (u->t <= k->last[STORE_FILE_LINK] &&
+	    (k->legacy || u->t <= k->last[STORE_FILE_HIST]) && u->tries == 0) {
 		store_count(st, &st->c.out_of_order, 1);
-		return;
+		return STORE_WR_FAILED;
 	}
-	if (u->gap_before && u->t - STORE_STEP_S > k->last) {
-		if (store_update_both(st, u, k, u->t - STORE_STEP_S, NULL) == 0)
-			k->last = u->t - STORE_STEP_S;
-	}
-	if (store_update_both(st, u, k, u->t, u->v) == -1) {
+	r = store_write_file(st, u, k, STORE_FILE_LINK);
+	if (r == STORE_WR_DONE && !k->legacy)
+		r = store_write_file(st, u, k, STORE_FILE_HIST);
+	if (r == STORE_WR_FAILED)
 		store_count(st, &st->c.rrd_errors, 1);
-		return;
-	}
-	k->last = u->t;
-	store_count(st, &st->c.rrd_updates, 1);
+	if (r != STORE_WR_DONE)
+		return r;
+	pthread_mutex_lock(&st->mu);
+	st->c.rrd_updates++;
+	if (u->tries > 0)
+		st->c.retried++;
+	pthread_mutex_unlock(&st->mu);
+	return r;
 }
 
 /* Waits (at most until the next reconnect attempt) for work. Returns false to quit. */
@@ -588,13 +615,15 @@ store_writer_wait(struct store *st, bool connected)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 1;
 	pthread_mutex_lock(&st->mu);
-	if (st->qlen == 0 || !connected) {
-		if (st->qlen == 0)
+	if (st->q.len == 0 || !connected) {
+		if (st->q.len == 0) {
+			store_queue_shrink(&st->q);
 			pthread_cond_broadcast(&st->drained);
+		}
 		if (!st->stop)
 			pthread_cond_timedwait(&st->cv, &st->mu, &until);
 	}
-	if (st->stop && (st->qlen == 0 || !connected))
+	if (st->stop && (st->q.len == 0 || !connected))
 		go_on = false;
 	pthread_mutex_unlock(&st->mu);
 	return go_on;
@@ -605,7 +634,7 @@ store_writer(void *arg)
 {
 	struct store *st = arg;
 	struct store_update *batch = malloc(STORE_BATCH * sizeof(*batch));
-	size_t n;
+	size_t n, i;
 
 	if (batch == NULL)
 		return NULL;
@@ -616,20 +645,30 @@ store_writer(void *arg)
 		if (!connected)
 			continue;
 		pthread_mutex_lock(&st->mu);
-		for (n = 0; n < STORE_BATCH && st->qlen > 0; n++) {
-			batch[n] = st->q[st->qhead];
-			st->qhead = (st->qhead + 1) % st->qcap;
-			st->qlen--;
-		}
+		n = store_queue_take(&st->q, batch, STORE_BATCH);
+		st->inflight = n;
 		st->busy = n > 0;
 		pthread_mutex_unlock(&st->mu);
-		for (size_t i = 0; i < n; i++)
-			store_write_one(st, &batch[i]);
+		for (i = 0; i < n; i++)
+			if (store_write_one(st, &batch[i]) == STORE_WR_RETRY)
+				break;
 		pthread_mutex_lock(&st->mu);
+		if (i < n) {
+			/* rrdcached went away: the rest goes back, oldest first */
+			for (size_t j = i; j < n; j++)
+				if (batch[j].tries < UINT8_MAX)
+					batch[j].tries++;
+			store_queue_unshift(&st->q, batch + i, n - i);
+			st->c.connected = false;
+		}
+		st->inflight = 0;
 		st->busy = false;
-		if (st->qlen == 0)
+		if (st->q.len == 0)
 			pthread_cond_broadcast(&st->drained);
 		pthread_mutex_unlock(&st->mu);
+		if (i < n)
+			log_warn_rl(&st->rl, "store: rrdcached %s went away; %zu "
+			    "steps kept for a retry", st->daemon, n - i);
 	}
 	free(batch);
 	return NULL;
@@ -676,6 +715,7 @@ store_new(const struct store_config *cfg)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	char hist[PATH_MAX];
+	uint64_t backlog;
 
 	if (st == NULL)
 		return NULL;
@@ -685,11 +725,17 @@ store_new(const struct store_config *cfg)
 	pthread_cond_init(&st->cv, NULL);
 	pthread_cond_init(&st->drained, NULL);
 	st->idle_flush_s = cfg->idle_flush_s ? cfg->idle_flush_s : STORE_IDLE_FLUSH_S;
-	st->qcap = cfg->queue_max ? cfg->queue_max : STORE_QUEUE_MAX;
+	backlog = cfg->backlog_bytes ? cfg->backlog_bytes : STORE_BACKLOG_DEFAULT;
+	if (backlog < STORE_BACKLOG_MIN || backlog > STORE_BACKLOG_MAX) {
+		log_err("store: backlog of %llu bytes not in %u..%llu",
+		    (unsigned long long)backlog, STORE_BACKLOG_MIN,
+		    (unsigned long long)STORE_BACKLOG_MAX);
+		goto fail;
+	}
 	st->aggs = idmap_new();
 	st->known = idmap_new();
-	st->q = calloc(st->qcap, sizeof(*st->q));
-	if (st->aggs == NULL || st->known == NULL || st->q == NULL)
+	if (st->aggs == NULL || st->known == NULL ||
+	    store_queue_init(&st->q, (size_t)(backlog / sizeof(struct store_update))) == -1)
 		goto fail;
 	if (mkdir(cfg->dir, 0755) == -1 && errno != EEXIST) {
 		log_err("store: mkdir %s: %s", cfg->dir, strerror(errno));
@@ -739,11 +785,11 @@ store_sync(struct store *st, int timeout_ms)
 	}
 	pthread_mutex_lock(&st->mu);
 	pthread_cond_signal(&st->cv);
-	while ((st->qlen > 0 || st->busy) &&
+	while ((st->q.len > 0 || st->busy) &&
 	    (st->daemon == NULL || st->c.connected) &&
 	    pthread_cond_timedwait(&st->drained, &st->mu, &until) == 0)
 		;
-	rc = st->qlen == 0 && !st->busy ? 0 : -1;
+	rc = st->q.len == 0 && !st->busy ? 0 : -1;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -757,15 +803,17 @@ store_free(struct store *st, int timeout_ms)
 		store_sync(st, timeout_ms);
 		pthread_mutex_lock(&st->mu);
 		st->stop = true;
-		st->c.rrd_errors += st->qlen;   /* could not be written */
+		/* rrdcached unreachable at the end: what is left is lost */
+		st->q.dropped += st->q.len;
 		pthread_cond_broadcast(&st->cv);
 		pthread_mutex_unlock(&st->mu);
 		pthread_join(st->thread, NULL);
 		store_flush_known(st);
-		log_info("store: %llu updates, %llu errors, %llu dropped",
-		    (unsigned long long)st->c.rrd_updates,
+		log_info("store: %llu updates, %llu errors, %llu retried, "
+		    "%llu dropped", (unsigned long long)st->c.rrd_updates,
 		    (unsigned long long)st->c.rrd_errors,
-		    (unsigned long long)st->c.queue_dropped);
+		    (unsigned long long)st->c.retried,
+		    (unsigned long long)st->q.dropped);
 	}
 	if (st->daemon != NULL && rrdc_is_connected(st->daemon))
 		rrdc_disconnect();
@@ -776,7 +824,7 @@ store_free(struct store *st, int timeout_ms)
 	if (st->known != NULL)
 		idmap_foreach(st->known, store_free_known, NULL);
 	idmap_free(st->known);
-	free(st->q);
+	store_queue_clear(&st->q);
 	free(st->daemon);
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->graph_mu);
@@ -790,7 +838,11 @@ store_counters_get(struct store *st, struct store_counters *out)
 {
 	pthread_mutex_lock(&st->mu);
 	*out = st->c;
-	out->queue_len = st->qlen;
+	out->queue_len = st->q.len;
+	out->pending = st->q.len + st->inflight;
+	out->dropped = out->queue_dropped = st->q.dropped;
+	out->backlog_max = st->q.max;
+	out->backlog_bytes = store_queue_bytes(&st->q);
 	out->connected = st->daemon == NULL || st->c.connected;
 	pthread_mutex_unlock(&st->mu);
 }

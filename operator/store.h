@@ -31,16 +31,29 @@
  * customer has been idle STORE_IDLE_FLUSH_S (wall clock), or at shutdown.
  * A step without any report is written as U. Reports for a step already
  * written are dropped and counted (out_of_order).
- * Writing happens in the store's own thread through a bounded queue, so a
- * slow or absent rrdcached never blocks ingest: when the queue is full,
- * steps are dropped and counted; when rrdcached is down the writer
- * reconnects with exponential backoff (1 s .. 30 s).
+ * Writing happens in the store's own thread through one FIFO of steps (the
+ * backlog), so a slow or absent rrdcached never blocks ingest. The backlog
+ * holds at most backlog_bytes of steps (store_update_bytes() each); it grows
+ * on demand from STORE_QUEUE_MIN steps and shrinks back when it drains. When
+ * it is full the OLDEST step is dropped and counted (dropped), so each
+ * file keeps its newest points and their order. When rrdcached is down
+ * (connect refused, broken pipe, no reply) the step being written and the
+ * rest of its batch go back to the head of the backlog in order; the
+ * writer reconnects with exponential backoff (1 s .. 30 s) and replays
+ * them oldest first, per file in time order (rrdcached rejects a time not
+ * after the file's last one). A step that already reached one of the two
+ * files is only sent to the other; a retried step rrdcached refuses
+ * because its file already holds that time (the reply was lost with the
+ * connection) counts as written.
  */
 #define STORE_STEP_S       10
 #define STORE_HIST_STEP_S  300      /* the native step of reports */
 #define STORE_HIST_SUBDIR  "5m"
 #define STORE_IDLE_FLUSH_S 15
-#define STORE_QUEUE_MAX    65536
+#define STORE_QUEUE_MIN    4096     /* steps allocated while nothing is pending */
+#define STORE_BACKLOG_DEFAULT (16u << 20)  /* bytes */
+#define STORE_BACKLOG_MIN  (1u << 20)
+#define STORE_BACKLOG_MAX  (4096ull << 20)
 
 enum store_ds {
 	STORE_DS_RX_BYTES = 0, STORE_DS_TX_BYTES, STORE_DS_RX_PACKETS,
@@ -54,7 +67,8 @@ enum store_ds {
 struct store_config {
 	const char *dir;        /* RRD directory (created if missing) */
 	const char *rrdcached;  /* "unix:/path", "/path" or "host:port"; NULL = write files directly */
-	size_t      queue_max;  /* 0 = STORE_QUEUE_MAX */
+	uint64_t    backlog_bytes; /* 0 = STORE_BACKLOG_DEFAULT; else
+	                          * STORE_BACKLOG_MIN..STORE_BACKLOG_MAX */
 	unsigned    idle_flush_s; /* 0 = STORE_IDLE_FLUSH_S */
 };
 
@@ -65,13 +79,21 @@ struct store_counters {
 	uint64_t rrd_errors;     /* failed update/create commands */
 	uint64_t rrd_creates;    /* files created */
 	uint64_t out_of_order;   /* reports/steps dropped: time not increasing */
-	uint64_t queue_dropped;  /* steps dropped: queue full */
-	uint64_t queue_len;      /* steps waiting now */
+	uint64_t queue_dropped;  /* steps dropped: backlog full (same as dropped) */
+	uint64_t queue_len;      /* steps in the backlog now */
+	uint64_t pending;        /* steps not written yet: backlog + batch in hand */
+	uint64_t retried;        /* steps written after a failed attempt */
+	uint64_t dropped;        /* steps dropped, oldest first: backlog full */
+	uint64_t backlog_max;    /* steps the backlog may hold (from backlog_bytes) */
+	uint64_t backlog_bytes;  /* bytes allocated for the backlog now */
 	uint64_t reconnects;     /* connection attempts to rrdcached */
 	bool     connected;      /* writer connected to rrdcached now */
 	uint64_t file_bytes;     /* size of one customer file */
 	uint64_t files;          /* customers known to the store */
 };
+
+/* Bytes one step takes in the backlog. */
+size_t store_update_bytes(void);
 
 struct store;
 

@@ -1,4 +1,4 @@
-/* test_operator_store.c: step aggregation, QoS weighting, gaps and out-of-order reports, the two-file layout and old files, read back through RRD files. */
+/* test_operator_store.c: step aggregation, QoS weighting, gaps and out-of-order reports, the two-file layout and old files, read back through RRD files; the backlog ring (order, oldest dropped, retried batches back at the head) and the store's backlog while rrdcached is unreachable. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_queue.h"
 
 #define T0 1700000000.0
 
@@ -281,6 +282,168 @@ test_old_layout(void **state)
 	}
 }
 
+static struct store_update
+upd(time_t t)
+{
+	struct store_update u;
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.customer, sizeof(u.customer), "c%lld", (long long)(t % 3));
+	u.t = t;
+	return u;
+}
+
+/* Takes everything and checks the times are first, first + 1, ... */
+static void
+expect_run(struct store_queue *q, time_t first, size_t n)
+{
+	struct store_update out[64];
+	size_t got = 0, k;
+
+	while ((k = store_queue_take(q, out, 64)) > 0) {
+		for (size_t i = 0; i < k; i++)
+			assert_int_equal(out[i].t, first + (time_t)(got + i));
+		got += k;
+	}
+	assert_int_equal(got, n);
+	assert_int_equal(q->len, 0);
+}
+
+/* Full ring: the oldest goes first, and exactly that many are counted. */
+static void
+test_queue_drops_oldest(void **state)
+{
+	struct store_queue q;
+	struct store_update u;
+
+	(void)state;
+	assert_int_equal(store_queue_init(&q, 10), 0);
+	for (time_t t = 1; t <= 10; t++) {
+		u = upd(t);
+		assert_int_equal(store_queue_push(&q, &u), 0);
+	}
+	for (time_t t = 11; t <= 13; t++) {
+		u = upd(t);
+		assert_int_equal(store_queue_push(&q, &u), 1);
+	}
+	assert_int_equal(q.dropped, 3);
+	assert_int_equal(q.len, 10);
+	expect_run(&q, 4, 10);
+	store_queue_clear(&q);
+}
+
+/* A batch that failed goes back at the head in order; what does not fit is its oldest part. */
+static void
+test_queue_unshift(void **state)
+{
+	struct store_queue q;
+	struct store_update u, batch[4];
+
+	(void)state;
+	assert_int_equal(store_queue_init(&q, 8), 0);
+	for (time_t t = 1; t <= 8; t++) {
+		u = upd(t);
+		store_queue_push(&q, &u);
+	}
+	assert_int_equal(store_queue_take(&q, batch, 4), 4);   /* 1..4 in hand */
+	for (time_t t = 9; t <= 10; t++) {   /* ingest goes on: 5..10 queued */
+		u = upd(t);
+		assert_int_equal(store_queue_push(&q, &u), 0);
+	}
+	/* the write of 1 failed: 1..4 back, room for 2: 1 and 2 (oldest) dropped */
+	assert_int_equal(store_queue_unshift(&q, batch, 4), 2);
+	assert_int_equal(q.dropped, 2);
+	expect_run(&q, 3, 8);
+	/* room for all: nothing dropped */
+	for (time_t t = 20; t <= 22; t++) {
+		u = upd(t);
+		store_queue_push(&q, &u);
+	}
+	assert_int_equal(store_queue_take(&q, batch, 2), 2);   /* 20, 21 */
+	assert_int_equal(store_queue_unshift(&q, batch + 1, 1), 0);   /* 21 back */
+	expect_run(&q, 21, 2);
+	assert_int_equal(q.dropped, 2);
+	store_queue_clear(&q);
+}
+
+/* The ring grows past its first allocation keeping the order, and shrinks back once empty. */
+static void
+test_queue_grow_shrink(void **state)
+{
+	struct store_queue q;
+	struct store_update u, batch[100];
+	size_t first;
+
+	(void)state;
+	assert_int_equal(store_queue_init(&q, 3 * STORE_QUEUE_MIN), 0);
+	first = store_queue_bytes(&q);
+	assert_int_equal(first, STORE_QUEUE_MIN * sizeof(struct store_update));
+	/* wrap the ring before it grows: the copy must linearise it */
+	for (time_t t = 1; t <= 100; t++) {
+		u = upd(t);
+		store_queue_push(&q, &u);
+	}
+	assert_int_equal(store_queue_take(&q, batch, 100), 100);
+	for (time_t t = 101; t <= 101 + 3 * STORE_QUEUE_MIN - 1; t++) {
+		u = upd(t);
+		assert_int_equal(store_queue_push(&q, &u), 0);
+	}
+	assert_int_equal(q.len, 3 * STORE_QUEUE_MIN);
+	assert_int_equal(q.cap, 3 * STORE_QUEUE_MIN);   /* doubled, then capped at max */
+	assert_int_equal(q.dropped, 0);
+	u = upd(0);
+	assert_int_equal(store_queue_push(&q, &u), 1);   /* full at max: 101 dropped */
+	store_queue_take(&q, batch, 1);
+	assert_int_equal(batch[0].t, 102);
+	store_queue_shrink(&q);                          /* not empty: kept */
+	assert_true(store_queue_bytes(&q) > first);
+	while (store_queue_take(&q, batch, 100) > 0)
+		;
+	store_queue_shrink(&q);
+	assert_int_equal(store_queue_bytes(&q), first);
+	u = upd(7);
+	store_queue_push(&q, &u);
+	expect_run(&q, 7, 1);
+	store_queue_clear(&q);
+}
+
+/*
+ * rrdcached unreachable: steps wait in the backlog, at most backlog_bytes of
+ * them; the oldest are dropped and counted, nothing is an error.
+ */
+static void
+test_backlog_while_down(void **state)
+{
+	struct fixture *f = *state;
+	struct store_config cfg = { .dir = f->dir, .rrdcached = "unix:/nonexistent/gw-rrdcached.sock",
+	    .backlog_bytes = STORE_BACKLOG_MIN };
+	struct store_counters c;
+	struct store *st = store_new(&cfg);
+	size_t max = STORE_BACKLOG_MIN / store_update_bytes();
+
+	assert_non_null(st);
+	/* max + 11 steps: each report closes the step before it (the last stays open) */
+	for (size_t k = 1; k <= max + 12; k++) {
+		struct gw_customer_stats cs = cs_make(k % 2 ? "a1" : "b2", 1000);
+		assert_int_equal(store_submit(st, T0 + 10.0 * (double)((k + 1) / 2), 10, &cs), 0);
+	}
+	store_counters_get(st, &c);
+	assert_int_equal(c.backlog_max, max);
+	assert_int_equal(c.steps, max + 10);
+	assert_int_equal(c.dropped, 10);
+	assert_int_equal(c.queue_dropped, 10);
+	assert_int_equal(c.pending, max);
+	assert_int_equal(c.queue_len, max);
+	assert_int_equal(c.rrd_updates, 0);
+	assert_int_equal(c.rrd_errors, 0);
+	assert_false(c.connected);
+	assert_true(c.backlog_bytes <= STORE_BACKLOG_MIN);
+	assert_int_equal(store_sync(st, 0), -1);   /* flushes the two open steps: 2 more dropped */
+	store_counters_get(st, &c);
+	assert_int_equal(c.dropped, 12);
+	store_free(st, 0);
+}
+
 int
 main(void)
 {
@@ -291,6 +454,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_series_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layout_and_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_layout, setup, teardown),
+		cmocka_unit_test(test_queue_drops_oldest),
+		cmocka_unit_test(test_queue_unshift),
+		cmocka_unit_test(test_queue_grow_shrink),
+		cmocka_unit_test_setup_teardown(test_backlog_while_down, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
