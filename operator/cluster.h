@@ -45,7 +45,15 @@ struct cluster_config {
 	int         replicas;    /* stream and bucket replicas [3] */
 	int         connect_timeout_ms; /* first connection and stream set-up [10000] */
 	const char *api_addr;    /* this shard's HTTP API "host:port" for the others
-	                          * (OWNERS bucket), NULL = not advertised */
+	                          * (OWNERS and SHARDS buckets), NULL = not advertised */
+	/* Authentication (all borrowed, NULL = not used; user needs password). */
+	const char *user;        /* user/password authorization */
+	const char *password;
+	const char *creds_file;  /* a NATS .creds file (JWT + nkey seed) */
+	/* TLS: tls_ca set = TLS required, server verified against that CA. */
+	const char *tls_ca;
+	const char *tls_cert;    /* client certificate chain (with tls_key) */
+	const char *tls_key;
 };
 
 /* A cluster-wide ban decision, as stored in a BANS key. */
@@ -129,6 +137,24 @@ void cluster_own(struct cluster *c, const char *customer, double now);
  */
 int cluster_owner(struct cluster *c, const char *customer, char *shard,
     size_t shard_len, char *addr, size_t addr_len);
+
+/*
+ * The shard directory for cluster-wide list routes: every shard that
+ * advertises an API records "shard host:port" under its id in the SHARDS
+ * bucket (R3) when it joins. cluster_peers() fills up to max entries with
+ * the other shards (not this one), sorted by id, from a copy refreshed at
+ * most every CLUSTER_PEERS_REFRESH_S. Returns the count, or -1 when the
+ * directory cannot be read (NATS unreachable and no copy yet).
+ * Thread-safe (API threads). A shard that left for good stays listed
+ * (answers as missing) until its key is deleted (README "Scaling").
+ */
+#define CLUSTER_PEERS_MAX       32
+#define CLUSTER_PEERS_REFRESH_S 5
+struct cluster_peer {
+	char shard[GW_ID_MAX];
+	char addr[128];
+};
+int cluster_peers(struct cluster *c, struct cluster_peer *out, size_t max);
 
 /* This shard's id (borrowed from c). */
 const char *cluster_shard_id(const struct cluster *c);
