@@ -1322,6 +1322,218 @@ api_reports(const struct api_ctx *ctx, const struct api_request *req, bool get,
 }
 
 
+/* ---- cluster-wide list routes (sharded operators) ---- */
+
+/*
+ * How one list route's arrays from several shards become one: every
+ * element gets "shard"; duplicates (same dedupe key) keep the element whose
+ * number member `newest` is the largest (the first when NULL: this shard's
+ * first, then the peers in id order); the result is sorted by `sort`.
+ */
+struct api_merge {
+	const char *path;
+	const char *key;                  /* the array member of the answer */
+	void (*dedupe)(json_t *e, char *buf, size_t len);   /* NULL = keep all */
+	const char *newest;
+	const char *sort;                 /* member to sort by */
+	bool        sort_num;             /* number (else string) */
+	bool        desc;
+};
+
+static const char *
+api_str(json_t *e, const char *k)
+{
+	const char *v = json_string_value(json_object_get(e, k));
+
+	return v != NULL ? v : "";
+}
+
+static double
+api_numv(json_t *e, const char *k)
+{
+	json_t *v = json_object_get(e, k);
+
+	return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+static void
+api_dedupe_id(json_t *e, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", api_str(e, "id"));
+}
+
+/* A ban: the same scope, address and prefix (a global ban is held by every shard). */
+static void
+api_dedupe_ban(json_t *e, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s|%s|%g", api_str(e, "scope"), api_str(e, "address"),
+	    api_numv(e, "prefix_len"));
+}
+
+static const struct api_merge api_merges[] = {
+	{ "/api/v1/customers", "customers", api_dedupe_id, "ts", "id", false, false },
+	{ "/api/v1/probes", "probes", api_dedupe_id, "last_seen", "id", false, false },
+	{ "/api/v1/bans", "bans", api_dedupe_ban, NULL, "decided_ts", true, false },
+};
+
+static const struct api_merge *
+api_merge_of(const char *path)
+{
+	for (size_t i = 0; i < sizeof(api_merges) / sizeof(api_merges[0]); i++)
+		if (strcmp(path, api_merges[i].path) == 0)
+			return &api_merges[i];
+	return NULL;
+}
+
+/* True when the request must be answered from this shard only. */
+static bool
+api_scope_local(const struct api_request *req)
+{
+	const char *v = api_arg(req, "scope", NULL);
+
+	return (v != NULL && strcmp(v, "local") == 0) ||
+	    api_arg(req, "gw_forwarded", NULL) != NULL;
+}
+
+static int
+api_merge_cmp(const void *a, const void *b, void *arg)
+{
+	const struct api_merge *m = arg;
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int c;
+
+	if (m->sort_num) {
+		double u = api_numv(x, m->sort), v = api_numv(y, m->sort);
+		c = u < v ? -1 : u > v;
+	} else {
+		c = strcmp(api_str(x, m->sort), api_str(y, m->sort));
+	}
+	if (c == 0)
+		c = strcmp(api_str(x, "shard"), api_str(y, "shard"));
+	return m->desc ? -c : c;
+}
+
+/* Adds arr's elements (tagged with shard) to all, deduplicating through seen. */
+static void
+api_merge_add(const struct api_merge *m, json_t *all, json_t *seen, json_t *arr,
+    const char *shard)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(arr, i, e) {
+		char key[512];
+		json_t *prev;
+
+		if (!json_is_object(e))
+			continue;
+		json_object_set_new(e, "shard", json_string(shard));
+		if (m->dedupe == NULL) {
+			json_array_append(all, e);
+			continue;
+		}
+		m->dedupe(e, key, sizeof(key));
+		prev = json_object_get(seen, key);
+		if (prev == NULL) {
+			json_object_set(seen, key, e);
+			json_array_append(all, e);
+		} else if (m->newest != NULL &&
+		    api_numv(e, m->newest) > api_numv(prev, m->newest)) {
+			/* Replace the older duplicate in place. */
+			size_t j;
+			json_t *x;
+
+			json_array_foreach(all, j, x)
+				if (x == prev) {
+					json_array_set(all, j, e);
+					break;
+				}
+			json_object_set(seen, key, e);
+		}
+	}
+}
+
+/*
+ * r holds this shard's 200 answer of a list route: asks the other shards
+ * (ctx->fanout) and replaces r by the merged answer with
+ * "shards": {"answered": N, "total": M, "missing": [ids]}. A shard that does
+ * not answer in time (or with an error) is listed as missing: the answer is
+ * partial, never an error of its own.
+ */
+static int
+api_merge_list(const struct api_ctx *ctx, const struct api_request *req,
+    const struct api_merge *m, struct api_response *r)
+{
+	struct api_peer_answer *pa = NULL;
+	size_t np = 0, answered = 1, n;
+	json_t *local, *all, *seen, *missing, *out, **v;
+	int frc;
+
+	if ((local = json_loadb(r->body, r->body_len, 0, NULL)) == NULL ||
+	    !json_is_array(json_object_get(local, m->key))) {
+		json_decref(local);
+		return 0;   /* keep the local answer as it is */
+	}
+	frc = ctx->fanout(ctx->fctx, req, &pa, &np);
+	all = json_array();
+	seen = json_object();
+	missing = json_array();
+	api_merge_add(m, all, seen, json_object_get(local, m->key),
+	    ctx->shard_id != NULL ? ctx->shard_id : "");
+	for (size_t i = 0; i < np; i++) {
+		json_t *pj = NULL, *arr;
+
+		if (pa[i].answered && pa[i].r.status == 200 &&
+		    (pj = json_loadb(pa[i].r.body, pa[i].r.body_len, 0, NULL)) != NULL &&
+		    json_is_array(arr = json_object_get(pj, m->key))) {
+			api_merge_add(m, all, seen, arr, pa[i].shard);
+			answered++;
+		} else {
+			json_array_append_new(missing, json_string(pa[i].shard));
+		}
+		json_decref(pj);
+	}
+	api_peer_answers_free(pa, np);
+	n = json_array_size(all);
+	if (n > 1 && (v = malloc(n * sizeof(*v))) != NULL) {
+		for (size_t i = 0; i < n; i++)
+			v[i] = json_incref(json_array_get(all, i));
+		qsort_r(v, n, sizeof(*v), api_merge_cmp, (void *)m);
+		json_array_clear(all);
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(all, v[i]);
+		free(v);
+	}
+	json_decref(seen);
+	out = json_deep_copy(local);
+	json_decref(local);
+	if (out == NULL) {
+		json_decref(all);
+		json_decref(missing);
+		return 0;
+	}
+	json_object_set_new(out, m->key, all);
+	json_object_set_new(out, "shards", json_pack("{s:I,s:I,s:o,s:b}",
+	    "answered", (json_int_t)answered, "total", (json_int_t)(np + 1),
+	    "missing", missing, "directory", frc == 0));
+	api_response_clear(r);
+	memset(r, 0, sizeof(*r));
+	return api_json(r, 200, out);
+}
+
+/* A list route's local answer, made cluster-wide when sharded and asked for. */
+static int
+api_list(const struct api_ctx *ctx, const struct api_request *req, int rc,
+    struct api_response *r)
+{
+	const struct api_merge *m = api_merge_of(req->path);
+
+	if (rc != 0 || r->status != 200 || ctx->fanout == NULL || m == NULL ||
+	    api_scope_local(req))
+		return rc;
+	return api_merge_list(ctx, req, m, r);
+}
+
 /* Routes that do not depend on a customer id: GET only, except /api/v1/bans. */
 static int
 api_route(const struct api_ctx *ctx, const struct api_request *req, bool get,
@@ -1332,7 +1544,7 @@ api_route(const struct api_ctx *ctx, const struct api_request *req, bool get,
 
 	if (strcmp(path, "/api/v1/bans") == 0) {
 		if (get)
-			return api_bans(ctx, r);
+			return api_list(ctx, req, api_bans(ctx, r), r);
 		if (strcmp(req->method, "POST") == 0)
 			return api_ban_post(ctx, req, r);
 		return api_not_allowed(r, req->method, "GET, HEAD, POST");
@@ -1360,9 +1572,9 @@ api_route(const struct api_ctx *ctx, const struct api_request *req, bool get,
 	if (strcmp(path, "/metrics") == 0)
 		return api_metrics(ctx, r);
 	if (strcmp(path, "/api/v1/customers") == 0)
-		return api_customers(ctx, req, r);
+		return api_list(ctx, req, api_customers(ctx, req, r), r);
 	if (strcmp(path, "/api/v1/probes") == 0)
-		return api_probes(ctx, r);
+		return api_list(ctx, req, api_probes(ctx, r), r);
 	if (strcmp(path, "/api/v1/stats") == 0)
 		return api_stats(ctx, r);
 	if (strcmp(path, "/api/v1/countermeasures") == 0)
@@ -1406,6 +1618,14 @@ api_handle(const struct api_ctx *ctx, const struct api_request *req,
 		}
 	}
 	return rc;
+}
+
+void
+api_peer_answers_free(struct api_peer_answer *a, size_t n)
+{
+	for (size_t i = 0; a != NULL && i < n; i++)
+		api_response_clear(&a[i].r);
+	free(a);
 }
 
 void

@@ -698,7 +698,10 @@ main(int argc, char **argv)
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
 	    .respond = mc.rs, .report = rep, .start_wall = main_now(),
 	    .metrics_max_customers = (size_t)o.metrics_max,
-	    .forward = mc.cl != NULL ? forward_request : NULL, .fctx = mc.cl };
+	    .forward = mc.cl != NULL ? forward_request : NULL,
+	    .fanout = mc.cl != NULL ? forward_fanout : NULL,
+	    .shard_id = mc.cl != NULL ? cluster_shard_id(mc.cl) : NULL,
+	    .fctx = mc.cl };
 	site = main_dashboard_open(o.dashboard_dir);
 	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx, site)) == NULL)
 		fatalx("cannot start the HTTP server");
