@@ -1301,6 +1301,180 @@ api_report_top(const struct api_ctx *ctx, const struct api_request *req,
 	    (json_int_t)q.limit, "rows", a));
 }
 
+/* ---- helpers of the cluster-wide routes (sharded operators) ---- */
+
+static const char *
+api_str(json_t *e, const char *k)
+{
+	const char *v = json_string_value(json_object_get(e, k));
+
+	return v != NULL ? v : "";
+}
+
+static double
+api_numv(json_t *e, const char *k)
+{
+	json_t *v = json_object_get(e, k);
+
+	return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+/* True when the request must be answered from this shard only. */
+static bool
+api_scope_local(const struct api_request *req)
+{
+	const char *v = api_arg(req, "scope", NULL);
+
+	return (v != NULL && strcmp(v, "local") == 0) ||
+	    api_arg(req, "gw_forwarded", NULL) != NULL;
+}
+
+/* ---- cluster-wide capacity top-N ---- */
+
+/* A request as the peers see it for top-N: offset 0, limit = offset + limit. */
+struct api_qover {
+	const struct api_request *req;
+	char limit[24];
+};
+
+static const char *
+api_qover_get(void *qctx, const char *key)
+{
+	struct api_qover *o = qctx;
+
+	if (strcmp(key, "limit") == 0)
+		return o->limit;
+	if (strcmp(key, "offset") == 0)
+		return NULL;
+	return api_arg(o->req, key, NULL);
+}
+
+struct api_top_sort {
+	const char *field;
+	bool        asc;
+};
+
+/* By the report key; rows without a value (null) last either way; then by customer. */
+static int
+api_top_cmp(const void *a, const void *b, void *arg)
+{
+	const struct api_top_sort *k = arg;
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_t *u = json_object_get(x, k->field), *v = json_object_get(y, k->field);
+	bool un = json_is_number(u), vn = json_is_number(v);
+	int c;
+
+	if (un != vn)
+		return un ? -1 : 1;
+	c = 0;
+	if (un) {
+		double p = json_number_value(u), q = json_number_value(v);
+		c = p < q ? -1 : p > q;
+		if (!k->asc)
+			c = -c;
+	}
+	return c != 0 ? c : strcmp(api_str(x, "customer"), api_str(y, "customer"));
+}
+
+/*
+ * r holds this shard's 200 JSON top-N page: asks the peers for their first
+ * offset + limit rows, sorts all rows again and cuts the page after the
+ * merge; "total" is the sum of the totals that answered.
+ */
+static int
+api_merge_top(const struct api_ctx *ctx, const struct api_request *req,
+    struct api_response *r)
+{
+	static const char *const fields[][2] = {
+		{ "p95", "p95_bps" }, { "total", "total_bytes" },
+		{ "growth", "growth_pct_month" }, { "saturation", "saturation_ts" },
+		{ "sla", "sla_breach_minutes" },
+	};
+	struct api_qover qo = { .req = req };
+	struct api_request preq = *req;
+	struct api_peer_answer *pa = NULL;
+	struct api_top_sort k = { NULL, false };
+	size_t np = 0, answered = 1, n;
+	json_int_t total, off, lim;
+	json_t *local, *rows, *page, *missing, **v;
+	const char *by;
+	int frc;
+
+	if ((local = json_loadb(r->body, r->body_len, 0, NULL)) == NULL ||
+	    !json_is_array(rows = json_object_get(local, "rows"))) {
+		json_decref(local);
+		return 0;
+	}
+	by = api_str(local, "by");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(by, fields[i][0]) == 0)
+			k.field = fields[i][1];
+	k.asc = strcmp(api_str(local, "order"), "asc") == 0;
+	off = json_integer_value(json_object_get(local, "offset"));
+	lim = json_integer_value(json_object_get(local, "limit"));
+	total = json_integer_value(json_object_get(local, "total"));
+	if (k.field == NULL) {
+		json_decref(local);
+		return 0;
+	}
+	/* This shard's own rows from 0 too: ask it again without the offset. */
+	snprintf(qo.limit, sizeof(qo.limit), "%lld", (long long)(off + lim >
+	    REPORT_TOP_MAX ? REPORT_TOP_MAX : off + lim));
+	preq.query = api_qover_get;
+	preq.qctx = &qo;
+	if (off > 0) {
+		struct api_response lr;
+
+		memset(&lr, 0, sizeof(lr));
+		json_t *l2 = NULL;
+		if (api_report_top(ctx, &preq, &lr) == 0 && lr.status == 200 &&
+		    (l2 = json_loadb(lr.body, lr.body_len, 0, NULL)) != NULL &&
+		    json_is_array(json_object_get(l2, "rows"))) {
+			json_object_set(local, "rows", json_object_get(l2, "rows"));
+			rows = json_object_get(local, "rows");
+		}
+		json_decref(l2);
+		api_response_clear(&lr);
+	}
+	frc = ctx->fanout(ctx->fctx, &preq, &pa, &np);
+	rows = json_copy(rows);
+	missing = json_array();
+	for (size_t i = 0; i < np; i++) {
+		json_t *pj = NULL, *arr;
+
+		if (pa[i].answered && pa[i].r.status == 200 &&
+		    (pj = json_loadb(pa[i].r.body, pa[i].r.body_len, 0, NULL)) != NULL &&
+		    json_is_array(arr = json_object_get(pj, "rows"))) {
+			json_array_extend(rows, arr);
+			total += json_integer_value(json_object_get(pj, "total"));
+			answered++;
+		} else {
+			json_array_append_new(missing, json_string(pa[i].shard));
+		}
+		json_decref(pj);
+	}
+	api_peer_answers_free(pa, np);
+	n = json_array_size(rows);
+	page = json_array();
+	if ((v = malloc((n > 0 ? n : 1) * sizeof(*v))) != NULL) {
+		for (size_t i = 0; i < n; i++)
+			v[i] = json_array_get(rows, i);
+		qsort_r(v, n, sizeof(*v), api_top_cmp, &k);
+		for (size_t i = (size_t)off; i < n && i < (size_t)(off + lim); i++)
+			json_array_append(page, v[i]);
+		free(v);
+	}
+	json_decref(rows);
+	json_object_set_new(local, "rows", page);
+	json_object_set_new(local, "total", json_integer(total));
+	json_object_set_new(local, "shards", json_pack("{s:I,s:I,s:o,s:b}",
+	    "answered", (json_int_t)answered, "total", (json_int_t)(np + 1),
+	    "missing", missing, "directory", frc == 0));
+	api_response_clear(r);
+	memset(r, 0, sizeof(*r));
+	return api_json(r, 200, local);
+}
+
 /* Routes under /api/v1/reports/ (GET only). */
 static int
 api_reports(const struct api_ctx *ctx, const struct api_request *req, bool get,
@@ -1316,8 +1490,16 @@ api_reports(const struct api_ctx *ctx, const struct api_request *req, bool get,
 		return api_error(r, 404, "no such route");
 	if (!get)
 		return api_not_allowed(r, req->method, "GET, HEAD");
-	if (strcmp(path, "/api/v1/reports/top") == 0)
-		return api_report_top(ctx, req, r);
+	if (strcmp(path, "/api/v1/reports/top") == 0) {
+		int rc = api_report_top(ctx, req, r);
+
+		/* Cluster-wide (JSON): sorted and paged after the merge. */
+		if (rc == 0 && r->status == 200 && ctx->fanout != NULL &&
+		    !api_scope_local(req) &&
+		    strcmp(api_arg(req, "format", "json"), "json") == 0)
+			rc = api_merge_top(ctx, req, r);
+		return rc;
+	}
 	return api_report_customer(ctx, req, path + sizeof(cust) - 1, r);
 }
 
@@ -1338,23 +1520,9 @@ struct api_merge {
 	const char *sort;                 /* member to sort by */
 	bool        sort_num;             /* number (else string) */
 	bool        desc;
+	bool        paged;                /* ?limit= (default 100) applies after the merge;
+	                                   * ?after= (a per-shard id) keeps it local */
 };
-
-static const char *
-api_str(json_t *e, const char *k)
-{
-	const char *v = json_string_value(json_object_get(e, k));
-
-	return v != NULL ? v : "";
-}
-
-static double
-api_numv(json_t *e, const char *k)
-{
-	json_t *v = json_object_get(e, k);
-
-	return json_is_number(v) ? json_number_value(v) : 0.0;
-}
 
 static void
 api_dedupe_id(json_t *e, char *buf, size_t len)
@@ -1371,9 +1539,15 @@ api_dedupe_ban(json_t *e, char *buf, size_t len)
 }
 
 static const struct api_merge api_merges[] = {
-	{ "/api/v1/customers", "customers", api_dedupe_id, "ts", "id", false, false },
-	{ "/api/v1/probes", "probes", api_dedupe_id, "last_seen", "id", false, false },
-	{ "/api/v1/bans", "bans", api_dedupe_ban, NULL, "decided_ts", true, false },
+	{ "/api/v1/customers", "customers", api_dedupe_id, "ts", "id", false,
+	    false, false },
+	{ "/api/v1/probes", "probes", api_dedupe_id, "last_seen", "id", false, false,
+	    false },
+	{ "/api/v1/bans", "bans", api_dedupe_ban, NULL, "decided_ts", true, false,
+	    false },
+	{ "/api/v1/events", "events", NULL, NULL, "received", true, true, true },
+	{ "/api/v1/countermeasures", "countermeasures", NULL, NULL, "decided_ts",
+	    true, true, true },
 };
 
 static const struct api_merge *
@@ -1383,16 +1557,6 @@ api_merge_of(const char *path)
 		if (strcmp(path, api_merges[i].path) == 0)
 			return &api_merges[i];
 	return NULL;
-}
-
-/* True when the request must be answered from this shard only. */
-static bool
-api_scope_local(const struct api_request *req)
-{
-	const char *v = api_arg(req, "scope", NULL);
-
-	return (v != NULL && strcmp(v, "local") == 0) ||
-	    api_arg(req, "gw_forwarded", NULL) != NULL;
 }
 
 static int
@@ -1496,12 +1660,19 @@ api_merge_list(const struct api_ctx *ctx, const struct api_request *req,
 	api_peer_answers_free(pa, np);
 	n = json_array_size(all);
 	if (n > 1 && (v = malloc(n * sizeof(*v))) != NULL) {
+		uint64_t lim = n;
+
+		if (m->paged)
+			api_arg_u64(req, "limit", 100, 1, EVENTS_LIST_MAX, &lim);
 		for (size_t i = 0; i < n; i++)
 			v[i] = json_incref(json_array_get(all, i));
 		qsort_r(v, n, sizeof(*v), api_merge_cmp, (void *)m);
 		json_array_clear(all);
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(all, v[i]);
+			if (i < lim)
+				json_array_append_new(all, v[i]);
+			else
+				json_decref(v[i]);
 		free(v);
 	}
 	json_decref(seen);
@@ -1528,8 +1699,10 @@ api_list(const struct api_ctx *ctx, const struct api_request *req, int rc,
 {
 	const struct api_merge *m = api_merge_of(req->path);
 
+	const char *after = api_arg(req, "after", "0");
+
 	if (rc != 0 || r->status != 200 || ctx->fanout == NULL || m == NULL ||
-	    api_scope_local(req))
+	    api_scope_local(req) || (m->paged && strcmp(after, "0") != 0))
 		return rc;
 	return api_merge_list(ctx, req, m, r);
 }
@@ -1578,8 +1751,8 @@ api_route(const struct api_ctx *ctx, const struct api_request *req, bool get,
 	if (strcmp(path, "/api/v1/stats") == 0)
 		return api_stats(ctx, r);
 	if (strcmp(path, "/api/v1/countermeasures") == 0)
-		return api_countermeasures(ctx, req, r);
-	return api_events(ctx, req, r);
+		return api_list(ctx, req, api_countermeasures(ctx, req, r), r);
+	return api_list(ctx, req, api_events(ctx, req, r), r);
 }
 
 int
