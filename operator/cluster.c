@@ -778,7 +778,8 @@ cl_split_urls(char *buf, const char *list[CLUSTER_URLS_MAX])
 
 	for (char *p = strtok_r(buf, ",", &save); p != NULL;
 	    p = strtok_r(NULL, ",", &save)) {
-		if (n == CLUSTER_URLS_MAX || strncmp(p, "nats://", 7) != 0)
+		if (n == CLUSTER_URLS_MAX || (strncmp(p, "nats://", 7) != 0 &&
+		    strncmp(p, "tls://", 6) != 0))
 			return -1;
 		list[n++] = p;
 	}

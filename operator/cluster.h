@@ -39,7 +39,7 @@ struct cluster;
 #define CLUSTER_PREFIX_MAX  8
 
 struct cluster_config {
-	const char *urls;        /* "nats://h:p,nats://h:p" (borrowed) */
+	const char *urls;        /* "nats://h:p,tls://h:p" (borrowed) */
 	const char *shard_id;    /* this shard's id, gw_id_valid (borrowed) */
 	uint32_t    ban_ttl_s;   /* BANS key TTL = ban timeout [600] */
 	int         replicas;    /* stream and bucket replicas [3] */

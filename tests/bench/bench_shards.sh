@@ -51,40 +51,21 @@ gw_cleanup_add reap
 gw_nats_start "$T/nats" || { row error - "NATS cluster did not form"; exit 0; }
 
 declare -a HP OPID
-# start_shards K TAG: K shards (own rrdcached, db); fills HP[1..K], OPID[1..K].
+# start_shards K TAG: K shards (own rrdcached, db; tests/lib/nats.sh); fills HP[1..K], OPID[1..K].
 start_shards() {
 	local k=$1 tag=$2 s d
 	for s in $(seq 1 "$k"); do
-		d=$T/$tag-s$s; mkdir -p "$d/rrd" "$d/journal"
-		rrdcached -l "unix:$d/rrdcached.sock" -p "$d/rrdcached.pid" -b "$d/rrd" -B -j "$d/journal" \
-			-w 10 -z 2 -F -g >"$d/rrdcached.log" 2>&1 &
-		echo $! >"$d/rrdcached.pidof"
-		HP[$s]=$(gw_free_port)
+		d=$T/$tag-s$s
+		gw_shard_rrdcached "$d" 10 || { note "rrdcached $tag-s$s did not start"; return 1; }
 	done
 	for s in $(seq 1 "$k"); do
 		d=$T/$tag-s$s
-		for _ in $(seq 50); do [ -S "$d/rrdcached.sock" ] && break; sleep 0.1; done
-		run_shard "$s" "$tag" || { note "shard $tag-s$s did not start: $(tail -n 2 "$d/op.log")"; return 1; }
+		GW_SHARD_HP[$s]=""   # a new port per measurement
+		gw_shard_start "$s" "$tag-s$s" "$d" "$d/op.log" --listen "ipc://$d/op.sock" \
+			--policy "$T/policy" --log-level warn ||
+			{ note "shard $tag-s$s did not start: $(tail -n 2 "$d/op.log")"; return 1; }
+		HP[$s]=${GW_SHARD_HP[$s]}; OPID[$s]=${GW_SHARD_PID[$s]}
 	done
-}
-# run_shard S TAG: starts one shard and waits for its API; a port taken meanwhile (the machine is
-# shared; ports below 40000 can be a client's ephemeral port) gets a new one, 3 tries.
-run_shard() {
-	local s=$1 tag=$2 d=$T/$2-s$1 try
-	for try in 1 2 3; do
-		"$OPER" --listen "ipc://$d/op.sock" --http "127.0.0.1:${HP[$s]}" --rrd-dir "$d/rrd" \
-			--rrdcached "unix:$d/rrdcached.sock" --db "$d/gw.db" --policy "$T/policy" \
-			--nats "$GW_NATS_URLS" --shard-id "$tag-s$s" --log-level warn >>"$d/op.log" 2>&1 &
-		OPID[$s]=$!
-		for _ in $(seq 200); do
-			curl -fsS -o /dev/null "http://127.0.0.1:${HP[$s]}/healthz" 2>/dev/null && return 0
-			kill -0 "${OPID[$s]}" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "${OPID[$s]}" 2>/dev/null; wait "${OPID[$s]}" 2>/dev/null
-		HP[$s]=$(gw_free_port)
-	done
-	return 1
 }
 
 # After a measurement: SIGKILL (an orderly stop would first create every pending customer's RRD
