@@ -67,10 +67,12 @@ struct cluster {
 	kvStore               *kv;
 	kvStore               *owners;     /* customer -> "shard host:port" */
 	kvStore               *shards;     /* shard id -> "shard host:port" */
-	pthread_mutex_t        peer_lock;  /* guards the peers copy */
+	kvWatcher             *dir_watch;  /* SHARDS, kept in peers by the dir thread */
+	pthread_t              dir_thr;
+	bool                   dir_started;
+	pthread_mutex_t        peer_lock;  /* guards peers, n_peers */
 	struct cluster_peer    peers[CLUSTER_PEERS_MAX];
-	int                    n_peers;    /* -1: never read */
-	double                 peers_ts;   /* monotonic s of the last read */
+	int                    n_peers;    /* -1: initial values not read yet */
 	struct idmap          *owned;      /* customer -> last registration (s, as uintptr_t) */
 	char                   api_addr[128];
 	kvWatcher             *watch;
@@ -688,51 +690,76 @@ cl_peer_cmp(const void *a, const void *b)
 	    ((const struct cluster_peer *)b)->shard);
 }
 
-/* Reads the SHARDS bucket into c->peers (peer_lock held). 0 or -1. */
-static int
-cl_peers_read(struct cluster *c)
+/* Sets (put) or removes (del) the directory entry of shard id in c->peers. */
+static void
+cl_peer_set(struct cluster *c, const char *id, const struct cluster_peer *put)
 {
-	struct cluster_peer tmp[CLUSTER_PEERS_MAX];
-	kvKeysList keys = { NULL, 0 };
-	int n = 0;
+	int i;
 
-	if (c->shards == NULL || kvStore_Keys(&keys, c->shards, NULL) != NATS_OK) {
-		kvKeysList_Destroy(&keys);
-		return -1;
+	pthread_mutex_lock(&c->peer_lock);
+	if (c->n_peers < 0)
+		c->n_peers = 0;
+	for (i = 0; i < c->n_peers && strcmp(c->peers[i].shard, id) != 0; i++)
+		;
+	if (put != NULL && i < c->n_peers) {
+		c->peers[i] = *put;
+	} else if (put != NULL && c->n_peers < CLUSTER_PEERS_MAX) {
+		c->peers[c->n_peers++] = *put;
+		qsort(c->peers, (size_t)c->n_peers, sizeof(c->peers[0]), cl_peer_cmp);
+	} else if (put == NULL && i < c->n_peers) {
+		memmove(&c->peers[i], &c->peers[i + 1],
+		    (size_t)(c->n_peers - i - 1) * sizeof(c->peers[0]));
+		c->n_peers--;
 	}
-	for (int i = 0; i < keys.Count && n < CLUSTER_PEERS_MAX; i++) {
-		kvEntry *e = NULL;
+	pthread_mutex_unlock(&c->peer_lock);
+}
 
-		if (strcmp(keys.Keys[i], c->shard) == 0 ||
-		    kvStore_Get(&e, c->shards, keys.Keys[i]) != NATS_OK || e == NULL)
+/* Keeps c->peers equal to the SHARDS bucket (other shards only). */
+static void *
+cl_dir_main(void *arg)
+{
+	struct cluster *c = arg;
+
+	while (!c->stop) {
+		struct cluster_peer p;
+		kvEntry *e = NULL;
+		natsStatus s = kvWatcher_Next(&e, c->dir_watch, CL_WAIT_MS);
+		const char *key;
+
+		if (s != NATS_OK || e == NULL) {
+			if (s == NATS_OK) {   /* end of the initial values */
+				pthread_mutex_lock(&c->peer_lock);
+				if (c->n_peers < 0)
+					c->n_peers = 0;
+				pthread_mutex_unlock(&c->peer_lock);
+			} else if (s != NATS_TIMEOUT) {
+				struct timespec ts = { 0, 200 * 1000000L };
+				nanosleep(&ts, NULL);
+			}
 			continue;
-		if (cl_peer_parse(kvEntry_Value(e), kvEntry_ValueLen(e), &tmp[n]) == 0 &&
-		    strcmp(tmp[n].shard, c->shard) != 0)
-			n++;
+		}
+		key = kvEntry_Key(e);
+		if (strcmp(key, c->shard) != 0) {
+			if (kvEntry_Operation(e) == kvOp_Put &&
+			    cl_peer_parse(kvEntry_Value(e), kvEntry_ValueLen(e), &p) == 0 &&
+			    strcmp(p.shard, key) == 0)
+				cl_peer_set(c, key, &p);
+			else if (kvEntry_Operation(e) != kvOp_Put)
+				cl_peer_set(c, key, NULL);   /* deleted or purged */
+		}
 		kvEntry_Destroy(e);
 	}
-	kvKeysList_Destroy(&keys);
-	qsort(tmp, (size_t)n, sizeof(tmp[0]), cl_peer_cmp);
-	memcpy(c->peers, tmp, (size_t)n * sizeof(tmp[0]));
-	c->n_peers = n;
-	return 0;
+	return NULL;
 }
 
 int
 cluster_peers(struct cluster *c, struct cluster_peer *out, size_t max)
 {
-	struct timespec t;
-	double now;
 	int n;
 
 	if (c == NULL || out == NULL)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	now = (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 	pthread_mutex_lock(&c->peer_lock);
-	if ((c->n_peers < 0 || now - c->peers_ts >= CLUSTER_PEERS_REFRESH_S) &&
-	    cl_peers_read(c) == 0)
-		c->peers_ts = now;
 	n = c->n_peers;
 	if (n > 0) {
 		if ((size_t)n > max)
@@ -943,8 +970,14 @@ cl_consumers(struct cluster *c)
 		return s;
 	}
 	s = kvStore_WatchAll(&c->watch, c->kv, NULL);
-	if (s != NATS_OK)
+	if (s != NATS_OK) {
 		log_err("cluster: watch %s: %s", CL_BUCKET,
+		    natsStatus_GetText(s));
+		return s;
+	}
+	s = kvStore_WatchAll(&c->dir_watch, c->shards, NULL);
+	if (s != NATS_OK)
+		log_err("cluster: watch %s: %s", CL_SHARDS,
 		    natsStatus_GetText(s));
 	return s;
 }
@@ -1057,7 +1090,8 @@ cluster_new(const struct cluster_config *cfg, const struct cluster_callbacks *cb
 	    c) == 0;
 	c->watch_started = pthread_create(&c->watch_thr, NULL, cl_watch_main,
 	    c) == 0;
-	if (!c->fetch_started || !c->watch_started) {
+	c->dir_started = pthread_create(&c->dir_thr, NULL, cl_dir_main, c) == 0;
+	if (!c->fetch_started || !c->watch_started || !c->dir_started) {
 		cluster_free(c);
 		return NULL;
 	}
@@ -1103,11 +1137,16 @@ cluster_free(struct cluster *c)
 	pthread_mutex_unlock(&c->lock);
 	if (c->watch != NULL)
 		kvWatcher_Stop(c->watch);
+	if (c->dir_watch != NULL)
+		kvWatcher_Stop(c->dir_watch);
 	if (c->fetch_started)
 		pthread_join(c->fetch_thr, NULL);
 	if (c->watch_started)
 		pthread_join(c->watch_thr, NULL);
+	if (c->dir_started)
+		pthread_join(c->dir_thr, NULL);
 	kvWatcher_Destroy(c->watch);
+	kvWatcher_Destroy(c->dir_watch);
 	natsSubscription_Destroy(c->sub);   /* durable consumer stays */
 	kvStore_Destroy(c->kv);
 	kvStore_Destroy(c->owners);

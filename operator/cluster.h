@@ -28,8 +28,9 @@
  *
  * Threads: libnats runs its own; cluster adds a fetch thread and a watch
  * thread, which only queue what they receive (bounded, back-pressure on the
- * consumer). cluster_poll() delivers the queue to the callbacks on the
- * caller's (ingest) thread; every other function is called from that thread.
+ * consumer), and a directory thread (cluster_peers). cluster_poll()
+ * delivers the queue to the callbacks on the caller's (ingest) thread; every
+ * other function is called from that thread unless it says otherwise.
  */
 struct cluster;
 
@@ -83,7 +84,7 @@ struct cluster_callbacks {
 /*
  * Connects to the NATS servers (reconnecting forever afterwards), creates or
  * binds the EVENTS stream, this shard's durable consumer and the BANS bucket,
- * and starts the fetch and watch threads. Returns NULL (logged) on bad
+ * and starts the fetch, watch and directory threads. Returns NULL (logged) on bad
  * configuration or when the cluster cannot be reached in connect_timeout_ms.
  */
 struct cluster *cluster_new(const struct cluster_config *cfg,
@@ -141,15 +142,15 @@ int cluster_owner(struct cluster *c, const char *customer, char *shard,
 /*
  * The shard directory for cluster-wide list routes: every shard that
  * advertises an API records "shard host:port" under its id in the SHARDS
- * bucket (R3) when it joins. cluster_peers() fills up to max entries with
- * the other shards (not this one), sorted by id, from a copy refreshed at
- * most every CLUSTER_PEERS_REFRESH_S. Returns the count, or -1 when the
- * directory cannot be read (NATS unreachable and no copy yet).
- * Thread-safe (API threads). A shard that left for good stays listed
- * (answers as missing) until its key is deleted (README "Scaling").
+ * bucket (R3) when it joins; a directory thread watches the bucket into
+ * memory. cluster_peers() copies up to max entries of the other shards (not
+ * this one), sorted by id, without touching NATS (it never blocks on an
+ * unreachable cluster). Returns the count, or -1 before the bucket's
+ * initial values arrived. Thread-safe (API threads). A shard that left for
+ * good stays listed (answers as missing) until its key is deleted
+ * (README "Scaling").
  */
 #define CLUSTER_PEERS_MAX       32
-#define CLUSTER_PEERS_REFRESH_S 5
 struct cluster_peer {
 	char shard[GW_ID_MAX];
 	char addr[128];

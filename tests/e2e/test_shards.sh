@@ -10,8 +10,8 @@
 # and shard C; a new flood (198.51.100.8, probes on A and B) still becomes a ban applied at every
 # probe, including C's, which failed over; C restarts with its rrdcached journal, its probes move
 # back, its RRD data from before the kill is intact, no envelope is counted twice anywhere.
-# The NATS servers require user/password (the shards log in; a wrong or missing password is a clear
-# start-up error). Any shard's list routes answer for the cluster: s2's /api/v1/customers equals
+# The NATS servers require user/password and TLS (a CA made by openssl now; the shards log in; a
+# wrong or missing password, or a shard without the CA, is a clear start-up error). Any shard's list routes answer for the cluster: s2's /api/v1/customers equals
 # the owners' own answers, the dashboard through s2 shows every customer (headless Chromium), and
 # with s3 dead the list is partial and names s3 missing. Shard start-up: tests/lib/nats.sh.
 set -u
@@ -62,10 +62,11 @@ q() {
 		python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
 }
 
-# ---- NATS (user/password authorization: the shards log in) ----
+# ---- NATS (user/password authorization and TLS with a CA made now: the shards log in) ----
+command -v openssl >/dev/null && GW_NATS_TLS=1
 GW_NATS_AUTH=1
 gw_nats_start "$T/nats" || fatal "NATS cluster did not form"
-ok "3-node NATS JetStream cluster on loopback with authorization ($GW_NATS_URLS)"
+ok "3-node NATS JetStream cluster on loopback, user/password authorization, $([ "$GW_NATS_TLS" = 1 ] && echo "TLS (test CA)" || echo "no TLS (openssl missing)") ($GW_NATS_URLS)"
 
 # ---- policy, hook, thresholds ----
 cat >"$T/hook.sh" <<EOF
@@ -293,7 +294,7 @@ for attempt in range(30):
                 sys.exit(1)
             same.add(cid)
     if same == set(want):
-        print("all %d customers, values equal to the owners' own answers (%d tries)" % (len(want), attempt + 1))
+        print("all %d customers, values equal to the owners' own answers (tries: %d)" % (len(want), attempt + 1))
         sys.exit(0)
     last = "compared at equal ts: %s" % sorted(same)
     time.sleep(0.2)
@@ -336,19 +337,29 @@ bad_start() {  # LOG ARGS...: an extra shard that must not get in
 		--db "$T/bad.db" --nats "$GW_NATS_URLS" --shard-id sbad "$@" >"$log" 2>&1
 }
 t0=$(date +%s)
-bad_start "$T/bad.log" --nats-user "$GW_NATS_USER" --nats-password-file "$T/bad.pw"
+bad_start "$T/bad.log" --nats-user "$GW_NATS_USER" --nats-password-file "$T/bad.pw" \
+	$([ "$GW_NATS_TLS" = 1 ] && echo --nats-tls-ca "$GW_NATS_CA")
 rc=$?
 if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "refused this shard's credentials" "$T/bad.log"; then
 	ok "a wrong NATS password: exit $rc after $(( $(date +%s) - t0 )) s: $(grep -m1 -o 'cannot connect.*' "$T/bad.log" | sed 's/nats:[^ ]*/URLS/' | cut -c1-100)"
 else
 	fail "wrong NATS password: rc $rc after $(( $(date +%s) - t0 )) s: $(tail -n 3 "$T/bad.log")"
 fi
-bad_start "$T/bad2.log"
+bad_start "$T/bad2.log" $([ "$GW_NATS_TLS" = 1 ] && echo --nats-tls-ca "$GW_NATS_CA")
 rc=$?
 if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "refused this shard's credentials" "$T/bad2.log"; then
 	ok "no NATS credentials where the servers need them: exit $rc, the same clear error"
 else
 	fail "no NATS credentials: rc $rc: $(tail -n 3 "$T/bad2.log")"
+fi
+if [ "$GW_NATS_TLS" = 1 ]; then
+	bad_start "$T/bad3.log" --nats-user "$GW_NATS_USER" --nats-password-file "$GW_NATS_PWFILE"
+	rc=$?
+	if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "SSL.*unable to get local issuer" "$T/bad3.log"; then
+		ok "TLS: a shard without the cluster's CA (--nats-tls-ca) is refused at start-up, exit $rc, clear error"
+	else
+		fail "TLS without the CA: rc $rc: $(tail -n 3 "$T/bad3.log")"
+	fi
 fi
 
 # ---- part 2: faults during load ----
