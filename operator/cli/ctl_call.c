@@ -49,6 +49,25 @@ ctl_urlenc(char *dst, size_t len, const char *s)
  * body is printed as is and *out stays NULL. Returns CTL_OK or CTL_ERR_API
  * (after printing the API's {"error"} text or the transport error).
  */
+/*
+ * A sharded operator's cluster-wide list says which shards did not answer
+ * ("shards": {"missing": [...]}): a note on stderr, the table stays as it is.
+ */
+static void
+ctl_call_partial(const json_t *j)
+{
+	const json_t *miss = json_object_get(json_object_get(j, "shards"), "missing");
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(miss) || json_array_size(miss) == 0)
+		return;
+	fputs("gatewatchctl: partial answer: shard(s) not answering:", stderr);
+	json_array_foreach(miss, i, v)
+		fprintf(stderr, " %s", json_is_string(v) ? json_string_value(v) : "?");
+	fputc('\n', stderr);
+}
+
 int
 ctl_call(const struct ctl *c, const char *method, const char *path,
     const char *body, json_t **out)
@@ -86,6 +105,7 @@ ctl_call(const struct ctl *c, const char *method, const char *path,
 		return CTL_ERR_API;
 	}
 	free(r.body);
+	ctl_call_partial(j);
 	*out = j != NULL ? j : json_object();
 	return CTL_OK;
 }
