@@ -303,6 +303,12 @@ sys.exit(1)
 PY
 if [ $? = 0 ]; then ok "s2's /api/v1/customers: $(cat "$T/merge-check")"
 else fail "s2's /api/v1/customers is not the cluster's: $(tail -n 3 "$T/merge-check")"; fi
+# gatewatchctl through s2 (any shard will do): the table has every customer, no partial note.
+"$GW_BUILD/gatewatchctl" -u "http://127.0.0.1:${HP[2]}" customers >"$T/ctl.out" 2>"$T/ctl.err"
+nmiss=0
+for id in "${PIDS[@]}"; do grep -q "^c-$id " "$T/ctl.out" || nmiss=$((nmiss + 1)); done
+if [ "$nmiss" = 0 ] && [ ! -s "$T/ctl.err" ]; then ok "gatewatchctl customers through s2 lists all 6 customers"
+else fail "gatewatchctl customers through s2: $nmiss of 6 missing ($(head -c 300 "$T/ctl.err"))"; fi
 n=$(q "${HP[1]}" /api/v1/probes "len(set(p['id'] for p in d['probes']) & set('${PIDS[*]}'.split()))")
 if [ "$n" = 6 ]; then ok "s1's /api/v1/probes lists all 6 probes of 3 shards"; else fail "s1's /api/v1/probes lists $n of the 6 probes"; fi
 n=$(q "${HP[3]}" /api/v1/bans "sum(1 for b in d['bans'] if b['address'] == '198.51.100.7' and b['scope'] == '*')")
@@ -402,6 +408,9 @@ if [ "$part" = "2 3 s3" ]; then
 else
 	fail "with s3 dead, s2's /api/v1/customers: '$part' (expected '2 3 s3')"
 fi
+"$GW_BUILD/gatewatchctl" -u "http://127.0.0.1:${HP[2]}" probes >/dev/null 2>"$T/ctl.err"
+if grep -q "partial answer: shard(s) not answering: s3$" "$T/ctl.err"; then ok "gatewatchctl says the answer is partial: $(cat "$T/ctl.err")"
+else fail "gatewatchctl probes with s3 dead: stderr '$(cat "$T/ctl.err")'"; fi
 moved_away() {  # ID: the probe left shard 3
 	grep -q "s3.sock is down, moving to" "$T/p-$1.log"
 }
