@@ -1676,13 +1676,7 @@ api_merge_list(const struct api_ctx *ctx, const struct api_request *req,
 		free(v);
 	}
 	json_decref(seen);
-	out = json_deep_copy(local);
-	json_decref(local);
-	if (out == NULL) {
-		json_decref(all);
-		json_decref(missing);
-		return 0;
-	}
+	out = local;   /* its array's elements live on in all */
 	json_object_set_new(out, m->key, all);
 	json_object_set_new(out, "shards", json_pack("{s:I,s:I,s:o,s:b}",
 	    "answered", (json_int_t)answered, "total", (json_int_t)(np + 1),
