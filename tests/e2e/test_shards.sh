@@ -400,11 +400,10 @@ sleep 2
 gw_nats_kill 1
 kill -9 "${OPID[3]}"; wait "${OPID[3]}" 2>/dev/null
 ok "killed NATS node 1 and shard s3 (SIGKILL) during load"
-t0=$(date +%s.%N)
-part=$(q "${HP[2]}" /api/v1/customers "'%d %d %s' % (d['shards']['answered'], d['shards']['total'], ','.join(d['shards']['missing']))" 2>&1)
-t1=$(date +%s.%N)
+secs=$(curl -s -o "$T/partial.json" -w '%{time_total}' "http://127.0.0.1:${HP[2]}/api/v1/customers")
+part=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["shards"]; print("%d %d %s" % (d["answered"], d["total"], ",".join(d["missing"])))' "$T/partial.json" 2>&1)
 if [ "$part" = "2 3 s3" ]; then
-	ok "with s3 dead, s2's /api/v1/customers is partial and names s3 missing (answered in $(python3 -c "print('%.2f' % ($t1 - $t0))") s)"
+	ok "with s3 dead, s2's /api/v1/customers is partial and names s3 missing (HTTP answer in $secs s, printed, not asserted)"
 else
 	fail "with s3 dead, s2's /api/v1/customers: '$part' (expected '2 3 s3')"
 fi
