@@ -206,8 +206,9 @@ fw_read_all(int fd, char **out)
 	return (long)len;
 }
 
-int
-forward_parse(char *resp, size_t len, struct api_response *r)
+/* forward_parse with the body limit max. */
+static int
+fw_parse(char *resp, size_t len, struct api_response *r, size_t max)
 {
 	char *hdr_end, *ct = NULL, *line;
 	int status;
@@ -230,11 +231,17 @@ forward_parse(char *resp, size_t len, struct api_response *r)
 	r->status = status;
 	r->content_type = forward_content_type(ct);
 	r->body_len = len - (size_t)(hdr_end - resp);
-	if (r->body_len > FORWARD_BODY_MAX || (r->body = malloc(r->body_len + 1)) == NULL)
+	if (r->body_len > max || (r->body = malloc(r->body_len + 1)) == NULL)
 		return -1;
 	memcpy(r->body, hdr_end, r->body_len);
 	r->body[r->body_len] = '\0';
 	return 0;
+}
+
+int
+forward_parse(char *resp, size_t len, struct api_response *r)
+{
+	return fw_parse(resp, len, r, FORWARD_BODY_MAX);
 }
 
 bool
@@ -359,7 +366,7 @@ fw_conn_step(struct fw_conn *k, short revents)
 		size_t nc = k->cap == 0 ? 65536 : k->cap * 2;
 		char *nb;
 
-		if (k->cap >= FORWARD_BODY_MAX + 65536 ||
+		if (k->cap >= FORWARD_LIST_MAX + 65536 ||
 		    (nb = realloc(k->buf, nc + 1)) == NULL) {
 			fw_conn_end(k, false);
 			return;
@@ -451,7 +458,8 @@ forward_fanout(void *fctx, const struct api_request *req,
 	}
 	fw_run(k, (size_t)np, FORWARD_FANOUT_MS);
 	for (int i = 0; i < np; i++) {
-		if (k[i].ok && forward_parse(k[i].buf, k[i].len, &a[i].r) == 0)
+		if (k[i].ok && fw_parse(k[i].buf, k[i].len, &a[i].r,
+		    FORWARD_LIST_MAX) == 0)
 			a[i].answered = true;
 		else
 			log_debug("forward: %s: shard %s (%s) did not answer in "
