@@ -184,15 +184,15 @@ if start_shards 3 list; then
 	n=$(curl -s "http://127.0.0.1:${HP[2]}/api/v1/customers" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["customers"]))')
 	lat "/api/v1/customers?scope=local" >"$T/lat-local"
 	lat "/api/v1/customers" >"$T/lat-merged"
-	row "customers list, one shard's own, median" "$(median <"$T/lat-local") s" "GET /api/v1/customers?scope=local at s2, $Q requests"
-	row "customers list, cluster-wide, median" "$(median <"$T/lat-merged") s" "GET /api/v1/customers at s2: 3 lists of $((NC / 3)) customers merged ($n distinct: gw-loadgen's customer ids coincide across shards), $Q requests; p90 $(pct 90 <"$T/lat-merged") s"
+	row "customers list, one shard's own, median" "$(calc "$(median <"$T/lat-local")" 3) s" "GET /api/v1/customers?scope=local at s2, $Q requests"
+	row "customers list, cluster-wide, median" "$(calc "$(median <"$T/lat-merged")" 3) s" "GET /api/v1/customers at s2: 3 lists of $((NC / 3)) customers merged ($n distinct: gw-loadgen's customer ids coincide across shards), $Q requests; p90 $(calc "$(pct 90 <"$T/lat-merged")" 3) s"
 	kill -9 "${OPID[3]}"; wait "${OPID[3]}" 2>/dev/null
 	lat "/api/v1/customers" >"$T/lat-dead"
-	row "customers list, one shard dead, median" "$(median <"$T/lat-dead") s" "s3 killed: partial answer (s3 missing), connection refused"
+	row "customers list, one shard dead, median" "$(calc "$(median <"$T/lat-dead")" 3) s" "s3 killed: partial answer (s3 missing), connection refused"
 	kill -STOP "${OPID[1]}"
 	Q=5 lat "/api/v1/customers" >"$T/lat-hung"
 	kill -CONT "${OPID[1]}"
-	row "customers list, one shard hung, median" "$(median <"$T/lat-hung") s" "s1 stopped (SIGSTOP): waits FORWARD_FANOUT_MS (1.5 s) for it, then partial; 5 requests"
+	row "customers list, one shard hung, median" "$(calc "$(median <"$T/lat-hung")" 3) s" "s1 stopped (SIGSTOP): waits FORWARD_FANOUT_MS (1.5 s) for it, then partial; 5 requests"
 	stop_shards 3 list
 else
 	row "customers list latency" error "shards did not start"
