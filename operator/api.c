@@ -1521,7 +1521,7 @@ struct api_merge {
 	bool        sort_num;             /* number (else string) */
 	bool        desc;
 	bool        paged;                /* ?limit= (default 100) applies after the merge;
-	                                   * ?after= (a per-shard id) keeps it local */
+	                                   * with ?after= (a per-shard id) it stays local */
 };
 
 static void
@@ -1546,8 +1546,6 @@ static const struct api_merge api_merges[] = {
 	{ "/api/v1/bans", "bans", api_dedupe_ban, NULL, "decided_ts", true, false,
 	    false },
 	{ "/api/v1/events", "events", NULL, NULL, "received", true, true, true },
-	{ "/api/v1/countermeasures", "countermeasures", NULL, NULL, "decided_ts",
-	    true, true, true },
 };
 
 static const struct api_merge *
@@ -1693,10 +1691,13 @@ api_list(const struct api_ctx *ctx, const struct api_request *req, int rc,
 {
 	const struct api_merge *m = api_merge_of(req->path);
 
-	const char *after = api_arg(req, "after", "0");
-
+	/*
+	 * ?after= is a cursor over this shard's ids (the dashboard's feed polls
+	 * with it, keyed by id): any value keeps the answer per shard, so ids
+	 * of different shards never mix in one feed.
+	 */
 	if (rc != 0 || r->status != 200 || ctx->fanout == NULL || m == NULL ||
-	    api_scope_local(req) || (m->paged && strcmp(after, "0") != 0))
+	    api_scope_local(req) || (m->paged && api_arg(req, "after", NULL) != NULL))
 		return rc;
 	return api_merge_list(ctx, req, m, r);
 }
@@ -1745,7 +1746,7 @@ api_route(const struct api_ctx *ctx, const struct api_request *req, bool get,
 	if (strcmp(path, "/api/v1/stats") == 0)
 		return api_stats(ctx, r);
 	if (strcmp(path, "/api/v1/countermeasures") == 0)
-		return api_list(ctx, req, api_countermeasures(ctx, req, r), r);
+		return api_countermeasures(ctx, req, r);   /* per shard: see README */
 	return api_list(ctx, req, api_events(ctx, req, r), r);
 }
 

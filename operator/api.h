@@ -40,7 +40,7 @@ struct api_ctx {
 	    struct api_response *r);
 	/*
 	 * Sharded operators (forward.h): the list routes (/api/v1/customers,
-	 * /probes, /bans, /events, /countermeasures, /reports/top) ask every
+	 * /probes, /bans, /events, /reports/top) ask every
 	 * other shard the same request with scope=local, in parallel and
 	 * bounded; fills *out (malloc'd, *n entries, each answered or not, free
 	 * with api_peer_answers_free) and returns 0, or -1 when the shard

@@ -198,11 +198,15 @@ test_merge(void **state)
 	assert_true(at(&r, "\"received\":30") < at(&r, "\"received\":20"));
 	assert_null(strstr(r.body, "\"received\":10"));
 	api_response_clear(&r);
-	/* ?after= is a per-shard cursor: not fanned out. */
+	/* ?after= is a per-shard cursor (even after=0): not fanned out. */
 	fake_calls = 0;
 	get(&ctx, "/api/v1/events", &after, &r);
 	assert_int_equal(fake_calls, 0);
 	assert_null(strstr(r.body, "\"shards\""));
+	api_response_clear(&r);
+	after.vals[0] = "0";
+	get(&ctx, "/api/v1/events", &after, &r);
+	assert_int_equal(fake_calls, 0);
 	api_response_clear(&r);
 	/* Probes: peers answering without a "probes" array count as missing. */
 	get(&ctx, "/api/v1/probes", &none, &r);
