@@ -4,7 +4,9 @@
 # gw_nats_restart N, gw_nats_stop. Client and route ports come from gw_free_port (common.sh);
 # file storage lives in DIR/n<N>; every server listens on 127.0.0.1 only. With GW_NATS_AUTH=1
 # set before gw_nats_start, clients must log in: user GW_NATS_USER (default "gw"), a random
-# password written to GW_NATS_PWFILE (DIR/password, mode 0600).
+# password written to GW_NATS_PWFILE (DIR/password, mode 0600). With GW_NATS_TLS=1, clients
+# connect with TLS: a CA and a server certificate for 127.0.0.1 are made by openssl at start-up
+# (DIR/tls/ca.pem = GW_NATS_CA; routes between the nodes stay plain on loopback).
 # Shards: gw_shard_rrdcached DIR [FLUSH_S], gw_shard_start IDX ID DIR LOG [OPERATOR ARGS...]
 # (sets GW_SHARD_HP[IDX], GW_SHARD_ZP[IDX], GW_SHARD_PID[IDX]; see there), gw_shard_auth_args.
 
@@ -12,6 +14,8 @@ GW_NATS_DIR=""
 GW_NATS_AUTH=${GW_NATS_AUTH:-0}
 GW_NATS_USER=${GW_NATS_USER:-gw}
 GW_NATS_PWFILE=""
+GW_NATS_TLS=${GW_NATS_TLS:-0}
+GW_NATS_CA=""
 declare -a GW_NATS_PORTS GW_NATS_RPORTS GW_NATS_PIDS
 declare -a GW_SHARD_HP GW_SHARD_ZP GW_SHARD_PID
 
@@ -24,6 +28,10 @@ gw_nats_conf() {  # N
 		[ "$m" = "$n" ] && continue
 		routes="$routes${routes:+, }\"nats-route://127.0.0.1:${GW_NATS_RPORTS[$m]}\""
 	done
+	if [ "$GW_NATS_TLS" = 1 ]; then
+		auth="$auth
+tls { cert_file: \"$GW_NATS_DIR/tls/server.pem\", key_file: \"$GW_NATS_DIR/tls/server.key\", timeout: 2 }"
+	fi
 	cat >"$GW_NATS_DIR/n$n.conf" <<CONF
 server_name: gwn$n
 listen: 127.0.0.1:${GW_NATS_PORTS[$n]}
@@ -39,6 +47,20 @@ cluster {
   routes: [ $routes ]
 }
 CONF
+}
+
+# A throw-away CA and a server certificate for IP 127.0.0.1 signed by it, in DIR (1 day).
+gw_nats_tls_make() {  # DIR
+	local d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=gatewatch test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >"$d/openssl.log" 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/server.key" \
+		-out "$d/server.csr" >>"$d/openssl.log" 2>&1 &&
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/ext.cnf" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 1 -extfile "$d/ext.cnf" -out "$d/server.pem" >>"$d/openssl.log" 2>&1 || return 1
+	GW_NATS_CA=$d/ca.pem
 }
 
 gw_nats_run() {  # N
@@ -81,6 +103,9 @@ gw_nats_start() {  # DIR
 			GW_NATS_PWFILE=$GW_NATS_DIR/password
 			(umask 077; od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$GW_NATS_PWFILE"; echo >>"$GW_NATS_PWFILE")
 		fi
+		if [ "$GW_NATS_TLS" = 1 ]; then
+			gw_nats_tls_make "$GW_NATS_DIR/tls" || { echo "openssl: cannot make the test CA" >&2; return 1; }
+		fi
 		gw_nats_pick_ports
 		for n in 1 2 3; do gw_nats_conf "$n"; gw_nats_run "$n"; done
 		GW_NATS_URLS="nats://127.0.0.1:${GW_NATS_PORTS[1]},nats://127.0.0.1:${GW_NATS_PORTS[2]},nats://127.0.0.1:${GW_NATS_PORTS[3]}"
@@ -117,9 +142,11 @@ gw_nats_stop() {
 
 # ---- operator shards ----
 
-# The operator options that log in to the cluster started by gw_nats_start (none without auth).
+# The operator options that log in to the cluster started by gw_nats_start (credentials, TLS CA;
+# none without GW_NATS_AUTH / GW_NATS_TLS).
 gw_shard_auth_args() {
 	[ "$GW_NATS_AUTH" = 1 ] && printf '%s\n' --nats-user "$GW_NATS_USER" --nats-password-file "$GW_NATS_PWFILE"
+	[ "$GW_NATS_TLS" = 1 ] && printf '%s\n' --nats-tls-ca "$GW_NATS_CA"
 	return 0
 }
 
