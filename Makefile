@@ -97,7 +97,7 @@ $(ENFORCER_BIN): $(call obj,$(ENFORCER_SRC)) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_ENFORCER)
 $(OPER_BIN): $(B)/obj/operator/main.o $(LIBOPER) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS_OPER)
-$(CTL_BIN): $(B)/obj/operator/cli/gatewatchctl.o $(B)/obj/operator/cli/ctl_report.o $(B)/obj/operator/cli/ctl_fmt.o $(LIBCOMMON)
+$(CTL_BIN): $(call obj,$(wildcard operator/cli/*.c)) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(call PKGCONF,libs,jansson) $(LIBS_COMMON)
 
 # Test and bench tools (load generators, raw senders): tests/tools/NAME.c -> $(B)/tools/NAME

@@ -21,6 +21,7 @@
  */
 struct api_request;
 struct api_response;
+struct api_peer_answer;
 
 struct api_ctx {
 	struct live  *live;
@@ -37,6 +38,18 @@ struct api_ctx {
 	 */
 	bool (*forward)(void *fctx, const struct api_request *req,
 	    struct api_response *r);
+	/*
+	 * Sharded operators (forward.h): the list routes (/api/v1/customers,
+	 * /probes, /bans, /events, /reports/top) ask every
+	 * other shard the same request with scope=local, in parallel and
+	 * bounded; fills *out (malloc'd, *n entries, each answered or not, free
+	 * with api_peer_answers_free) and returns 0, or -1 when the shard
+	 * directory cannot be read. NULL = standalone (lists are this shard's).
+	 * Requests carrying scope=local (or gw_forwarded) never fan out.
+	 */
+	int (*fanout)(void *fctx, const struct api_request *req,
+	    struct api_peer_answer **out, size_t *n);
+	const char   *shard_id;     /* this shard's id when sharded (borrowed) */
 	void         *fctx;         /* borrowed */
 };
 
@@ -59,6 +72,17 @@ struct api_response {
 	const char *content_type;   /* static string */
 	const char *allow;          /* for 405: the allowed methods (static), else NULL */
 };
+
+/* One other shard's answer to a fanned-out list request. */
+struct api_peer_answer {
+	char                shard[64];      /* GW_ID_MAX */
+	char                addr[128];
+	bool                answered;       /* r holds its HTTP answer */
+	struct api_response r;
+};
+
+/* Frees n answers and their bodies. NULL is a no-op. */
+void api_peer_answers_free(struct api_peer_answer *a, size_t n);
 
 /*
  * Serves one request (any thread). Always fills *resp (errors are JSON

@@ -18,6 +18,7 @@
 #define CL_SUBJECTS      "gw.events.>"
 #define CL_BUCKET        "BANS"
 #define CL_OWNERS        "OWNERS"
+#define CL_SHARDS        "SHARDS"
 #define CL_FETCH_BATCH   64
 #define CL_WAIT_MS       500      /* fetch / watch wait; bounds shutdown time */
 #define CL_PUB_TRIES     40       /* re-publishes of a failed event, CL_PUB_RETRY_S apart */
@@ -65,6 +66,13 @@ struct cluster {
 	natsSubscription      *sub;        /* durable pull consumer corr-<shard> */
 	kvStore               *kv;
 	kvStore               *owners;     /* customer -> "shard host:port" */
+	kvStore               *shards;     /* shard id -> "shard host:port" */
+	kvWatcher             *dir_watch;  /* SHARDS, kept in peers by the dir thread */
+	pthread_t              dir_thr;
+	bool                   dir_started;
+	pthread_mutex_t        peer_lock;  /* guards peers, n_peers */
+	struct cluster_peer    peers[CLUSTER_PEERS_MAX];
+	int                    n_peers;    /* -1: initial values not read yet */
 	struct idmap          *owned;      /* customer -> last registration (s, as uintptr_t) */
 	char                   api_addr[128];
 	kvWatcher             *watch;
@@ -653,6 +661,115 @@ cluster_owner(struct cluster *c, const char *customer, char *shard,
 	return 0;
 }
 
+/* Parses a directory value "shard host:port" into p. 0 or -1. */
+static int
+cl_peer_parse(const char *v, int len, struct cluster_peer *p)
+{
+	char buf[GW_ID_MAX + 160], *sp;
+
+	if (v == NULL || len <= 0 || (size_t)len >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, (size_t)len);
+	buf[len] = '\0';
+	if ((sp = strchr(buf, ' ')) == NULL || strchr(sp + 1, ' ') != NULL ||
+	    sp[1] == '\0')
+		return -1;
+	*sp = '\0';
+	if (!gw_id_valid(buf) || strlen(buf) >= sizeof(p->shard) ||
+	    strlen(sp + 1) >= sizeof(p->addr))
+		return -1;
+	memcpy(p->shard, buf, strlen(buf) + 1);
+	memcpy(p->addr, sp + 1, strlen(sp + 1) + 1);
+	return 0;
+}
+
+static int
+cl_peer_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cluster_peer *)a)->shard,
+	    ((const struct cluster_peer *)b)->shard);
+}
+
+/* Sets (put) or removes (del) the directory entry of shard id in c->peers. */
+static void
+cl_peer_set(struct cluster *c, const char *id, const struct cluster_peer *put)
+{
+	int i;
+
+	pthread_mutex_lock(&c->peer_lock);
+	if (c->n_peers < 0)
+		c->n_peers = 0;
+	for (i = 0; i < c->n_peers && strcmp(c->peers[i].shard, id) != 0; i++)
+		;
+	if (put != NULL && i < c->n_peers) {
+		c->peers[i] = *put;
+	} else if (put != NULL && c->n_peers < CLUSTER_PEERS_MAX) {
+		c->peers[c->n_peers++] = *put;
+		qsort(c->peers, (size_t)c->n_peers, sizeof(c->peers[0]), cl_peer_cmp);
+	} else if (put == NULL && i < c->n_peers) {
+		memmove(&c->peers[i], &c->peers[i + 1],
+		    (size_t)(c->n_peers - i - 1) * sizeof(c->peers[0]));
+		c->n_peers--;
+	}
+	pthread_mutex_unlock(&c->peer_lock);
+}
+
+/* Keeps c->peers equal to the SHARDS bucket (other shards only). */
+static void *
+cl_dir_main(void *arg)
+{
+	struct cluster *c = arg;
+
+	while (!c->stop) {
+		struct cluster_peer p;
+		kvEntry *e = NULL;
+		natsStatus s = kvWatcher_Next(&e, c->dir_watch, CL_WAIT_MS);
+		const char *key;
+
+		if (s != NATS_OK || e == NULL) {
+			if (s == NATS_OK) {   /* end of the initial values */
+				pthread_mutex_lock(&c->peer_lock);
+				if (c->n_peers < 0)
+					c->n_peers = 0;
+				pthread_mutex_unlock(&c->peer_lock);
+			} else if (s != NATS_TIMEOUT) {
+				struct timespec ts = { 0, 200 * 1000000L };
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		key = kvEntry_Key(e);
+		if (strcmp(key, c->shard) != 0) {
+			if (kvEntry_Operation(e) == kvOp_Put &&
+			    cl_peer_parse(kvEntry_Value(e), kvEntry_ValueLen(e), &p) == 0 &&
+			    strcmp(p.shard, key) == 0)
+				cl_peer_set(c, key, &p);
+			else if (kvEntry_Operation(e) != kvOp_Put)
+				cl_peer_set(c, key, NULL);   /* deleted or purged */
+		}
+		kvEntry_Destroy(e);
+	}
+	return NULL;
+}
+
+int
+cluster_peers(struct cluster *c, struct cluster_peer *out, size_t max)
+{
+	int n;
+
+	if (c == NULL || out == NULL)
+		return -1;
+	pthread_mutex_lock(&c->peer_lock);
+	n = c->n_peers;
+	if (n > 0) {
+		if ((size_t)n > max)
+			n = (int)max;
+		memcpy(out, c->peers, (size_t)n * sizeof(*out));
+	}
+	pthread_mutex_unlock(&c->peer_lock);
+	return n;
+}
+
 const char *
 cluster_shard_id(const struct cluster *c)
 {
@@ -688,11 +805,50 @@ cl_split_urls(char *buf, const char *list[CLUSTER_URLS_MAX])
 
 	for (char *p = strtok_r(buf, ",", &save); p != NULL;
 	    p = strtok_r(NULL, ",", &save)) {
-		if (n == CLUSTER_URLS_MAX || strncmp(p, "nats://", 7) != 0)
+		if (n == CLUSTER_URLS_MAX || (strncmp(p, "nats://", 7) != 0 &&
+		    strncmp(p, "tls://", 6) != 0))
 			return -1;
 		list[n++] = p;
 	}
 	return n > 0 ? n : -1;
+}
+
+/* Sets credentials and TLS from the configuration on c->opts. 0, or -1 (logged). */
+static int
+cl_auth(struct cluster *c)
+{
+	const struct cluster_config *g = &c->cfg;
+	const char *what = NULL;
+	natsStatus s = NATS_OK;
+
+	if ((g->user != NULL) != (g->password != NULL) ||
+	    (g->tls_cert != NULL) != (g->tls_key != NULL) ||
+	    (g->tls_cert != NULL && g->tls_ca == NULL) ||
+	    (g->creds_file != NULL && g->user != NULL)) {
+		log_err("cluster: --nats-user needs --nats-password-file, "
+		    "--nats-tls-cert needs --nats-tls-key and --nats-tls-ca, "
+		    "--nats-creds and --nats-user exclude each other");
+		return -1;
+	}
+	if (g->user != NULL && (what = "user/password") != NULL)
+		s = natsOptions_SetUserInfo(c->opts, g->user, g->password);
+	if (s == NATS_OK && g->creds_file != NULL && (what = g->creds_file) != NULL)
+		s = natsOptions_SetUserCredentialsFromFiles(c->opts,
+		    g->creds_file, NULL);
+	if (s == NATS_OK && g->tls_ca != NULL && (what = g->tls_ca) != NULL) {
+		s = natsOptions_SetSecure(c->opts, true);
+		if (s == NATS_OK)
+			s = natsOptions_LoadCATrustedCertificates(c->opts, g->tls_ca);
+	}
+	if (s == NATS_OK && g->tls_cert != NULL && (what = g->tls_cert) != NULL)
+		s = natsOptions_LoadCertificatesChain(c->opts, g->tls_cert,
+		    g->tls_key);
+	if (s != NATS_OK) {
+		log_err("cluster: %s: %s (%s)", what != NULL ? what : "options",
+		    natsStatus_GetText(s), nats_GetLastError(NULL));
+		return -1;
+	}
+	return 0;
 }
 
 static natsStatus
@@ -720,6 +876,8 @@ cl_connect(struct cluster *c)
 	    cl_reconnected, c);
 	if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(c->opts,
 	    cl_disconnected, c);
+	if (s == NATS_OK && cl_auth(c) != 0)
+		return NATS_INVALID_ARG;
 	if (s == NATS_OK) s = natsConnection_Connect(&c->nc, c->opts);
 	return s;
 }
@@ -768,8 +926,19 @@ cl_streams(struct cluster *c)
 	kc.StorageType = js_FileStorage;
 	kc.Replicas = c->cfg.replicas;
 	s = js_CreateKeyValue(&c->owners, c->js, &kc);
-	if (s != NATS_OK)
+	if (s != NATS_OK) {
 		log_err("cluster: bucket %s: %s", CL_OWNERS,
+		    natsStatus_GetText(s));
+		return s;
+	}
+	kvConfig_Init(&kc);
+	kc.Bucket = CL_SHARDS;
+	kc.History = 1;
+	kc.StorageType = js_FileStorage;
+	kc.Replicas = c->cfg.replicas;
+	s = js_CreateKeyValue(&c->shards, c->js, &kc);
+	if (s != NATS_OK)
+		log_err("cluster: bucket %s: %s", CL_SHARDS,
 		    natsStatus_GetText(s));
 	return s;
 }
@@ -801,8 +970,14 @@ cl_consumers(struct cluster *c)
 		return s;
 	}
 	s = kvStore_WatchAll(&c->watch, c->kv, NULL);
-	if (s != NATS_OK)
+	if (s != NATS_OK) {
 		log_err("cluster: watch %s: %s", CL_BUCKET,
+		    natsStatus_GetText(s));
+		return s;
+	}
+	s = kvStore_WatchAll(&c->dir_watch, c->shards, NULL);
+	if (s != NATS_OK)
+		log_err("cluster: watch %s: %s", CL_SHARDS,
 		    natsStatus_GetText(s));
 	return s;
 }
@@ -826,7 +1001,8 @@ cl_setup(struct cluster *c)
 			return s;
 		kvStore_Destroy(c->kv);
 		kvStore_Destroy(c->owners);
-		c->kv = c->owners = NULL;
+		kvStore_Destroy(c->shards);
+		c->kv = c->owners = c->shards = NULL;
 		nanosleep(&pause, NULL);
 	}
 }
@@ -871,12 +1047,23 @@ cluster_new(const struct cluster_config *cfg, const struct cluster_callbacks *cb
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->space, NULL);
+	pthread_mutex_init(&c->peer_lock, NULL);
+	c->n_peers = -1;
 	c->cfg.urls = cfg->urls;
 	s = cl_connect(c);
 	c->cfg.urls = NULL;
+	c->cfg.user = c->cfg.password = c->cfg.creds_file = NULL;  /* borrowed */
+	c->cfg.tls_ca = c->cfg.tls_cert = c->cfg.tls_key = NULL;
 	if (s != NATS_OK) {
-		log_err("cluster: cannot connect to %s: %s", cfg->urls,
-		    natsStatus_GetText(s));
+		const char *why = nats_GetLastError(NULL);
+
+		log_err("cluster: cannot connect to %s: %s%s%s%s", cfg->urls,
+		    natsStatus_GetText(s), why != NULL ? " (" : "",
+		    why != NULL ? why : "", why != NULL ? ")" : "");
+		if (s == NATS_CONNECTION_AUTH_FAILED)
+			log_err("cluster: the NATS servers refused this shard's "
+			    "credentials (--nats-user/--nats-password-file, "
+			    "--nats-creds)");
 		cluster_free(c);
 		return NULL;
 	}
@@ -890,11 +1077,21 @@ cluster_new(const struct cluster_config *cfg, const struct cluster_callbacks *cb
 		cluster_free(c);
 		return NULL;
 	}
+	if (c->api_addr[0] != '\0') {
+		char val[GW_ID_MAX + 160];
+
+		snprintf(val, sizeof(val), "%s %s", c->shard, c->api_addr);
+		if ((s = kvStore_PutString(NULL, c->shards, c->shard, val)) != NATS_OK)
+			log_warn("cluster: cannot record shard %s in %s: %s "
+			    "(list routes of the other shards will miss it)",
+			    c->shard, CL_SHARDS, natsStatus_GetText(s));
+	}
 	c->fetch_started = pthread_create(&c->fetch_thr, NULL, cl_fetch_main,
 	    c) == 0;
 	c->watch_started = pthread_create(&c->watch_thr, NULL, cl_watch_main,
 	    c) == 0;
-	if (!c->fetch_started || !c->watch_started) {
+	c->dir_started = pthread_create(&c->dir_thr, NULL, cl_dir_main, c) == 0;
+	if (!c->fetch_started || !c->watch_started || !c->dir_started) {
 		cluster_free(c);
 		return NULL;
 	}
@@ -940,20 +1137,27 @@ cluster_free(struct cluster *c)
 	pthread_mutex_unlock(&c->lock);
 	if (c->watch != NULL)
 		kvWatcher_Stop(c->watch);
+	if (c->dir_watch != NULL)
+		kvWatcher_Stop(c->dir_watch);
 	if (c->fetch_started)
 		pthread_join(c->fetch_thr, NULL);
 	if (c->watch_started)
 		pthread_join(c->watch_thr, NULL);
+	if (c->dir_started)
+		pthread_join(c->dir_thr, NULL);
 	kvWatcher_Destroy(c->watch);
+	kvWatcher_Destroy(c->dir_watch);
 	natsSubscription_Destroy(c->sub);   /* durable consumer stays */
 	kvStore_Destroy(c->kv);
 	kvStore_Destroy(c->owners);
+	kvStore_Destroy(c->shards);
 	idmap_free(c->owned);
 	jsCtx_Destroy(c->js);
 	natsConnection_Destroy(c->nc);
 	natsOptions_Destroy(c->opts);
 	pthread_cond_destroy(&c->space);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->peer_lock);
 	for (size_t i = 0; i < c->n_repub; i++)
 		free(c->repub[i].data);
 	free(c->ring);

@@ -28,8 +28,9 @@
  *
  * Threads: libnats runs its own; cluster adds a fetch thread and a watch
  * thread, which only queue what they receive (bounded, back-pressure on the
- * consumer). cluster_poll() delivers the queue to the callbacks on the
- * caller's (ingest) thread; every other function is called from that thread.
+ * consumer), and a directory thread (cluster_peers). cluster_poll()
+ * delivers the queue to the callbacks on the caller's (ingest) thread; every
+ * other function is called from that thread unless it says otherwise.
  */
 struct cluster;
 
@@ -39,13 +40,21 @@ struct cluster;
 #define CLUSTER_PREFIX_MAX  8
 
 struct cluster_config {
-	const char *urls;        /* "nats://h:p,nats://h:p" (borrowed) */
+	const char *urls;        /* "nats://h:p,tls://h:p" (borrowed) */
 	const char *shard_id;    /* this shard's id, gw_id_valid (borrowed) */
 	uint32_t    ban_ttl_s;   /* BANS key TTL = ban timeout [600] */
 	int         replicas;    /* stream and bucket replicas [3] */
 	int         connect_timeout_ms; /* first connection and stream set-up [10000] */
 	const char *api_addr;    /* this shard's HTTP API "host:port" for the others
-	                          * (OWNERS bucket), NULL = not advertised */
+	                          * (OWNERS and SHARDS buckets), NULL = not advertised */
+	/* Authentication (all borrowed, NULL = not used; user needs password). */
+	const char *user;        /* user/password authorization */
+	const char *password;
+	const char *creds_file;  /* a NATS .creds file (JWT + nkey seed) */
+	/* TLS: tls_ca set = TLS required, server verified against that CA. */
+	const char *tls_ca;
+	const char *tls_cert;    /* client certificate chain (with tls_key) */
+	const char *tls_key;
 };
 
 /* A cluster-wide ban decision, as stored in a BANS key. */
@@ -75,7 +84,7 @@ struct cluster_callbacks {
 /*
  * Connects to the NATS servers (reconnecting forever afterwards), creates or
  * binds the EVENTS stream, this shard's durable consumer and the BANS bucket,
- * and starts the fetch and watch threads. Returns NULL (logged) on bad
+ * and starts the fetch, watch and directory threads. Returns NULL (logged) on bad
  * configuration or when the cluster cannot be reached in connect_timeout_ms.
  */
 struct cluster *cluster_new(const struct cluster_config *cfg,
@@ -129,6 +138,24 @@ void cluster_own(struct cluster *c, const char *customer, double now);
  */
 int cluster_owner(struct cluster *c, const char *customer, char *shard,
     size_t shard_len, char *addr, size_t addr_len);
+
+/*
+ * The shard directory for cluster-wide list routes: every shard that
+ * advertises an API records "shard host:port" under its id in the SHARDS
+ * bucket (R3) when it joins; a directory thread watches the bucket into
+ * memory. cluster_peers() copies up to max entries of the other shards (not
+ * this one), sorted by id, without touching NATS (it never blocks on an
+ * unreachable cluster). Returns the count, or -1 before the bucket's
+ * initial values arrived. Thread-safe (API threads). A shard that left for
+ * good stays listed (answers as missing) until its key is deleted
+ * (README "Scaling").
+ */
+#define CLUSTER_PEERS_MAX       32
+struct cluster_peer {
+	char shard[GW_ID_MAX];
+	char addr[128];
+};
+int cluster_peers(struct cluster *c, struct cluster_peer *out, size_t max);
 
 /* This shard's id (borrowed from c). */
 const char *cluster_shard_id(const struct cluster *c);

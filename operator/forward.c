@@ -1,5 +1,6 @@
-/* forward.c: proxies API requests for customers owned by another shard (plain sockets, HTTP/1.0). */
+/* forward.c: the any-shard API's HTTP client: proxies customer routes to the owner shard, fans list routes out to every shard (plain sockets, HTTP/1.0). */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -18,6 +19,12 @@
 
 static const char *const fw_args[] = {
 	"cf", "from", "to", "metric", "resolution", "since", "until",
+};
+
+/* Query arguments of the list routes a fanned-out request carries. */
+static const char *const fw_list_args[] = {
+	"recent", "since", "until", "customer", "kind", "action", "state",
+	"limit", "by", "order", "from", "to",
 };
 
 const char *
@@ -59,12 +66,17 @@ fw_urlenc(char *buf, size_t len, size_t *o, const char *s)
 	return true;
 }
 
-/* The request line and headers; false when it does not fit. */
+/*
+ * The request line and headers: method, req's path, "?" marker, then those
+ * of args (nargs) that req carries; false when it does not fit.
+ */
 static bool
-fw_build(const struct api_request *req, const char *addr, char *buf, size_t len)
+fw_build_req(const char *method, const char *marker, const char *const *args,
+    size_t nargs, const struct api_request *req, const char *addr, char *buf,
+    size_t len)
 {
 	size_t o;
-	int n = snprintf(buf, len, "%s ", req->method);
+	int n = snprintf(buf, len, "%s ", method);
 
 	if (n < 0 || (size_t)n >= len)
 		return false;
@@ -78,16 +90,16 @@ fw_build(const struct api_request *req, const char *addr, char *buf, size_t len)
 		memmove(p + 1, p + 3, strlen(p + 3) + 1);
 		o -= 2;
 	}
-	n = snprintf(buf + o, len - o, "?gw_forwarded=1");
+	n = snprintf(buf + o, len - o, "?%s", marker);
 	if (n < 0 || (size_t)n >= len - o)
 		return false;
 	o += (size_t)n;
-	for (size_t i = 0; i < sizeof(fw_args) / sizeof(fw_args[0]); i++) {
-		const char *v = req->query != NULL ? req->query(req->qctx, fw_args[i]) : NULL;
+	for (size_t i = 0; i < nargs; i++) {
+		const char *v = req->query != NULL ? req->query(req->qctx, args[i]) : NULL;
 
 		if (v == NULL)
 			continue;
-		n = snprintf(buf + o, len - o, "&%s=", fw_args[i]);
+		n = snprintf(buf + o, len - o, "&%s=", args[i]);
 		if (n < 0 || (size_t)n >= len - o)
 			return false;
 		o += (size_t)n;
@@ -99,24 +111,51 @@ fw_build(const struct api_request *req, const char *addr, char *buf, size_t len)
 	return n >= 0 && (size_t)n < len - o;
 }
 
+static bool
+fw_build(const struct api_request *req, const char *addr, char *buf, size_t len)
+{
+	return fw_build_req(req->method, "gw_forwarded=1", fw_args,
+	    sizeof(fw_args) / sizeof(fw_args[0]), req, addr, buf, len);
+}
+
+/* Resolves "host:port" ("[v6]:port" too); the caller frees *ai. 0 or -1. */
 static int
-fw_connect(const char *addr, int timeout_ms)
+fw_resolve(const char *addr, struct addrinfo **ai)
 {
 	char host[128];
-	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints, *ai = NULL;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	const char *colon = strrchr(addr, ':'), *h = addr;
+	struct addrinfo hints;
 	size_t hl;
-	int fd = -1;
 
-	if (colon == NULL || (hl = (size_t)(colon - addr)) == 0 || hl >= sizeof(host))
+	*ai = NULL;
+	if (colon == NULL || (hl = (size_t)(colon - addr)) == 0)
 		return -1;
-	memcpy(host, addr, hl);
+	if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+		h = addr + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, h, hl);
 	host[hl] = '\0';
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || ai == NULL)
+	if (getaddrinfo(host, colon + 1, &hints, ai) != 0 || *ai == NULL) {
+		*ai = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fw_connect(const char *addr, int timeout_ms)
+{
+	struct addrinfo *ai = NULL;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int fd = -1;
+
+	if (fw_resolve(addr, &ai) == -1)
 		return -1;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
@@ -167,8 +206,9 @@ fw_read_all(int fd, char **out)
 	return (long)len;
 }
 
-int
-forward_parse(char *resp, size_t len, struct api_response *r)
+/* forward_parse with the body limit max. */
+static int
+fw_parse(char *resp, size_t len, struct api_response *r, size_t max)
 {
 	char *hdr_end, *ct = NULL, *line;
 	int status;
@@ -191,11 +231,17 @@ forward_parse(char *resp, size_t len, struct api_response *r)
 	r->status = status;
 	r->content_type = forward_content_type(ct);
 	r->body_len = len - (size_t)(hdr_end - resp);
-	if (r->body_len > FORWARD_BODY_MAX || (r->body = malloc(r->body_len + 1)) == NULL)
+	if (r->body_len > max || (r->body = malloc(r->body_len + 1)) == NULL)
 		return -1;
 	memcpy(r->body, hdr_end, r->body_len);
 	r->body[r->body_len] = '\0';
 	return 0;
+}
+
+int
+forward_parse(char *resp, size_t len, struct api_response *r)
+{
+	return fw_parse(resp, len, r, FORWARD_BODY_MAX);
 }
 
 bool
@@ -238,4 +284,191 @@ forward_request(void *fctx, const struct api_request *req,
 	free(resp);
 	*r = fr;
 	return true;
+}
+
+/* ---- fan-out of the list routes ---- */
+
+/* One peer's exchange: connect, send rq, read until the peer closes. */
+struct fw_conn {
+	int    fd;           /* -1: finished (done or failed) */
+	bool   connected;
+	size_t sent, rqlen;
+	char   rq[FW_REQ_MAX];
+	char  *buf;          /* the answer so far (malloc'd) */
+	size_t len, cap;
+	bool   ok;           /* complete answer read */
+};
+
+static double
+fw_mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+static void
+fw_conn_end(struct fw_conn *k, bool ok)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+	k->ok = ok;
+}
+
+/* A non-blocking connect to addr; the fd or -1. */
+static int
+fw_connect_nb(const char *addr)
+{
+	struct addrinfo *ai = NULL;
+	int fd;
+
+	if (fw_resolve(addr, &ai) == -1)
+		return -1;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Progress on one connection after poll said revents. */
+static void
+fw_conn_step(struct fw_conn *k, short revents)
+{
+	ssize_t n;
+
+	if (!k->connected) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+			fw_conn_end(k, false);
+			return;
+		}
+		k->connected = true;
+	}
+	if (k->sent < k->rqlen) {
+		n = send(k->fd, k->rq + k->sent, k->rqlen - k->sent, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			fw_conn_end(k, false);
+		else if (n > 0)
+			k->sent += (size_t)n;
+		return;
+	}
+	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+		return;
+	if (k->len == k->cap) {
+		size_t nc = k->cap == 0 ? 65536 : k->cap * 2;
+		char *nb;
+
+		if (k->cap >= FORWARD_LIST_MAX + 65536 ||
+		    (nb = realloc(k->buf, nc + 1)) == NULL) {
+			fw_conn_end(k, false);
+			return;
+		}
+		k->buf = nb;
+		k->cap = nc;
+	}
+	n = read(k->fd, k->buf + k->len, k->cap - k->len);
+	if (n == 0)
+		fw_conn_end(k, true);
+	else if (n < 0 && errno != EAGAIN && errno != EINTR)
+		fw_conn_end(k, false);
+	else if (n > 0)
+		k->len += (size_t)n;
+}
+
+/* Runs every exchange in parallel until all finished or deadline_ms passed. */
+static void
+fw_run(struct fw_conn *k, size_t n, int deadline_ms)
+{
+	struct pollfd pf[CLUSTER_PEERS_MAX];
+	size_t map[CLUSTER_PEERS_MAX];
+	double end = fw_mono_ms() + deadline_ms;
+
+	for (;;) {
+		nfds_t m = 0;
+		double left = end - fw_mono_ms();
+		int rc;
+
+		for (size_t i = 0; i < n; i++) {
+			if (k[i].fd < 0)
+				continue;
+			pf[m].fd = k[i].fd;
+			pf[m].events = !k[i].connected || k[i].sent < k[i].rqlen ?
+			    POLLOUT : POLLIN;
+			pf[m].revents = 0;
+			map[m++] = i;
+		}
+		if (m == 0 || left <= 0)
+			break;
+		rc = poll(pf, m, (int)left + 1);
+		if (rc < 0 && errno != EINTR)
+			break;
+		for (nfds_t j = 0; rc > 0 && j < m; j++)
+			if (pf[j].revents != 0)
+				fw_conn_step(&k[map[j]], pf[j].revents);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (k[i].fd >= 0)
+			fw_conn_end(&k[i], false);   /* too slow: missing */
+}
+
+int
+forward_fanout(void *fctx, const struct api_request *req,
+    struct api_peer_answer **out, size_t *nout)
+{
+	struct cluster *c = fctx;
+	struct cluster_peer peers[CLUSTER_PEERS_MAX];
+	struct api_peer_answer *a;
+	struct fw_conn *k;
+	int np;
+
+	*out = NULL;
+	*nout = 0;
+	if (c == NULL || req == NULL || req->path == NULL ||
+	    (np = cluster_peers(c, peers, CLUSTER_PEERS_MAX)) < 0)
+		return -1;
+	if (np == 0)
+		return 0;
+	a = calloc((size_t)np, sizeof(*a));
+	k = calloc((size_t)np, sizeof(*k));
+	if (a == NULL || k == NULL) {
+		free(a);
+		free(k);
+		return -1;
+	}
+	for (int i = 0; i < np; i++) {
+		_Static_assert(sizeof(a[i].shard) == sizeof(peers[i].shard) &&
+		    sizeof(a[i].addr) == sizeof(peers[i].addr), "peer sizes");
+		memcpy(a[i].shard, peers[i].shard, sizeof(a[i].shard));
+		memcpy(a[i].addr, peers[i].addr, sizeof(a[i].addr));
+		k[i].fd = -1;
+		if (!fw_build_req("GET", "scope=local", fw_list_args,
+		    sizeof(fw_list_args) / sizeof(fw_list_args[0]), req,
+		    peers[i].addr, k[i].rq, sizeof(k[i].rq)))
+			continue;
+		k[i].rqlen = strlen(k[i].rq);
+		k[i].fd = fw_connect_nb(peers[i].addr);
+	}
+	fw_run(k, (size_t)np, FORWARD_FANOUT_MS);
+	for (int i = 0; i < np; i++) {
+		if (k[i].ok && fw_parse(k[i].buf, k[i].len, &a[i].r,
+		    FORWARD_LIST_MAX) == 0)
+			a[i].answered = true;
+		else
+			log_debug("forward: %s: shard %s (%s) did not answer in "
+			    "%d ms", req->path, a[i].shard, a[i].addr,
+			    FORWARD_FANOUT_MS);
+		free(k[i].buf);
+	}
+	free(k);
+	*out = a;
+	*nout = (size_t)np;
+	return 0;
 }

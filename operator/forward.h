@@ -18,6 +18,9 @@
  */
 #define FORWARD_BODY_MAX   (8 * 1024 * 1024)
 #define FORWARD_TIMEOUT_MS 3000
+#define FORWARD_FANOUT_MS  1500
+#define FORWARD_LIST_MAX   (64 * 1024 * 1024)  /* a peer's list answer: thousands of
+                                                 * customers with ?recent= */
 
 /*
  * api_ctx.forward hook (fctx = the struct cluster, borrowed). Returns true
@@ -26,6 +29,18 @@
  */
 bool forward_request(void *fctx, const struct api_request *req,
     struct api_response *r);
+
+/*
+ * api_ctx.fanout hook (fctx = the struct cluster, borrowed): sends GET
+ * req->path?scope=local (with the list routes' query arguments req
+ * carries) to every other shard of the directory (cluster_peers) at once
+ * over non-blocking sockets, and waits at most FORWARD_FANOUT_MS for all
+ * of them together: a dead or slow shard is reported as not answered, it
+ * never holds the request longer. A peer's answer may be FORWARD_LIST_MAX
+ * bytes (larger: not answered). See api.h for out/n and the return.
+ */
+int forward_fanout(void *fctx, const struct api_request *req,
+    struct api_peer_answer **out, size_t *n);
 
 /*
  * Parses an HTTP/1.x answer of len bytes (modified in place; the headers

@@ -227,10 +227,19 @@ http_start(const char *addr, const struct api_ctx *api,
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/*
+	 * Sharded: a list route waits for the other shards (up to
+	 * FORWARD_FANOUT_MS) and they for us; with a thread per connection
+	 * that wait never holds up other requests (a fixed pool would queue
+	 * them, and shards asking each other could exhaust both pools).
+	 */
+	if (api->fanout != NULL || api->forward != NULL)
+		flags |= MHD_USE_THREAD_PER_CONNECTION;
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+	    MHD_OPTION_THREAD_POOL_SIZE, (flags & MHD_USE_THREAD_PER_CONNECTION) ?
+	    0U : (unsigned)HTTP_THREADS,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),

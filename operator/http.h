@@ -15,7 +15,8 @@ struct static_site;
 
 /*
  * Starts serving on addr ("IPv4:PORT" or "[IPv6]:PORT"; port 0 picks a free
- * one) with a pool of HTTP_THREADS threads, at most HTTP_CONN_LIMIT
+ * one) with a pool of HTTP_THREADS threads (sharded, i.e. api->forward or
+ * api->fanout set: a thread per connection instead), at most HTTP_CONN_LIMIT
  * connections, HTTP_TIMEOUT_S idle timeout, header memory capped by MHD
  * and bodies capped at HTTP_BODY_MAX. api is copied. Returns NULL on error
  * (logged). site (borrowed, may be NULL) serves the dashboard files of

@@ -34,6 +34,7 @@ struct opts {
 	char *listen, *http, *rrd_dir, *rrdcached, *curve_secret, *probe_keys;
 	char *probes, *log_level, *db, *policy, *dashboard_dir, *tz, *plans, *seq_state;
 	char *nats, *shard_id, *api_url;
+	char *nats_user, *nats_pwfile, *nats_creds, *nats_ca, *nats_cert, *nats_key;
 	unsigned long long history, max_events, metrics_max, store_backlog;
 	int use_syslog;
 };
@@ -134,11 +135,19 @@ main_usage(FILE *f)
 "                           \"CUSTOMER DOWN/UP\" or \"default DOWN/UP\", bit/s\n"
 "                           with k/M/G suffixes, e.g. \"c101 100M/20M\"\n"
 "  --nats URL[,URL...]      sharded operators: join the NATS JetStream cluster\n"
-"                           at these nats:// URLs (EVENTS stream, BANS bucket,\n"
-"                           see README \"Scaling\"); without it: standalone\n"
+"                           at these nats:// or tls:// URLs (EVENTS stream,\n"
+"                           BANS bucket, see README \"Scaling\"); without it:\n"
+"                           standalone\n"
 "  --shard-id ID            this operator shard's id (required with --nats)\n"
 "  --shard-api HOST:PORT    where the other shards reach this shard's HTTP API\n"
-"                           to answer for its customers (default: --http)\n"
+"                           to answer for its customers and the cluster-wide\n"
+"                           list routes (default: --http)\n"
+"  --nats-user USER         NATS user/password authorization, with\n"
+"  --nats-password-file F   the password as the first line of F\n"
+"  --nats-creds FILE        NATS credentials file (JWT and nkey seed) instead\n"
+"  --nats-tls-ca FILE       TLS to the NATS servers, verified against this CA\n"
+"  --nats-tls-cert FILE     TLS client certificate (with --nats-tls-key and\n"
+"  --nats-tls-key FILE      --nats-tls-ca) for servers that verify clients\n"
 "  --log-level LEVEL        debug, info, warn or error (default info)\n"
 "  --syslog                 log to syslog instead of stderr\n"
 "  --config FILE            read options from FILE: \"option value\" per line\n"
@@ -153,6 +162,23 @@ main_usage(FILE *f)
 	    LIVE_HISTORY_DEFAULT,
 	    METRICS_MAX_CUSTOMERS_DEFAULT, METRICS_MAX_CUSTOMERS_MAX,
 	    EVENTS_CAP_DEFAULT);
+}
+
+/* The first line of path (a password) into buf, without its newline. 0 or -1. */
+static int
+main_read_secret(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf[0] != '\0' ? 0 : -1;
 }
 
 static int
@@ -178,6 +204,12 @@ main_set(struct opts *o, const char *key, const char *val, char *err,
 	else if (strcmp(key, "nats") == 0) dst = &o->nats;
 	else if (strcmp(key, "shard-id") == 0) dst = &o->shard_id;
 	else if (strcmp(key, "shard-api") == 0) dst = &o->api_url;
+	else if (strcmp(key, "nats-user") == 0) dst = &o->nats_user;
+	else if (strcmp(key, "nats-password-file") == 0) dst = &o->nats_pwfile;
+	else if (strcmp(key, "nats-creds") == 0) dst = &o->nats_creds;
+	else if (strcmp(key, "nats-tls-ca") == 0) dst = &o->nats_ca;
+	else if (strcmp(key, "nats-tls-cert") == 0) dst = &o->nats_cert;
+	else if (strcmp(key, "nats-tls-key") == 0) dst = &o->nats_key;
 	else if (strcmp(key, "max-events") == 0) {
 		if (config_parse_u64(val, 1, 100000000ULL, &o->max_events) == -1) {
 			snprintf(err, errlen, "max-events: \"%.64s\" is not "
@@ -262,6 +294,12 @@ static const struct option main_longopts[] = {
 	{ "nats", required_argument, NULL, 'N' },
 	{ "shard-id", required_argument, NULL, 'I' },
 	{ "shard-api", required_argument, NULL, 'A' },
+	{ "nats-user", required_argument, NULL, 'u' },
+	{ "nats-password-file", required_argument, NULL, 'w' },
+	{ "nats-creds", required_argument, NULL, 'j' },
+	{ "nats-tls-ca", required_argument, NULL, 't' },
+	{ "nats-tls-cert", required_argument, NULL, 'x' },
+	{ "nats-tls-key", required_argument, NULL, 'y' },
 	{ "syslog", no_argument, NULL, 'S' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "keygen", required_argument, NULL, 'K' },
@@ -633,18 +671,29 @@ main(int argc, char **argv)
 	mc.live = lv;
 	main_policy_start(&o, &mc);
 	if (o.nats != NULL) {
+		char pw[256] = "";
+		if (o.nats_pwfile != NULL && main_read_secret(o.nats_pwfile, pw,
+		    sizeof(pw)) == -1)
+			fatalx("--nats-password-file %s: cannot read a password "
+			    "line", o.nats_pwfile);
 		struct cluster_config ccfg = { .urls = o.nats,
 		    .shard_id = o.shard_id, .ban_ttl_s = mc.ban_timeout_s,
 		    .api_addr = o.api_url != NULL ? o.api_url :
-		    (o.http != NULL ? o.http : HTTP_DEFAULT_ADDR) };
+		    (o.http != NULL ? o.http : HTTP_DEFAULT_ADDR),
+		    .user = o.nats_user, .password = o.nats_pwfile ? pw : NULL,
+		    .creds_file = o.nats_creds, .tls_ca = o.nats_ca,
+		    .tls_cert = o.nats_cert, .tls_key = o.nats_key };
 		if ((mc.cl = cluster_new(&ccfg, &(struct cluster_callbacks){
 		    .event = main_cl_event, .ban = main_cl_ban, .won = main_cl_won,
 		    .ctx = &mc })) ==
 		    NULL)
 			fatalx("--nats %s: cannot join the cluster (see above)",
 			    o.nats);
-	} else if (o.shard_id != NULL) {
-		fatalx("--shard-id needs --nats");
+		explicit_bzero(pw, sizeof(pw));
+	} else if (o.shard_id != NULL || o.nats_user != NULL ||
+	    o.nats_pwfile != NULL || o.nats_creds != NULL || o.nats_ca != NULL ||
+	    o.nats_cert != NULL || o.nats_key != NULL) {
+		fatalx("--shard-id and --nats-* options need --nats");
 	}
 	struct ingest_config icfg = {
 	    .listen = o.listen ? o.listen : "tcp://127.0.0.1:7700",
@@ -668,7 +717,10 @@ main(int argc, char **argv)
 	struct api_ctx actx = { .live = lv, .store = st, .events = mc.es,
 	    .respond = mc.rs, .report = rep, .start_wall = main_now(),
 	    .metrics_max_customers = (size_t)o.metrics_max,
-	    .forward = mc.cl != NULL ? forward_request : NULL, .fctx = mc.cl };
+	    .forward = mc.cl != NULL ? forward_request : NULL,
+	    .fanout = mc.cl != NULL ? forward_fanout : NULL,
+	    .shard_id = mc.cl != NULL ? cluster_shard_id(mc.cl) : NULL,
+	    .fctx = mc.cl };
 	site = main_dashboard_open(o.dashboard_dir);
 	if ((h = http_start(o.http ? o.http : HTTP_DEFAULT_ADDR, &actx, site)) == NULL)
 		fatalx("cannot start the HTTP server");
@@ -695,5 +747,7 @@ main(int argc, char **argv)
 	free(o.db); free(o.policy); free(o.dashboard_dir); free(o.tz); free(o.plans);
 	free(o.seq_state);
 	free(o.nats); free(o.shard_id); free(o.api_url);
+	free(o.nats_user); free(o.nats_pwfile); free(o.nats_creds);
+	free(o.nats_ca); free(o.nats_cert); free(o.nats_key);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl.h"
 #include "ctl_fmt.h"
 #include "ctl_report.h"
 
@@ -172,3 +173,41 @@ ctl_report_top_print(const json_t *j)
 		    ctl_fmt_jnum(r, "sla_breach_minutes"));
 	}
 }
+
+/* ---- the commands ---- */
+
+static int
+cmd_capacity(const struct ctl *c, bool top)
+{
+	struct ctl_report_args a = { .month = c->month, .from = c->from,
+	    .to = c->to, .by = c->by, .order = c->order, .offset = c->offset,
+	    .limit = c->limit };
+	char path[1024];
+	json_t *j;
+	int rc;
+
+	if (ctl_report_path(path, sizeof(path), top ? NULL : c->args[1], top,
+	    &a) == -1)
+		return ctl_usage_error("bad customer id or arguments too long");
+	if ((rc = ctl_call(c, "GET", path, NULL, &j)) != CTL_OK || j == NULL)
+		return rc;
+	if (top)
+		ctl_report_top_print(j);
+	else
+		ctl_report_print(j);
+	json_decref(j);
+	return CTL_OK;
+}
+
+int
+cmd_report(const struct ctl *c)
+{
+	return cmd_capacity(c, false);
+}
+
+int
+cmd_top(const struct ctl *c)
+{
+	return cmd_capacity(c, true);
+}
+

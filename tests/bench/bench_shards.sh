@@ -8,7 +8,10 @@
 #   BENCH_SHARDS_SECONDS s) that 1 and 3 shards accept completely with no seq gap, and the ratio;
 # - event-to-ban-everywhere latency: a SYN flood seen by probes on two shards until the global ban is
 #   logged by all 6 probes of 3 shards (live probes in sealed namespaces; root only), median and
-#   p99 over BENCH_SHARDS_BANS sources; resolution ~20 ms (log polling).
+#   p99 over BENCH_SHARDS_BANS sources; resolution ~20 ms (log polling);
+# - cluster-wide list latency: GET /api/v1/customers through one of 3 shards (BENCH_SHARDS_LIST_PROBES
+#   simulated probes over them), merged vs that shard's own (?scope=local), and with one shard dead
+#   (SIGKILL) or hung (SIGSTOP: bounded by the 1.5 s fan-out wait), medians of curl's time_total.
 # Every simulated probe has one customer, i.e. one 1 MB RRD file: N and the ladder stay small
 # (defaults 600 and 500/1000/2000) so disk use stays around 2 GB at most, freed after each step.
 # All on loopback; every process and namespace it starts is removed at exit.
@@ -51,40 +54,21 @@ gw_cleanup_add reap
 gw_nats_start "$T/nats" || { row error - "NATS cluster did not form"; exit 0; }
 
 declare -a HP OPID
-# start_shards K TAG: K shards (own rrdcached, db); fills HP[1..K], OPID[1..K].
+# start_shards K TAG: K shards (own rrdcached, db; tests/lib/nats.sh); fills HP[1..K], OPID[1..K].
 start_shards() {
 	local k=$1 tag=$2 s d
 	for s in $(seq 1 "$k"); do
-		d=$T/$tag-s$s; mkdir -p "$d/rrd" "$d/journal"
-		rrdcached -l "unix:$d/rrdcached.sock" -p "$d/rrdcached.pid" -b "$d/rrd" -B -j "$d/journal" \
-			-w 10 -z 2 -F -g >"$d/rrdcached.log" 2>&1 &
-		echo $! >"$d/rrdcached.pidof"
-		HP[$s]=$(gw_free_port)
+		d=$T/$tag-s$s
+		gw_shard_rrdcached "$d" 10 || { note "rrdcached $tag-s$s did not start"; return 1; }
 	done
 	for s in $(seq 1 "$k"); do
 		d=$T/$tag-s$s
-		for _ in $(seq 50); do [ -S "$d/rrdcached.sock" ] && break; sleep 0.1; done
-		run_shard "$s" "$tag" || { note "shard $tag-s$s did not start: $(tail -n 2 "$d/op.log")"; return 1; }
+		GW_SHARD_HP[$s]=""   # a new port per measurement
+		gw_shard_start "$s" "$tag-s$s" "$d" "$d/op.log" --listen "ipc://$d/op.sock" \
+			--policy "$T/policy" --log-level warn ||
+			{ note "shard $tag-s$s did not start: $(tail -n 2 "$d/op.log")"; return 1; }
+		HP[$s]=${GW_SHARD_HP[$s]}; OPID[$s]=${GW_SHARD_PID[$s]}
 	done
-}
-# run_shard S TAG: starts one shard and waits for its API; a port taken meanwhile (the machine is
-# shared; ports below 40000 can be a client's ephemeral port) gets a new one, 3 tries.
-run_shard() {
-	local s=$1 tag=$2 d=$T/$2-s$1 try
-	for try in 1 2 3; do
-		"$OPER" --listen "ipc://$d/op.sock" --http "127.0.0.1:${HP[$s]}" --rrd-dir "$d/rrd" \
-			--rrdcached "unix:$d/rrdcached.sock" --db "$d/gw.db" --policy "$T/policy" \
-			--nats "$GW_NATS_URLS" --shard-id "$tag-s$s" --log-level warn >>"$d/op.log" 2>&1 &
-		OPID[$s]=$!
-		for _ in $(seq 200); do
-			curl -fsS -o /dev/null "http://127.0.0.1:${HP[$s]}/healthz" 2>/dev/null && return 0
-			kill -0 "${OPID[$s]}" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "${OPID[$s]}" 2>/dev/null; wait "${OPID[$s]}" 2>/dev/null
-		HP[$s]=$(gw_free_port)
-	done
-	return 1
 }
 
 # After a measurement: SIGKILL (an orderly stop would first create every pending customer's RRD
@@ -177,6 +161,42 @@ if [ "$held1" -gt 0 ] && [ "$held1" != "$top" ]; then
 	row "probes held 3 shards / 1 shard" "$(calc "$held3 / $held1" 2)" "ladder resolution"
 else
 	row "probes held 3 shards / 1 shard" "n/a" "1 shard already held the ladder top; raise BENCH_SHARDS_LADDER (1 MB RRD per probe)"
+fi
+
+# ---- cluster-wide list latency: /api/v1/customers through one shard, merged vs its own ----
+NC=${BENCH_SHARDS_LIST_PROBES:-300}
+Q=${BENCH_SHARDS_LIST_REQS:-30}
+if start_shards 3 list; then
+	gens=""
+	for s in 1 2 3; do
+		"$GEN" --connect "ipc://$T/list-s$s/op.sock" --probes $((NC / 3)) --rate 1 --duration 3 \
+			--prefix "l$s-" >/dev/null 2>&1 &
+		gens="$gens $!"
+	done
+	wait $gens
+	sleep 1
+	lat() {  # PATH: Q request times (s), one a line
+		local i
+		for i in $(seq 1 "$Q"); do
+			curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:${HP[2]}$1"
+		done
+	}
+	n=$(curl -s "http://127.0.0.1:${HP[2]}/api/v1/customers" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["customers"]))')
+	lat "/api/v1/customers?scope=local" >"$T/lat-local"
+	lat "/api/v1/customers" >"$T/lat-merged"
+	row "customers list, one shard's own, median" "$(calc "$(median <"$T/lat-local")" 3) s" "GET /api/v1/customers?scope=local at s2, $Q requests"
+	row "customers list, cluster-wide, median" "$(calc "$(median <"$T/lat-merged")" 3) s" "GET /api/v1/customers at s2: 3 lists of $((NC / 3)) customers merged ($n distinct: gw-loadgen's customer ids coincide across shards), $Q requests; p90 $(calc "$(pct 90 <"$T/lat-merged")" 3) s"
+	kill -9 "${OPID[3]}"; wait "${OPID[3]}" 2>/dev/null
+	lat "/api/v1/customers" >"$T/lat-dead"
+	row "customers list, one shard dead, median" "$(calc "$(median <"$T/lat-dead")" 3) s" "s3 killed: partial answer (s3 missing), connection refused"
+	kill -STOP "${OPID[1]}"
+	Q=5 lat "/api/v1/customers" >"$T/lat-hung"
+	kill -CONT "${OPID[1]}"
+	row "customers list, one shard hung, median" "$(calc "$(median <"$T/lat-hung")" 3) s" "s1 stopped (SIGSTOP): waits FORWARD_FANOUT_MS (1.5 s) for it, then partial; 5 requests"
+	stop_shards 3 list
+else
+	row "customers list latency" error "shards did not start"
+	stop_shards 3 list
 fi
 
 # ---- event to ban everywhere (live probes; root) ----
