@@ -72,6 +72,10 @@ struct live_probe_info {
 	uint64_t rejected;                  /* envelopes refused for this probe */
 	uint64_t restarts;                  /* seq went back (Hello) */
 	uint64_t seq;                       /* highest seq of the current run */
+	uint64_t away;                      /* seqs the probe sent to other shards
+	                                     * (Hello after a move): not lost */
+	bool     left;                      /* last word was a "leaving" heartbeat:
+	                                     * reporting to another shard now */
 	uint64_t by_type[8];                /* accepted envelopes per gw_body */
 	size_t   customers;                 /* customers in the last stats report */
 	double   last_report_ts;            /* packet time of the last stats report */

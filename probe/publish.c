@@ -19,6 +19,7 @@
 /* One encoded envelope waiting for ZeroMQ. */
 struct publish_entry {
 	struct publish_entry *next;
+	uint64_t seq;
 	size_t len;
 	uint8_t data[];
 };
@@ -33,7 +34,15 @@ struct publish {
 	struct publish_entry *head, *tail;   /* the backlog, oldest first (owned) */
 	size_t budget_bytes;
 	uint64_t max_waiting;         /* ZeroMQ's queue + backlog, envelopes */
+	int pipe_hwm;                 /* ZeroMQ's queue: min(PUBLISH_PIPE_HWM, max_waiting) */
 	uint8_t *rbuf;                /* GW_ENVELOPE_MAX receive buffer */
+	/* Shard runs (publish.h): closed ones oldest first, then the open one. */
+	struct publish_run runs[PUBLISH_RUNS_MAX];
+	size_t nruns;
+	char cur_ep[PUBLISH_EP_MAX];  /* endpoint of the open run */
+	uint64_t run_first;           /* first seq of the open run */
+	bool handed_any;              /* anything handed to ZeroMQ yet */
+	uint64_t last_handed;         /* highest seq handed to ZeroMQ */
 };
 
 static double
@@ -140,7 +149,7 @@ out:
 static int
 publish_setup(struct publish *p, const struct publish_config *cfg)
 {
-	int hwm = PUBLISH_PIPE_HWM;
+	int hwm = p->pipe_hwm;
 	int zero = 0, timeout = PUBLISH_PATIENT_MS;
 
 	if (zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
@@ -183,6 +192,9 @@ publish_new(const struct publish_config *cfg)
 	p->budget_bytes = cfg->backlog_bytes > 0 ? cfg->backlog_bytes :
 	    PUBLISH_DEFAULT_BYTES;
 	p->max_waiting = cfg->sndhwm > 0 ? (uint64_t)cfg->sndhwm : PUBLISH_DEFAULT_HWM;
+	p->pipe_hwm = p->max_waiting < PUBLISH_PIPE_HWM ? (int)p->max_waiting :
+	    PUBLISH_PIPE_HWM;
+	snprintf(p->cur_ep, sizeof(p->cur_ep), "%s", cfg->endpoint);
 	p->zctx = zmq_ctx_new();
 	p->sock = p->zctx != NULL ? zmq_socket(p->zctx, ZMQ_DEALER) : NULL;
 	p->rbuf = malloc(GW_ENVELOPE_MAX);
@@ -196,6 +208,14 @@ publish_new(const struct publish_config *cfg)
 		return NULL;
 	}
 	return p;
+}
+
+/* Notes that seq went to ZeroMQ for the open run's endpoint. */
+static void
+publish_handed(struct publish *p, uint64_t seq)
+{
+	p->handed_any = true;
+	p->last_handed = seq;
 }
 
 /* Removes the oldest backlog entry. */
@@ -219,6 +239,7 @@ publish_flush(struct publish *p)
 
 	while (p->head != NULL &&
 	    zmq_send(p->sock, p->head->data, p->head->len, ZMQ_DONTWAIT) >= 0) {
+		publish_handed(p, p->head->seq);
 		publish_pop(p);
 		p->st.sent++;
 		p->st.late++;
@@ -294,7 +315,7 @@ publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq)
 	size_t need = sizeof(*e) + len;
 
 	if (p->st.backlog_bytes + need > p->budget_bytes ||
-	    p->st.backlog + PUBLISH_PIPE_HWM >= p->max_waiting ||
+	    p->st.backlog + (uint64_t)p->pipe_hwm >= p->max_waiting ||
 	    (e = malloc(need)) == NULL) {
 		if (!p->dropping)
 			log_warn("publish: backlog full (%llu envelopes, %llu bytes): "
@@ -309,6 +330,7 @@ publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq)
 		log_info("publish: operator not taking envelopes; keeping them "
 		    "(budget %zu bytes)", p->budget_bytes);
 	e->next = NULL;
+	e->seq = seq;
 	e->len = len;
 	memcpy(e->data, buf, len);
 	if (p->tail != NULL)
@@ -344,6 +366,7 @@ publish_send(struct publish *p, struct gw_msg *m)
 		rc = zmq_send(p->sock, buf, len, p->patient ? 0 : ZMQ_DONTWAIT);
 	if (rc >= 0) {
 		p->st.sent++;
+		publish_handed(p, m->seq);
 		free(buf);
 		return 0;
 	}
@@ -389,16 +412,104 @@ publish_get_stats(const struct publish *p, struct publish_stats *out)
 	*out = p->st;
 }
 
+/*
+ * Closes the open run at the last seq handed to ZeroMQ (what follows,
+ * backlog and drops included, belongs to the next run) and opens one for
+ * new_ep. An empty run is not kept. At most PUBLISH_RUNS_MAX closed runs:
+ * the oldest goes.
+ */
+static void
+publish_run_switch(struct publish *p, const char *new_ep)
+{
+	uint64_t next_first = p->handed_any ? p->last_handed + 1 : p->run_first;
+
+	if (p->handed_any && p->last_handed >= p->run_first) {
+		if (p->nruns == PUBLISH_RUNS_MAX) {
+			memmove(&p->runs[0], &p->runs[1],
+			    (PUBLISH_RUNS_MAX - 1) * sizeof(p->runs[0]));
+			p->nruns--;
+		}
+		snprintf(p->runs[p->nruns].ep, PUBLISH_EP_MAX, "%s", p->cur_ep);
+		p->runs[p->nruns].first = p->run_first;
+		p->runs[p->nruns].last = p->last_handed;
+		p->nruns++;
+	}
+	if (next_first > p->run_first)
+		p->run_first = next_first;
+	snprintf(p->cur_ep, sizeof(p->cur_ep), "%s", new_ep);
+}
+
 /* Shard failover (shard.c decides): same socket, queue and seq, another peer. */
 int
-publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep)
+publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep,
+    int linger_ms)
 {
-	if (old_ep != NULL && zmq_disconnect(p->sock, old_ep) != 0)
-		log_warn("publish: disconnect %s: %s", old_ep, zmq_strerror(errno));
+	int zero = 0;
+
+	publish_run_switch(p, new_ep);
+	if (old_ep != NULL) {
+		/* Linger applies to zmq_disconnect too: the queue drains to a peer that is up. */
+		if (linger_ms > 0)
+			zmq_setsockopt(p->sock, ZMQ_LINGER, &linger_ms,
+			    sizeof(linger_ms));
+		if (zmq_disconnect(p->sock, old_ep) != 0)
+			log_warn("publish: disconnect %s: %s", old_ep,
+			    zmq_strerror(errno));
+		zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	}
 	if (zmq_connect(p->sock, new_ep) != 0) {
 		log_err("publish: cannot connect to %s: %s", new_ep,
 		    zmq_strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+size_t
+publish_away(const struct publish *p, const char *ep, struct gw_seq_range *out,
+    size_t max)
+{
+	size_t from = 0, n = 0;
+
+	for (size_t i = 0; i < p->nruns; i++)
+		if (strcmp(p->runs[i].ep, ep) == 0)
+			from = i + 1;
+	for (size_t i = from; i < p->nruns && n < max; i++) {
+		if (n > 0 && out[n - 1].last + 1 == p->runs[i].first) {
+			out[n - 1].last = p->runs[i].last;   /* adjacent: merged */
+			continue;
+		}
+		out[n].first = p->runs[i].first;
+		out[n].last = p->runs[i].last;
+		n++;
+	}
+	return n;
+}
+
+int
+publish_leave(struct publish *p, struct gw_msg *m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	publish_flush(p);
+	if (p->head != NULL)
+		return -1;   /* it would reach the next shard, after the move */
+	m->version = GW_PROTO_VERSION;
+	snprintf(m->probe_id, sizeof(m->probe_id), "%s", p->probe_id);
+	m->seq = p->st.next_seq;
+	m->sent_ts = publish_wall_now();
+	if (envelope_encode(m, &buf, &len) != 0) {
+		p->st.encode_failed++;
+		return -1;
+	}
+	rc = zmq_send(p->sock, buf, len, ZMQ_DONTWAIT);
+	free(buf);
+	if (rc < 0)
+		return -1;   /* the seq was not used */
+	p->st.next_seq++;
+	p->st.sent++;
+	publish_handed(p, m->seq);
 	return 0;
 }
