@@ -186,13 +186,13 @@ test_reachable(void **state)
 	/* Closed: the TCP port refuses, the unix socket is gone. */
 	zmq_close(rt);
 	zmq_close(ru);
+	zmq_ctx_term(ctx);   /* returns once the listeners are really closed */
 	close(mute);
 	unlink(ipcep + 6);
 	for (size_t i = 0; i < s.n; i++)
 		if (strncmp(s.ep[i], "inproc", 6) != 0)
 			assert_false(shard_reachable(&s, i, 500));
 	assert_false(shard_reachable(&s, s.n, 500));
-	zmq_ctx_term(ctx);
 	rmdir(dir);
 }
 
