@@ -401,6 +401,7 @@ api_probes(const struct api_ctx *ctx, struct api_response *r)
 		/* Shard failover (ingest.h): seqs that went to other shards. */
 		json_object_set_new(po, "forwarded_elsewhere", api_u64(p->away));
 		json_object_set_new(po, "moved_away", json_boolean(p->left));
+		json_object_set_new(po, "accepted", api_u64(p->accepted));
 		json_array_append_new(arr, po);
 	}
 	free(v);

@@ -188,7 +188,7 @@ ingest_state_line(const struct config_line *l, void *ctx, char *err,
 	p->info.reordered = v[3];
 	p->info.restarts = v[4];
 	p->info.away = v[5];
-	p->info.messages = v[6];
+	p->info.accepted = v[6];
 	p->run_start = v[0];
 	return 0;
 }
@@ -232,7 +232,7 @@ ingest_state_save(struct ingest *in)
 		    (unsigned long long)p->info.reordered,
 		    (unsigned long long)p->info.restarts,
 		    (unsigned long long)p->info.away,
-		    (unsigned long long)p->info.messages);
+		    (unsigned long long)p->info.accepted);
 	}
 	/* No fsync: the loop must not stall on the disk; rename keeps the file whole. */
 	if (fflush(fp) != 0)
@@ -767,6 +767,7 @@ ingest_accept(struct ingest *in, const zmq_msg_t *rid, const char *user_id,
 		p->info.by_type[m->type]++;
 	}
 	p->info.messages++;
+	p->info.accepted++;
 	p->info.last_seen = ingest_now();
 	p->info.left = m->type == GW_BODY_HEARTBEAT && m->u.heartbeat.leaving;
 	if (p->info.left)

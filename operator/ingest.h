@@ -39,7 +39,8 @@ struct ingest_config {
 	                                * written about once a second and at exit),
 	                                * so envelopes lost while the operator was
 	                                * down or in flight are counted as lost;
-	                                * also keeps away and the accepted count */
+	                                * also keeps away and the accepted count
+	                                * (live_probe_info.accepted) */
 };
 
 /* Hooks for later modules (events store, correlation); all optional. */

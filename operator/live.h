@@ -66,6 +66,9 @@ struct live_probe_info {
 	double   first_seen;                /* wall clock, s since the epoch */
 	double   last_seen;
 	uint64_t messages;                  /* accepted envelopes */
+	uint64_t accepted;                  /* the same, kept across operator restarts
+	                                     * by --seq-state (consistent with seq and
+	                                     * lost there) */
 	uint64_t lost;                      /* sequence gaps */
 	uint64_t duplicates;                /* seq already seen */
 	uint64_t reordered;                 /* late seq that filled a gap */
