@@ -560,7 +560,7 @@ ingest_seq_away(struct ingest *in, struct ingest_probe *p, uint64_t seq,
 	if (lo == UINT64_MAX)
 		return;
 	ingest_unlose(in, i, back);
-	i->away += back + *pending + before;
+	i->away += back + *pending + (p->run_here ? before : 0);
 	if (p->run_here && lo < p->run_start) {
 		n = p->run_start - lo - (before < p->run_start - lo ? before :
 		    p->run_start - lo);
