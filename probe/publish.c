@@ -27,6 +27,7 @@ struct publish_entry {
 struct publish {
 	void *zctx;
 	void *sock;
+	const char *server_key_path, *client_key_path;   /* borrowed (publish_config) */
 	char probe_id[GW_ID_MAX];
 	bool patient;                 /* blocking sends with a timeout, until one times out */
 	bool dropping;                /* in a run of budget drops (logged once per run) */
@@ -146,13 +147,26 @@ out:
 	return rc;
 }
 
+/* Creates p->sock with every option and connects it to endpoint; 0 or -1 (logged). */
 static int
-publish_setup(struct publish *p, const struct publish_config *cfg)
+publish_setup(struct publish *p, const struct publish_config *cfg,
+    const char *endpoint)
 {
 	int hwm = p->pipe_hwm;
-	int zero = 0, timeout = PUBLISH_PATIENT_MS;
+	int zero = 0, one = 1, timeout = PUBLISH_PATIENT_MS;
 
+	if ((p->sock = zmq_socket(p->zctx, ZMQ_DEALER)) == NULL) {
+		log_err("publish: cannot create the socket: %s", zmq_strerror(errno));
+		return -1;
+	}
+
+	/*
+	 * Immediate: ZeroMQ queues only to a completed connection. While the
+	 * operator is away envelopes wait in our backlog, which survives a move
+	 * to another shard, instead of in ZeroMQ's queue for the dead one.
+	 */
 	if (zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
 	    zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, p->probe_id,
 	    strlen(p->probe_id)) != 0 ||
 	    zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
@@ -166,8 +180,8 @@ publish_setup(struct publish *p, const struct publish_config *cfg)
 	}
 	if (cfg->server_key_path != NULL && publish_setup_curve(p, cfg) != 0)
 		return -1;
-	if (zmq_connect(p->sock, cfg->endpoint) != 0) {
-		log_err("publish: cannot connect to %s: %s", cfg->endpoint,
+	if (zmq_connect(p->sock, endpoint) != 0) {
+		log_err("publish: cannot connect to %s: %s", endpoint,
 		    zmq_strerror(errno));
 		return -1;
 	}
@@ -195,15 +209,16 @@ publish_new(const struct publish_config *cfg)
 	p->pipe_hwm = p->max_waiting < PUBLISH_PIPE_HWM ? (int)p->max_waiting :
 	    PUBLISH_PIPE_HWM;
 	snprintf(p->cur_ep, sizeof(p->cur_ep), "%s", cfg->endpoint);
+	p->server_key_path = cfg->server_key_path;
+	p->client_key_path = cfg->client_key_path;
 	p->zctx = zmq_ctx_new();
-	p->sock = p->zctx != NULL ? zmq_socket(p->zctx, ZMQ_DEALER) : NULL;
 	p->rbuf = malloc(GW_ENVELOPE_MAX);
-	if (p->sock == NULL || p->rbuf == NULL) {
-		log_err("publish: cannot create the socket: %s", zmq_strerror(errno));
+	if (p->zctx == NULL || p->rbuf == NULL) {
+		log_err("publish: cannot create the ZeroMQ context");
 		publish_free(p, 0);
 		return NULL;
 	}
-	if (publish_setup(p, cfg) != 0) {
+	if (publish_setup(p, cfg, cfg->endpoint) != 0) {
 		publish_free(p, 0);
 		return NULL;
 	}
@@ -305,17 +320,20 @@ publish_free(struct publish *p, int linger_ms)
 }
 
 /*
- * Appends buf to the backlog when the budget and the count allow. Takes
+ * Appends buf to the backlog when the budget and the count allow (a Hello,
+ * hello = true, needs only the budget: after a shard move it tells the new
+ * shard which seqs went elsewhere, and there is one per move). Takes
  * nothing: buf stays the caller's. Returns 0, or -1 when dropped (counted).
  */
 static int
-publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq)
+publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq,
+    bool hello)
 {
 	struct publish_entry *e;
 	size_t need = sizeof(*e) + len;
 
 	if (p->st.backlog_bytes + need > p->budget_bytes ||
-	    p->st.backlog + (uint64_t)p->pipe_hwm >= p->max_waiting ||
+	    (!hello && p->st.backlog + (uint64_t)p->pipe_hwm >= p->max_waiting) ||
 	    (e = malloc(need)) == NULL) {
 		if (!p->dropping)
 			log_warn("publish: backlog full (%llu envelopes, %llu bytes): "
@@ -374,7 +392,7 @@ publish_send(struct publish *p, struct gw_msg *m)
 		log_warn("publish: operator not taking envelopes; not waiting from now on");
 		p->patient = false;
 	}
-	rc = publish_enqueue(p, buf, len, m->seq);
+	rc = publish_enqueue(p, buf, len, m->seq, m->type == GW_BODY_HELLO);
 	free(buf);
 	return rc;
 }
@@ -439,28 +457,39 @@ publish_run_switch(struct publish *p, const char *new_ep)
 	snprintf(p->cur_ep, sizeof(p->cur_ep), "%s", new_ep);
 }
 
-/* Shard failover (shard.c decides): same socket, queue and seq, another peer. */
+/*
+ * Shard failover (shard.c decides): same queue and seq, a new socket for the
+ * other peer. A new socket, not zmq_disconnect + zmq_connect on the old one:
+ * with ZMQ_IMMEDIATE the old connection's queue leaves the socket only
+ * later (asynchronously), so envelopes sent right after the move (the
+ * Hello) could still go to it and be lost. The old socket is closed with
+ * linger_ms: ZeroMQ delivers its queue in the background meanwhile.
+ */
 int
 publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep,
     int linger_ms)
 {
-	int zero = 0;
+	struct publish_config cfg = {
+		.probe_id = p->probe_id, .server_key_path = p->server_key_path,
+		.client_key_path = p->client_key_path,
+	};
+	void *old = p->sock;
 
-	publish_run_switch(p, new_ep);
-	if (old_ep != NULL) {
-		/* Linger applies to zmq_disconnect too: the queue drains to a peer that is up. */
-		if (linger_ms > 0)
-			zmq_setsockopt(p->sock, ZMQ_LINGER, &linger_ms,
-			    sizeof(linger_ms));
-		if (zmq_disconnect(p->sock, old_ep) != 0)
-			log_warn("publish: disconnect %s: %s", old_ep,
-			    zmq_strerror(errno));
-		zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof(zero));
-	}
-	if (zmq_connect(p->sock, new_ep) != 0) {
-		log_err("publish: cannot connect to %s: %s", new_ep,
-		    zmq_strerror(errno));
+	p->sock = NULL;
+	if (publish_setup(p, &cfg, new_ep) != 0) {
+		if (p->sock != NULL)
+			zmq_close(p->sock);
+		p->sock = old;     /* stay where we are */
 		return -1;
+	}
+	publish_run_switch(p, new_ep);
+	log_debug("publish: %s -> %s (old queue: %d ms to drain)",
+	    old_ep != NULL ? old_ep : "-", new_ep, linger_ms);
+	if (old != NULL) {
+		if (linger_ms < 0)
+			linger_ms = 0;
+		zmq_setsockopt(old, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+		zmq_close(old);
 	}
 	return 0;
 }

@@ -23,8 +23,9 @@ struct publish_config {
 };
 
 /*
- * Queueing: ZeroMQ's own queue holds at most PUBLISH_PIPE_HWM envelopes (it
- * keeps them across a reconnect). Beyond that, while the operator is away or
+ * Queueing: ZeroMQ's own queue holds at most PUBLISH_PIPE_HWM envelopes, and
+ * only while connected (ZMQ_IMMEDIATE; what it holds when the connection
+ * breaks is lost in flight). Beyond that, and while the operator is away or
  * slow, encoded envelopes wait in the backlog, in order, bounded by
  * backlog_bytes and sndhwm; every call of publish_send(), publish_recv() or
  * publish_flush() moves what ZeroMQ takes. When the budget is full, new
@@ -87,13 +88,14 @@ size_t publish_flush(struct publish *p);
 int publish_recv(struct publish *p, struct gw_msg *m);
 
 /*
- * Moves the socket from old_ep (disconnected; NULL = none) to new_ep, for
- * shard failover (shard.h), and closes the current run. The sequence
- * numbers continue. Envelopes still in ZeroMQ's queue for old_ep get up to
- * linger_ms to reach it (use it when old_ep is up: a move back to a better
- * shard), else they are dropped by ZeroMQ: in flight to a shard that is
- * down, lost at that shard (it counts them once). 0, or -1 (logged) when
- * new_ep cannot be connected.
+ * Moves from old_ep (for the log; NULL = none) to new_ep, for shard
+ * failover (shard.h): a new socket connected to new_ep replaces the old one,
+ * and the current run is closed. The sequence numbers and the backlog
+ * continue. Envelopes still in ZeroMQ's queue for old_ep get up to linger_ms
+ * to reach it, in the background (use it when old_ep is up: a move back to
+ * a better shard); else they are dropped: in flight to a shard that is
+ * down, lost at that shard (it counts them once). 0, or -1 (logged; the
+ * old socket stays) when new_ep cannot be connected.
  */
 int publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep,
     int linger_ms);
