@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,8 @@ shard_watch_start(const struct shard *s, int timeout_ms, double period_s)
 {
 	struct shard_watch *w = calloc(1, sizeof(*w));
 	pthread_condattr_t ca;
+	sigset_t all, old;
+	int rc;
 
 	if (w == NULL)
 		return NULL;
@@ -309,7 +312,12 @@ shard_watch_start(const struct shard *s, int timeout_ms, double period_s)
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&w->th, NULL, shard_watch_main, w) != 0) {
+	/* Signals stay with the loop thread (its poll() wakes up for them). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->th, NULL, shard_watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
