@@ -100,6 +100,10 @@ env_check_hello(const struct gw_hello *h, struct env_err *e)
 	ENV_CHECK_MAX(h->n_customers, GW_LIST_MAX, "hello.customers count");
 	for (i = 0; i < h->n_customers; i++)
 		ENV_CHECK_STR(h->customers[i], ENV_ID, "hello.customers");
+	ENV_CHECK_MAX(h->n_away, GW_AWAY_MAX, "hello.away count");
+	for (i = 0; i < h->n_away; i++)
+		if (h->away[i].first > h->away[i].last)
+			return env_fail(e, "hello.away: first after last");
 	return 0;
 }
 
@@ -252,6 +256,8 @@ struct env_enc {
 	} b;
 	Gatewatch__ProbeHealth health;
 	char *list[GW_LIST_MAX];
+	Gatewatch__SeqRange away[GW_AWAY_MAX];
+	Gatewatch__SeqRange *awayp[GW_AWAY_MAX];
 	void *arena;	/* stats: one allocation for every customer */
 };
 
@@ -272,6 +278,14 @@ env_enc_hello(const struct gw_hello *h, struct env_enc *x,
 		x->list[i] = ENV_S(h->customers[i]);
 	p->n_customers = h->n_customers;
 	p->customers = x->list;
+	for (i = 0; i < h->n_away && i < GW_AWAY_MAX; i++) {
+		gatewatch__seq_range__init(&x->away[i]);
+		x->away[i].first = h->away[i].first;
+		x->away[i].last = h->away[i].last;
+		x->awayp[i] = &x->away[i];
+	}
+	p->n_away = i;
+	p->away = i > 0 ? x->awayp : NULL;
 	env->body_case = GATEWATCH__ENVELOPE__BODY_HELLO;
 	env->hello = p;
 }
@@ -522,6 +536,7 @@ env_enc_body(const struct gw_msg *m, struct env_enc *x, Gatewatch__Envelope *env
 	default:
 		gatewatch__heartbeat__init(&x->b.heartbeat);
 		x->b.heartbeat.ts = m->u.heartbeat.ts;
+		x->b.heartbeat.leaving = m->u.heartbeat.leaving;
 		env->body_case = GATEWATCH__ENVELOPE__BODY_HEARTBEAT;
 		env->heartbeat = &x->b.heartbeat;
 		break;
@@ -689,6 +704,15 @@ env_dec_hello(const Gatewatch__Hello *p, struct gw_hello *h, struct env_err *e)
 	for (i = 0; i < p->n_customers; i++)
 		ENV_COPY(h->customers[i], p->customers[i], "hello.customers");
 	h->n_customers = p->n_customers;
+	if (p->n_away > GW_AWAY_MAX)
+		return env_fail(e, "too many hello.away ranges (%zu)", p->n_away);
+	for (i = 0; i < p->n_away; i++) {
+		if (p->away[i] == NULL || p->away[i]->first > p->away[i]->last)
+			return env_fail(e, "hello.away: bad range");
+		h->away[i].first = p->away[i]->first;
+		h->away[i].last = p->away[i]->last;
+	}
+	h->n_away = p->n_away;
 	return 0;
 }
 
@@ -918,6 +942,7 @@ env_dec_body(const Gatewatch__Envelope *env, struct gw_msg *m, struct env_err *e
 	case GATEWATCH__ENVELOPE__BODY_HEARTBEAT:
 		m->type = GW_BODY_HEARTBEAT;
 		m->u.heartbeat.ts = env->heartbeat->ts;
+		m->u.heartbeat.leaving = env->heartbeat->leaving;
 		return 0;
 	default:
 		return env_fail(e, "no body");

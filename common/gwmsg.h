@@ -13,6 +13,7 @@
 #define GW_TEXT_MAX      256  /* free text: detail, message, reason */
 #define GW_APPS_MAX      32   /* applications reported per customer per interval */
 #define GW_LIST_MAX      16   /* top talkers, result entries, hello customers */
+#define GW_AWAY_MAX      16   /* seq ranges in a Hello after a shard move */
 #define GW_CUSTOMERS_MAX 4096 /* customers in one stats report */
 #define GW_ENVELOPE_MAX  (1024 * 1024) /* largest encoded envelope accepted */
 
@@ -27,6 +28,12 @@ enum gw_body {
 	GW_BODY_HEARTBEAT,
 };
 
+/* Seqs first..last (inclusive) of one probe. */
+struct gw_seq_range {
+	uint64_t first;
+	uint64_t last;
+};
+
 struct gw_hello {
 	char     software[GW_NAME_MAX];
 	char     hostname[GW_ID_MAX];
@@ -35,6 +42,8 @@ struct gw_hello {
 	char     mode[16];
 	size_t   n_customers;
 	char     customers[GW_LIST_MAX][GW_ID_MAX];
+	size_t   n_away;                    /* sent to other shards (see the proto) */
+	struct gw_seq_range away[GW_AWAY_MAX];
 };
 
 struct gw_app_bytes {
@@ -182,6 +191,7 @@ struct gw_command_result {
 
 struct gw_heartbeat {
 	double ts;
+	bool   leaving;    /* last envelope to this shard before a move */
 };
 
 /*

@@ -385,7 +385,7 @@ api_probes(const struct api_ctx *ctx, struct api_response *r)
 	arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct live_probe_info *p = &v[i];
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,"
+		json_t *po = json_pack("{s:s,s:s,s:f,s:f,s:o,s:o,s:o,"
 		    "s:o,s:o,s:o,s:I,s:o,s:f,s:s,s:s,s:o}",
 		    "id", p->id, "address", p->address, "first_seen", p->first_seen,
 		    "last_seen", p->last_seen, "messages", api_u64(p->messages),
@@ -397,7 +397,12 @@ api_probes(const struct api_ctx *ctx, struct api_response *r)
 		    "last_report_ts", p->last_report_ts,
 		    "software", p->has_hello ? p->hello.software : "",
 		    "hostname", p->has_hello ? p->hello.hostname : "",
-		    "health", api_health_json(p)));
+		    "health", api_health_json(p));
+		/* Shard failover (ingest.h): seqs that went to other shards. */
+		json_object_set_new(po, "forwarded_elsewhere", api_u64(p->away));
+		json_object_set_new(po, "moved_away", json_boolean(p->left));
+		json_object_set_new(po, "accepted", api_u64(p->accepted));
+		json_array_append_new(arr, po);
 	}
 	free(v);
 	return api_json(r, 200, json_pack("{s:o}", "probes", arr));

@@ -27,7 +27,11 @@
 struct ingest_probe {
 	struct live_probe_info info;
 	bool     started;
-	uint64_t window;       /* bit i set: seq (info.seq - i) was received */
+	uint64_t window;       /* bit i set: seq (info.seq - i) was received
+	                          (or went to another shard) */
+	uint64_t run_start;    /* first seq of the current run */
+	bool     run_here;     /* the run started in this process (not loaded):
+	                          nothing below run_start was received in it */
 	unsigned char rid[INGEST_RID_MAX]; /* ZeroMQ routing id */
 	size_t   rid_len;
 };
@@ -152,21 +156,21 @@ ingest_allow_line(const struct config_line *l, void *ctx, char *err,
 
 static struct ingest_probe *ingest_probe_get(struct ingest *in, const char *id);
 
-/* "id seq lost duplicates reordered restarts" */
+/* "id seq lost duplicates reordered restarts [away accepted]" (older files: 6 words) */
 static int
 ingest_state_line(const struct config_line *l, void *ctx, char *err,
     size_t errlen)
 {
 	struct ingest *in = ctx;
 	struct ingest_probe *p;
-	unsigned long long v[5];
+	unsigned long long v[7] = { 0 };
 
-	if (l->nwords != 6 || !gw_id_valid(l->words[0])) {
+	if ((l->nwords != 6 && l->nwords != 8) || !gw_id_valid(l->words[0])) {
 		snprintf(err, errlen, "expected \"probe_id seq lost duplicates "
-		    "reordered restarts\"");
+		    "reordered restarts [away accepted]\"");
 		return -1;
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < (int)l->nwords - 1; i++)
 		if (config_parse_u64(l->words[i + 1], 0, UINT64_MAX, &v[i]) == -1) {
 			snprintf(err, errlen, "\"%.32s\" is not a number",
 			    l->words[i + 1]);
@@ -183,6 +187,9 @@ ingest_state_line(const struct config_line *l, void *ctx, char *err,
 	p->info.duplicates = v[2];
 	p->info.reordered = v[3];
 	p->info.restarts = v[4];
+	p->info.away = v[5];
+	p->info.accepted = v[6];
+	p->run_start = v[0];
 	return 0;
 }
 
@@ -213,17 +220,19 @@ ingest_state_save(struct ingest *in)
 		return -1;
 	}
 	fprintf(fp, "# gatewatch-operator sequence state: probe_id seq lost "
-	    "duplicates reordered restarts\n");
+	    "duplicates reordered restarts away accepted\n");
 	for (size_t i = 0; i < in->nprobes; i++) {
 		const struct ingest_probe *p = in->pvec[i];
 		if (!p->started)
 			continue;
-		fprintf(fp, "%s %llu %llu %llu %llu %llu\n", p->info.id,
+		fprintf(fp, "%s %llu %llu %llu %llu %llu %llu %llu\n", p->info.id,
 		    (unsigned long long)p->info.seq,
 		    (unsigned long long)p->info.lost,
 		    (unsigned long long)p->info.duplicates,
 		    (unsigned long long)p->info.reordered,
-		    (unsigned long long)p->info.restarts);
+		    (unsigned long long)p->info.restarts,
+		    (unsigned long long)p->info.away,
+		    (unsigned long long)p->info.accepted);
 	}
 	/* No fsync: the loop must not stall on the disk; rename keeps the file whole. */
 	if (fflush(fp) != 0)
@@ -492,16 +501,93 @@ ingest_probe_get(struct ingest *in, const char *id)
 	return p;
 }
 
+/* How many seqs of [a, b] (inclusive) lie in [lo, hi]. */
+static uint64_t
+ingest_overlap(uint64_t a, uint64_t b, uint64_t lo, uint64_t hi)
+{
+	if (a < lo)
+		a = lo;
+	if (b > hi)
+		b = hi;
+	return a <= b ? b - a + 1 : 0;
+}
+
+/* Takes n from the lost counters (at most what is there). */
+static void
+ingest_unlose(struct ingest *in, struct live_probe_info *i, uint64_t n)
+{
+	if (n > i->lost)
+		n = i->lost;
+	i->lost -= n;
+	in->c.lost -= n < in->c.lost ? n : in->c.lost;
+}
+
 /*
- * Tracks seq for p. Returns true when the envelope is new (process it),
- * false for a duplicate (counted, dropped).
+ * The away ranges of a Hello at seq (not a restart; before its own gap is
+ * counted): seqs the probe sent to other shards are not lost here. Those
+ * at or below the highest seq were counted as lost (they never came here):
+ * given back. Those above it are in the Hello's own gap: returned in
+ * *pending so that the gap does not count them. When this run started here
+ * at a seq above the first range (the shard took the probe over, or first
+ * saw it behind a backlog), the seqs before run_start that are in no range
+ * were meant for this shard and did not arrive: lost, once. Away seqs in
+ * the window are marked, so a stray copy counts as a duplicate.
  */
-static bool
-ingest_seq_track(struct ingest *in, struct ingest_probe *p, uint64_t seq,
-    bool is_hello)
+static void
+ingest_seq_away(struct ingest *in, struct ingest_probe *p, uint64_t seq,
+    const struct gw_hello *h, uint64_t *pending)
 {
 	struct live_probe_info *i = &p->info;
-	uint64_t d;
+	uint64_t back = 0, before = 0, lo = UINT64_MAX, n;
+
+	*pending = 0;
+	for (size_t k = 0; k < h->n_away; k++) {
+		const struct gw_seq_range *r = &h->away[k];
+
+		if (r->first >= seq)
+			continue;    /* not in the past of this Hello: ignored */
+		if (r->first < lo)
+			lo = r->first;
+		back += ingest_overlap(r->first, r->last, p->run_start + 1, i->seq);
+		*pending += ingest_overlap(r->first, r->last, i->seq + 1, seq - 1);
+		if (p->run_start > 0)
+			before += ingest_overlap(r->first, r->last, 0,
+			    p->run_start - 1);
+		for (uint64_t d = 0; d < INGEST_SEQ_WINDOW && d <= i->seq; d++)
+			if (i->seq - d >= r->first && i->seq - d <= r->last)
+				p->window |= 1ULL << d;
+	}
+	if (lo == UINT64_MAX)
+		return;
+	ingest_unlose(in, i, back);
+	i->away += back + *pending + (p->run_here ? before : 0);
+	if (p->run_here && lo < p->run_start) {
+		n = p->run_start - lo - (before < p->run_start - lo ? before :
+		    p->run_start - lo);
+		i->lost += n;
+		in->c.lost += n;
+		if (n > 0)
+			log_info("ingest: probe %s: %llu envelopes before seq %llu "
+			    "were for this shard and did not arrive: lost", i->id,
+			    (unsigned long long)n, (unsigned long long)p->run_start);
+	}
+	p->run_here = false;   /* counted once */
+	if (back + *pending > 0)
+		log_info("ingest: probe %s: %llu envelopes went to other shards",
+		    i->id, (unsigned long long)(back + *pending));
+}
+
+/*
+ * Tracks seq for p. Returns true when the envelope is new (process it),
+ * false for a duplicate (counted, dropped). A Hello that is not a restart
+ * may carry away ranges (ingest_seq_away).
+ */
+static bool
+ingest_seq_track(struct ingest *in, struct ingest_probe *p, const struct gw_msg *m)
+{
+	struct live_probe_info *i = &p->info;
+	bool is_hello = m->type == GW_BODY_HELLO;
+	uint64_t seq = m->seq, d, pending = 0;
 
 	if (!p->started || (is_hello && seq <= i->seq) ||
 	    (seq == 1 && i->seq > 1)) {
@@ -513,23 +599,36 @@ ingest_seq_track(struct ingest *in, struct ingest_probe *p, uint64_t seq,
 			    (unsigned long long)i->seq);
 		}
 		p->started = true;
+		p->run_start = seq;
+		p->run_here = true;
 		i->seq = seq;
 		p->window = 1;
+		if (is_hello && m->u.hello.n_away > 0)
+			ingest_seq_away(in, p, seq, &m->u.hello, &pending);
 		return true;
 	}
+	if (is_hello && m->u.hello.n_away > 0)
+		ingest_seq_away(in, p, seq, &m->u.hello, &pending);
 	if (seq > i->seq) {
 		d = seq - i->seq;
-		i->lost += d - 1;
-		in->c.lost += d - 1;
+		if (pending > d - 1)
+			pending = d - 1;
+		i->lost += d - 1 - pending;
+		in->c.lost += d - 1 - pending;
 		p->window = d >= INGEST_SEQ_WINDOW ? 1 : (p->window << d) | 1;
+		/* The away seqs of the gap just skipped count as received. */
+		for (uint64_t k = 1; is_hello && k < d && k < INGEST_SEQ_WINDOW; k++)
+			for (size_t r = 0; r < m->u.hello.n_away; r++)
+				if (seq - k >= m->u.hello.away[r].first &&
+				    seq - k <= m->u.hello.away[r].last)
+					p->window |= 1ULL << k;
 		i->seq = seq;
 		return true;
 	}
 	d = i->seq - seq;
 	if (d < INGEST_SEQ_WINDOW && !(p->window & (1ULL << d))) {
 		p->window |= 1ULL << d;   /* late, filled a gap counted as lost */
-		i->lost--;
-		in->c.lost--;
+		ingest_unlose(in, i, 1);
 		i->reordered++;
 		in->c.reordered++;
 		return true;
@@ -655,7 +754,7 @@ ingest_accept(struct ingest *in, const zmq_msg_t *rid, const char *user_id,
 		in->c.live_errors++;
 		return;
 	}
-	if (!ingest_seq_track(in, p, m->seq, m->type == GW_BODY_HELLO)) {
+	if (!ingest_seq_track(in, p, m)) {
 		log_warn_rl(&in->rl_seq, "ingest: probe %s: duplicate seq %llu",
 		    p->info.id, (unsigned long long)m->seq);
 		live_probe_update(in->live, &p->info);
@@ -668,7 +767,12 @@ ingest_accept(struct ingest *in, const zmq_msg_t *rid, const char *user_id,
 		p->info.by_type[m->type]++;
 	}
 	p->info.messages++;
+	p->info.accepted++;
 	p->info.last_seen = ingest_now();
+	p->info.left = m->type == GW_BODY_HEARTBEAT && m->u.heartbeat.leaving;
+	if (p->info.left)
+		log_info("ingest: probe %s moves to another shard after seq %llu",
+		    p->info.id, (unsigned long long)m->seq);
 	if (peer != NULL)
 		snprintf(p->info.address, sizeof(p->info.address), "%s", peer);
 	if (zmq_msg_size((zmq_msg_t *)rid) <= INGEST_RID_MAX) {

@@ -14,6 +14,12 @@
  * (rate-limited) and ingest goes on. Per-probe sequence tracking counts
  * lost (gaps), duplicates and reordered envelopes; a Hello whose seq goes
  * back (or a seq of 1 after a higher one) starts a new run (restart).
+ * Shard failover: a probe's seqs are split into runs, one per shard stay
+ * (probe/publish.h); the Hello after a move lists the ranges that went to
+ * other shards, which are then counted as away (forwarded_elsewhere), not
+ * lost, and the seqs before the run that are in no range as lost. So over
+ * all shards every seq is accepted once or lost once. A "leaving"
+ * heartbeat marks the probe as moved away.
  * Not thread-safe: one thread calls ingest_poll() and ingest_send_command().
  */
 struct ingest;
@@ -32,7 +38,9 @@ struct ingest_config {
 	                                * across operator restarts (loaded at start,
 	                                * written about once a second and at exit),
 	                                * so envelopes lost while the operator was
-	                                * down or in flight are counted as lost */
+	                                * down or in flight are counted as lost;
+	                                * also keeps away and the accepted count
+	                                * (live_probe_info.accepted) */
 };
 
 /* Hooks for later modules (events store, correlation); all optional. */

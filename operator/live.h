@@ -66,12 +66,19 @@ struct live_probe_info {
 	double   first_seen;                /* wall clock, s since the epoch */
 	double   last_seen;
 	uint64_t messages;                  /* accepted envelopes */
+	uint64_t accepted;                  /* the same, kept across operator restarts
+	                                     * by --seq-state (consistent with seq and
+	                                     * lost there) */
 	uint64_t lost;                      /* sequence gaps */
 	uint64_t duplicates;                /* seq already seen */
 	uint64_t reordered;                 /* late seq that filled a gap */
 	uint64_t rejected;                  /* envelopes refused for this probe */
 	uint64_t restarts;                  /* seq went back (Hello) */
 	uint64_t seq;                       /* highest seq of the current run */
+	uint64_t away;                      /* seqs the probe sent to other shards
+	                                     * (Hello after a move): not lost */
+	bool     left;                      /* last word was a "leaving" heartbeat:
+	                                     * reporting to another shard now */
 	uint64_t by_type[8];                /* accepted envelopes per gw_body */
 	size_t   customers;                 /* customers in the last stats report */
 	double   last_report_ts;            /* packet time of the last stats report */

@@ -441,6 +441,13 @@ metrics_p_duplicates(const struct live_probe_info *p, double now)
 }
 
 static struct metrics_value
+metrics_p_away(const struct live_probe_info *p, double now)
+{
+	(void)now;
+	return METRICS_U(p->away);
+}
+
+static struct metrics_value
 metrics_p_rejected(const struct live_probe_info *p, double now)
 {
 	(void)now;
@@ -477,6 +484,9 @@ static const struct metrics_probe_family {
 	  "Envelopes of the probe lost on the way (sequence gaps).", metrics_p_lost },
 	{ "gatewatch_probe_duplicates_total", "counter",
 	  "Envelopes of the probe received twice.", metrics_p_duplicates },
+	{ "gatewatch_probe_forwarded_elsewhere_total", "counter",
+	  "Envelopes of the probe that went to other shards (failover), not lost.",
+	  metrics_p_away },
 	{ "gatewatch_probe_rejected_total", "counter",
 	  "Envelopes of the probe refused.", metrics_p_rejected },
 	{ "gatewatch_probe_last_seen_timestamp_seconds", "gauge",

@@ -75,6 +75,8 @@ struct probe {
 	struct jsonl *jsonl;
 	struct publish *pub;
 	struct shard shard;           /* --operator list in rank order for our id */
+	struct shard_watch *watch;    /* reachability thread; NULL with one endpoint */
+	unsigned long watch_rounds;   /* its rounds already acted on */
 	struct health *health;
 	struct enforce *enf;
 	struct customer_map *map;
@@ -118,9 +120,10 @@ usage(FILE *fp)
 "      --operator ENDPOINT  send envelopes to the operator, e.g. tcp://127.0.0.1:7700\n"
 "                           A comma-separated list of operator shards: the probe\n"
 "                           reports to one, chosen by a rendezvous hash of its\n"
-"                           probe id; live, it moves to the next one in its\n"
-"                           order while that one is down and back when it has\n"
-"                           answered for 2 s\n"
+"                           probe id; it moves to the next one in its order\n"
+"                           while that one is down (checked once a second, off\n"
+"                           the capture loop) and back when it has answered for\n"
+"                           2 s; seq accounting stays exact across the moves\n"
 "      --curve-server-key FILE  operator's public key (\"public KEY\"): enables CURVE\n"
 "      --curve-key FILE     this probe's key pair (\"public KEY\" and \"secret KEY\")\n"
 "      --queue N            envelopes queued for the operator before dropping\n"
@@ -581,6 +584,9 @@ send_hello(struct probe *pr)
 		snprintf(h->customers[i - 1], GW_ID_MAX, "%s", customer_id(pr->map, (int)i));
 	if (h->n_customers > GW_LIST_MAX)
 		h->n_customers = GW_LIST_MAX;
+	/* After a move: which seqs went to other shards (not lost there). */
+	h->n_away = publish_away(pr->pub, shard_current(&pr->shard), h->away,
+	    GW_AWAY_MAX);
 	publish_send(pr->pub, &m);
 }
 
@@ -633,6 +639,8 @@ on_signal(int sig)
 	probe_stop = 1;
 }
 
+static void check_shard(struct probe *pr);
+
 static void
 run_offline(struct probe *pr)
 {
@@ -643,32 +651,43 @@ run_offline(struct probe *pr)
 		if (rc < 0)
 			break;
 		handle_commands(pr);
+		check_shard(pr);
 	}
 }
 
 /*
- * With several --operator endpoints (once a second): checks the one in use
- * and the better-ranked ones; on a change moves the socket and says Hello
- * (the new shard re-sends the bans in force).
+ * With several --operator endpoints: when the watcher thread finished a
+ * round of reachability checks, decides; on a change moves the socket and
+ * says Hello (with the seqs that went elsewhere; the new shard re-sends the
+ * bans in force). Leaving a shard that is up, it first sends it a
+ * "leaving" heartbeat and lets ZeroMQ's queue drain to it. Never blocks.
  */
 static void
 check_shard(struct probe *pr)
 {
 	bool up[SHARD_MAX] = { false };
 	size_t old = pr->shard.cur;
+	struct gw_msg m;
 
-	up[old] = shard_reachable(&pr->shard, old, 100);
-	/* While the current one is up only better ranks matter; else all. */
-	for (size_t i = 0; i < pr->shard.n; i++)
-		if (i != old && (i < old || !up[old]))
-			up[i] = shard_reachable(&pr->shard, i, 100);
+	if (pr->pub == NULL || pr->watch == NULL ||
+	    !shard_watch_read(pr->watch, &pr->watch_rounds, up))
+		return;
 	if (shard_decide(&pr->shard, up, mono_s()) == old)
 		return;
 	log_info("shard: %s %s, moving to %s", pr->shard.ep[old],
 	    up[old] ? "is no longer the best one up" : "is down",
 	    shard_current(&pr->shard));
+	if (up[old]) {
+		memset(&m, 0, sizeof(m));
+		m.type = GW_BODY_HEARTBEAT;
+		m.u.heartbeat.ts = (double)wall_us() / 1e6;
+		m.u.heartbeat.leaving = true;
+		if (publish_leave(pr->pub, &m) != 0)
+			log_info("shard: backlog waiting: no leaving mark to %s",
+			    pr->shard.ep[old]);
+	}
 	if (publish_reconnect(pr->pub, pr->shard.ep[old],
-	    shard_current(&pr->shard)) == 0)
+	    shard_current(&pr->shard), up[old] ? 1000 : 0) == 0)
 		send_hello(pr);
 }
 
@@ -700,8 +719,7 @@ run_live(struct probe *pr)
 		if (now >= next_sec) {
 			if (pr->enf != NULL)
 				enforce_tick(pr->enf, wall_us());
-			if (pr->pub != NULL && pr->shard.n > 1)
-				check_shard(pr);
+			check_shard(pr);
 			next_sec = now + 1;
 		}
 		if (pr->pub != NULL && now >= next_hb) {
@@ -862,6 +880,9 @@ setup_outputs(struct probe *pr)
 	}
 	if (o->operator_ep != NULL && (pr->pub = publish_new(&pc)) == NULL)
 		fatalx("--operator %s: cannot set up (see above)", o->operator_ep);
+	if (pr->pub != NULL && pr->shard.n > 1 &&
+	    (pr->watch = shard_watch_start(&pr->shard, 300, 1.0)) == NULL)
+		fatalx("shard: cannot start the reachability thread");
 	pr->health = health_new();
 	if (pr->health == NULL)
 		fatalx("out of memory");
@@ -909,6 +930,7 @@ main(int argc, char **argv)
 		rc = 1;
 	}
 	engine_free(pr.eng);
+	shard_watch_stop(pr.watch);
 	publish_free(pr.pub, 2000);
 	enforce_free(pr.enf);
 	health_free(pr.health);

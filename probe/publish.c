@@ -19,6 +19,7 @@
 /* One encoded envelope waiting for ZeroMQ. */
 struct publish_entry {
 	struct publish_entry *next;
+	uint64_t seq;
 	size_t len;
 	uint8_t data[];
 };
@@ -26,6 +27,7 @@ struct publish_entry {
 struct publish {
 	void *zctx;
 	void *sock;
+	const char *server_key_path, *client_key_path;   /* borrowed (publish_config) */
 	char probe_id[GW_ID_MAX];
 	bool patient;                 /* blocking sends with a timeout, until one times out */
 	bool dropping;                /* in a run of budget drops (logged once per run) */
@@ -33,7 +35,15 @@ struct publish {
 	struct publish_entry *head, *tail;   /* the backlog, oldest first (owned) */
 	size_t budget_bytes;
 	uint64_t max_waiting;         /* ZeroMQ's queue + backlog, envelopes */
+	int pipe_hwm;                 /* ZeroMQ's queue: min(PUBLISH_PIPE_HWM, max_waiting) */
 	uint8_t *rbuf;                /* GW_ENVELOPE_MAX receive buffer */
+	/* Shard runs (publish.h): closed ones oldest first, then the open one. */
+	struct publish_run runs[PUBLISH_RUNS_MAX];
+	size_t nruns;
+	char cur_ep[PUBLISH_EP_MAX];  /* endpoint of the open run */
+	uint64_t run_first;           /* first seq of the open run */
+	bool handed_any;              /* anything handed to ZeroMQ yet */
+	uint64_t last_handed;         /* highest seq handed to ZeroMQ */
 };
 
 static double
@@ -137,13 +147,26 @@ out:
 	return rc;
 }
 
+/* Creates p->sock with every option and connects it to endpoint; 0 or -1 (logged). */
 static int
-publish_setup(struct publish *p, const struct publish_config *cfg)
+publish_setup(struct publish *p, const struct publish_config *cfg,
+    const char *endpoint)
 {
-	int hwm = PUBLISH_PIPE_HWM;
-	int zero = 0, timeout = PUBLISH_PATIENT_MS;
+	int hwm = p->pipe_hwm;
+	int zero = 0, one = 1, timeout = PUBLISH_PATIENT_MS;
 
+	if ((p->sock = zmq_socket(p->zctx, ZMQ_DEALER)) == NULL) {
+		log_err("publish: cannot create the socket: %s", zmq_strerror(errno));
+		return -1;
+	}
+
+	/*
+	 * Immediate: ZeroMQ queues only to a completed connection. While the
+	 * operator is away envelopes wait in our backlog, which survives a move
+	 * to another shard, instead of in ZeroMQ's queue for the dead one.
+	 */
 	if (zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
 	    zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, p->probe_id,
 	    strlen(p->probe_id)) != 0 ||
 	    zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
@@ -157,8 +180,8 @@ publish_setup(struct publish *p, const struct publish_config *cfg)
 	}
 	if (cfg->server_key_path != NULL && publish_setup_curve(p, cfg) != 0)
 		return -1;
-	if (zmq_connect(p->sock, cfg->endpoint) != 0) {
-		log_err("publish: cannot connect to %s: %s", cfg->endpoint,
+	if (zmq_connect(p->sock, endpoint) != 0) {
+		log_err("publish: cannot connect to %s: %s", endpoint,
 		    zmq_strerror(errno));
 		return -1;
 	}
@@ -183,19 +206,31 @@ publish_new(const struct publish_config *cfg)
 	p->budget_bytes = cfg->backlog_bytes > 0 ? cfg->backlog_bytes :
 	    PUBLISH_DEFAULT_BYTES;
 	p->max_waiting = cfg->sndhwm > 0 ? (uint64_t)cfg->sndhwm : PUBLISH_DEFAULT_HWM;
+	p->pipe_hwm = p->max_waiting < PUBLISH_PIPE_HWM ? (int)p->max_waiting :
+	    PUBLISH_PIPE_HWM;
+	snprintf(p->cur_ep, sizeof(p->cur_ep), "%s", cfg->endpoint);
+	p->server_key_path = cfg->server_key_path;
+	p->client_key_path = cfg->client_key_path;
 	p->zctx = zmq_ctx_new();
-	p->sock = p->zctx != NULL ? zmq_socket(p->zctx, ZMQ_DEALER) : NULL;
 	p->rbuf = malloc(GW_ENVELOPE_MAX);
-	if (p->sock == NULL || p->rbuf == NULL) {
-		log_err("publish: cannot create the socket: %s", zmq_strerror(errno));
+	if (p->zctx == NULL || p->rbuf == NULL) {
+		log_err("publish: cannot create the ZeroMQ context");
 		publish_free(p, 0);
 		return NULL;
 	}
-	if (publish_setup(p, cfg) != 0) {
+	if (publish_setup(p, cfg, cfg->endpoint) != 0) {
 		publish_free(p, 0);
 		return NULL;
 	}
 	return p;
+}
+
+/* Notes that seq went to ZeroMQ for the open run's endpoint. */
+static void
+publish_handed(struct publish *p, uint64_t seq)
+{
+	p->handed_any = true;
+	p->last_handed = seq;
 }
 
 /* Removes the oldest backlog entry. */
@@ -219,6 +254,7 @@ publish_flush(struct publish *p)
 
 	while (p->head != NULL &&
 	    zmq_send(p->sock, p->head->data, p->head->len, ZMQ_DONTWAIT) >= 0) {
+		publish_handed(p, p->head->seq);
 		publish_pop(p);
 		p->st.sent++;
 		p->st.late++;
@@ -284,17 +320,20 @@ publish_free(struct publish *p, int linger_ms)
 }
 
 /*
- * Appends buf to the backlog when the budget and the count allow. Takes
+ * Appends buf to the backlog when the budget and the count allow (a Hello,
+ * hello = true, needs only the budget: after a shard move it tells the new
+ * shard which seqs went elsewhere, and there is one per move). Takes
  * nothing: buf stays the caller's. Returns 0, or -1 when dropped (counted).
  */
 static int
-publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq)
+publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq,
+    bool hello)
 {
 	struct publish_entry *e;
 	size_t need = sizeof(*e) + len;
 
 	if (p->st.backlog_bytes + need > p->budget_bytes ||
-	    p->st.backlog + PUBLISH_PIPE_HWM >= p->max_waiting ||
+	    (!hello && p->st.backlog + (uint64_t)p->pipe_hwm >= p->max_waiting) ||
 	    (e = malloc(need)) == NULL) {
 		if (!p->dropping)
 			log_warn("publish: backlog full (%llu envelopes, %llu bytes): "
@@ -309,6 +348,7 @@ publish_enqueue(struct publish *p, const uint8_t *buf, size_t len, uint64_t seq)
 		log_info("publish: operator not taking envelopes; keeping them "
 		    "(budget %zu bytes)", p->budget_bytes);
 	e->next = NULL;
+	e->seq = seq;
 	e->len = len;
 	memcpy(e->data, buf, len);
 	if (p->tail != NULL)
@@ -344,6 +384,7 @@ publish_send(struct publish *p, struct gw_msg *m)
 		rc = zmq_send(p->sock, buf, len, p->patient ? 0 : ZMQ_DONTWAIT);
 	if (rc >= 0) {
 		p->st.sent++;
+		publish_handed(p, m->seq);
 		free(buf);
 		return 0;
 	}
@@ -351,7 +392,7 @@ publish_send(struct publish *p, struct gw_msg *m)
 		log_warn("publish: operator not taking envelopes; not waiting from now on");
 		p->patient = false;
 	}
-	rc = publish_enqueue(p, buf, len, m->seq);
+	rc = publish_enqueue(p, buf, len, m->seq, m->type == GW_BODY_HELLO);
 	free(buf);
 	return rc;
 }
@@ -389,16 +430,115 @@ publish_get_stats(const struct publish *p, struct publish_stats *out)
 	*out = p->st;
 }
 
-/* Shard failover (shard.c decides): same socket, queue and seq, another peer. */
-int
-publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep)
+/*
+ * Closes the open run at the last seq handed to ZeroMQ (what follows,
+ * backlog and drops included, belongs to the next run) and opens one for
+ * new_ep. An empty run is not kept. At most PUBLISH_RUNS_MAX closed runs:
+ * the oldest goes.
+ */
+static void
+publish_run_switch(struct publish *p, const char *new_ep)
 {
-	if (old_ep != NULL && zmq_disconnect(p->sock, old_ep) != 0)
-		log_warn("publish: disconnect %s: %s", old_ep, zmq_strerror(errno));
-	if (zmq_connect(p->sock, new_ep) != 0) {
-		log_err("publish: cannot connect to %s: %s", new_ep,
-		    zmq_strerror(errno));
+	uint64_t next_first = p->handed_any ? p->last_handed + 1 : p->run_first;
+
+	if (p->handed_any && p->last_handed >= p->run_first) {
+		if (p->nruns == PUBLISH_RUNS_MAX) {
+			memmove(&p->runs[0], &p->runs[1],
+			    (PUBLISH_RUNS_MAX - 1) * sizeof(p->runs[0]));
+			p->nruns--;
+		}
+		snprintf(p->runs[p->nruns].ep, PUBLISH_EP_MAX, "%s", p->cur_ep);
+		p->runs[p->nruns].first = p->run_first;
+		p->runs[p->nruns].last = p->last_handed;
+		p->nruns++;
+	}
+	if (next_first > p->run_first)
+		p->run_first = next_first;
+	snprintf(p->cur_ep, sizeof(p->cur_ep), "%s", new_ep);
+}
+
+/*
+ * Shard failover (shard.c decides): same queue and seq, a new socket for the
+ * other peer. A new socket, not zmq_disconnect + zmq_connect on the old one:
+ * with ZMQ_IMMEDIATE the old connection's queue leaves the socket only
+ * later (asynchronously), so envelopes sent right after the move (the
+ * Hello) could still go to it and be lost. The old socket is closed with
+ * linger_ms: ZeroMQ delivers its queue in the background meanwhile.
+ */
+int
+publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep,
+    int linger_ms)
+{
+	struct publish_config cfg = {
+		.probe_id = p->probe_id, .server_key_path = p->server_key_path,
+		.client_key_path = p->client_key_path,
+	};
+	void *old = p->sock;
+
+	p->sock = NULL;
+	if (publish_setup(p, &cfg, new_ep) != 0) {
+		if (p->sock != NULL)
+			zmq_close(p->sock);
+		p->sock = old;     /* stay where we are */
 		return -1;
 	}
+	publish_run_switch(p, new_ep);
+	log_debug("publish: %s -> %s (old queue: %d ms to drain)",
+	    old_ep != NULL ? old_ep : "-", new_ep, linger_ms);
+	if (old != NULL) {
+		if (linger_ms < 0)
+			linger_ms = 0;
+		zmq_setsockopt(old, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+		zmq_close(old);
+	}
+	return 0;
+}
+
+size_t
+publish_away(const struct publish *p, const char *ep, struct gw_seq_range *out,
+    size_t max)
+{
+	size_t from = 0, n = 0;
+
+	for (size_t i = 0; i < p->nruns; i++)
+		if (strcmp(p->runs[i].ep, ep) == 0)
+			from = i + 1;
+	for (size_t i = from; i < p->nruns && n < max; i++) {
+		if (n > 0 && out[n - 1].last + 1 == p->runs[i].first) {
+			out[n - 1].last = p->runs[i].last;   /* adjacent: merged */
+			continue;
+		}
+		out[n].first = p->runs[i].first;
+		out[n].last = p->runs[i].last;
+		n++;
+	}
+	return n;
+}
+
+int
+publish_leave(struct publish *p, struct gw_msg *m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	publish_flush(p);
+	if (p->head != NULL)
+		return -1;   /* it would reach the next shard, after the move */
+	m->version = GW_PROTO_VERSION;
+	snprintf(m->probe_id, sizeof(m->probe_id), "%s", p->probe_id);
+	m->seq = p->st.next_seq;
+	m->sent_ts = publish_wall_now();
+	if (envelope_encode(m, &buf, &len) != 0) {
+		p->st.encode_failed++;
+		return -1;
+	}
+	rc = zmq_send(p->sock, buf, len, ZMQ_DONTWAIT);
+	free(buf);
+	if (rc < 0)
+		return -1;   /* the seq was not used */
+	p->st.next_seq++;
+	p->st.sent++;
+	publish_handed(p, m->seq);
 	return 0;
 }

@@ -23,15 +23,33 @@ struct publish_config {
 };
 
 /*
- * Queueing: ZeroMQ's own queue holds at most PUBLISH_PIPE_HWM envelopes (it
- * keeps them across a reconnect). Beyond that, while the operator is away or
+ * Queueing: ZeroMQ's own queue holds at most PUBLISH_PIPE_HWM envelopes, and
+ * only while connected (ZMQ_IMMEDIATE; what it holds when the connection
+ * breaks is lost in flight). Beyond that, and while the operator is away or
  * slow, encoded envelopes wait in the backlog, in order, bounded by
  * backlog_bytes and sndhwm; every call of publish_send(), publish_recv() or
  * publish_flush() moves what ZeroMQ takes. When the budget is full, new
  * envelopes are dropped (tail drop), so the oldest waiting intervals arrive
  * and the operator sees the drops as one sequence gap after them.
  */
-#define PUBLISH_PIPE_HWM 32
+#define PUBLISH_PIPE_HWM 32   /* or the sndhwm when that is smaller */
+
+/*
+ * Shard runs, for exact sequence accounting across failover (shard.h):
+ * the seqs form consecutive runs, one per stay at an endpoint. A run starts
+ * right after the last seq handed to ZeroMQ for the previous endpoint (so
+ * envelopes backlogged or dropped around a move belong to the next run) and
+ * ends at the last seq handed to ZeroMQ for its endpoint. Every seq is in
+ * exactly one run, so each shard can count as lost only the gaps of its own
+ * runs, once the Hello after a move tells it which seqs went elsewhere.
+ */
+#define PUBLISH_RUNS_MAX GW_AWAY_MAX
+#define PUBLISH_EP_MAX   256
+
+struct publish_run {
+	char ep[PUBLISH_EP_MAX];
+	uint64_t first, last;     /* inclusive */
+};
 
 struct publish;
 
@@ -70,12 +88,33 @@ size_t publish_flush(struct publish *p);
 int publish_recv(struct publish *p, struct gw_msg *m);
 
 /*
- * Moves the socket from old_ep (disconnected; NULL = none) to new_ep, for
- * shard failover (shard.h). The sequence numbers continue; envelopes still
- * queued for old_ep are dropped by ZeroMQ. 0, or -1 (logged) when new_ep
- * cannot be connected.
+ * Moves from old_ep (for the log; NULL = none) to new_ep, for shard
+ * failover (shard.h): a new socket connected to new_ep replaces the old one,
+ * and the current run is closed. The sequence numbers and the backlog
+ * continue. Envelopes still in ZeroMQ's queue for old_ep get up to linger_ms
+ * to reach it, in the background (use it when old_ep is up: a move back to
+ * a better shard); else they are dropped: in flight to a shard that is
+ * down, lost at that shard (it counts them once). 0, or -1 (logged; the
+ * old socket stays) when new_ep cannot be connected.
  */
-int publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep);
+int publish_reconnect(struct publish *p, const char *old_ep, const char *new_ep,
+    int linger_ms);
+
+/*
+ * The runs that went to endpoints other than ep since ep's last run (all
+ * closed runs when ep had none), oldest first, adjacent ones merged, at
+ * most max: the Hello's away ranges after a move to ep. Returns how many.
+ */
+size_t publish_away(const struct publish *p, const char *ep,
+    struct gw_seq_range *out, size_t max);
+
+/*
+ * Sends m (stamped like publish_send) only when it goes to ZeroMQ at once
+ * behind an empty backlog, e.g. the "leaving" heartbeat before a move:
+ * queued later it would reach the next shard. 0 when sent; -1 when not
+ * (nothing stamped, no seq used, not counted as a drop).
+ */
+int publish_leave(struct publish *p, struct gw_msg *m);
 
 struct publish_stats {
 	uint64_t sent;             /* handed to ZeroMQ (directly or late) */

@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shard.h"
@@ -157,6 +160,23 @@ shard_wait_connect(int fd, int timeout_ms)
 	    soerr == 0;
 }
 
+/*
+ * True when the peer on connected fd greets within timeout_ms: a ZMTP 3
+ * peer sends its signature (first byte 0xff) at once. The kernel accepts
+ * connections for a process that is stopped (SIGSTOP) or stuck; the
+ * greeting shows that the operator itself runs.
+ */
+static bool
+shard_greets(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	unsigned char b = 0;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return false;
+	return recv(fd, &b, 1, MSG_DONTWAIT) == 1 && b == 0xff;
+}
+
 /* Connects to "host:port" (IPv6 in brackets); true when accepted. */
 static bool
 shard_tcp_up(const char *hp, int timeout_ms)
@@ -187,6 +207,7 @@ shard_tcp_up(const char *hp, int timeout_ms)
 			up = true;
 		else if (errno == EINPROGRESS)
 			up = shard_wait_connect(fd, timeout_ms);
+		up = up && shard_greets(fd, timeout_ms);
 		close(fd);
 	}
 	freeaddrinfo(ai);
@@ -194,7 +215,7 @@ shard_tcp_up(const char *hp, int timeout_ms)
 }
 
 static bool
-shard_ipc_up(const char *path)
+shard_ipc_up(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sa;
 	bool up;
@@ -207,7 +228,8 @@ shard_ipc_up(const char *path)
 	memcpy(sa.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return false;
-	up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    shard_greets(fd, timeout_ms);
 	close(fd);
 	return up;
 }
@@ -223,6 +245,115 @@ shard_reachable(const struct shard *s, size_t i, int timeout_ms)
 	if (strncmp(ep, "tcp://", 6) == 0)
 		return shard_tcp_up(ep + 6, timeout_ms);
 	if (strncmp(ep, "ipc://", 6) == 0)
-		return shard_ipc_up(ep + 6);
+		return shard_ipc_up(ep + 6, timeout_ms);
 	return true;
+}
+
+/* ---- the watcher thread ---- */
+
+struct shard_watch {
+	struct shard eps;            /* own copy: the loop changes its cur */
+	int timeout_ms;
+	double period_s;
+	pthread_t th;
+	pthread_mutex_t mu;          /* guards up, rounds, stop */
+	pthread_cond_t cv;
+	bool up[SHARD_MAX];
+	unsigned long rounds;
+	bool stop;
+};
+
+static void *
+shard_watch_main(void *arg)
+{
+	struct shard_watch *w = arg;
+	bool up[SHARD_MAX];
+	struct timespec until;
+
+	for (;;) {
+		for (size_t i = 0; i < w->eps.n; i++)
+			up[i] = shard_reachable(&w->eps, i, w->timeout_ms);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)w->period_s;
+		until.tv_nsec += (long)((w->period_s - (double)(time_t)w->period_s) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&w->mu);
+		memcpy(w->up, up, sizeof(up));
+		w->rounds++;
+		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu,
+		    &until) == 0)
+			;
+		if (w->stop) {
+			pthread_mutex_unlock(&w->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+struct shard_watch *
+shard_watch_start(const struct shard *s, int timeout_ms, double period_s)
+{
+	struct shard_watch *w = calloc(1, sizeof(*w));
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int rc;
+
+	if (w == NULL)
+		return NULL;
+	w->eps = *s;
+	w->timeout_ms = timeout_ms;
+	w->period_s = period_s > 0 ? period_s : 1;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	/* Signals stay with the loop thread (its poll() wakes up for them). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->th, NULL, shard_watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+bool
+shard_watch_read(struct shard_watch *w, unsigned long *seen_rounds,
+    bool up[SHARD_MAX])
+{
+	bool fresh = false;
+
+	if (pthread_mutex_trylock(&w->mu) != 0)
+		return false;    /* the thread is storing a round: next time */
+	if (w->rounds != *seen_rounds) {
+		memcpy(up, w->up, sizeof(w->up));
+		*seen_rounds = w->rounds;
+		fresh = true;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return fresh;
+}
+
+void
+shard_watch_stop(struct shard_watch *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
 }

@@ -18,8 +18,11 @@
  * is written (only on its set of endpoints).
  *
  * Reachability is checked with a plain connect() to the endpoint (tcp://
- * host:port or ipc://path), closed at once: no ZeroMQ here, so publish.c
- * stays the probe's only libzmq user.
+ * host:port or ipc://path) that must be greeted with the ZMTP signature
+ * (so a stopped operator whose kernel still accepts counts as down), closed
+ * at once: no ZeroMQ here, so publish.c stays the probe's only libzmq user.
+ * The checks run on a small thread of their own (shard_watch_*), never on
+ * the capture loop; ZeroMQ sockets stay on the loop thread.
  */
 #define SHARD_BACK_S  2.0
 
@@ -56,10 +59,31 @@ unsigned long long shard_score(const char *probe_id, const char *endpoint);
 size_t shard_decide(struct shard *s, const bool up[SHARD_MAX], double now_s);
 
 /*
- * Checks reachability of rank i's endpoint with a connect() bounded by
- * timeout_ms. True when it accepted. Unknown schemes count as up (ZeroMQ
- * handles them; we cannot check).
+ * Checks reachability of rank i's endpoint with a connect() and the wait
+ * for the peer's greeting, each bounded by timeout_ms (blocks: call it from
+ * the watcher thread or a test). True when it accepted and greeted.
+ * Unknown schemes count as up (ZeroMQ handles them; we cannot check).
  */
 bool shard_reachable(const struct shard *s, size_t i, int timeout_ms);
+
+/*
+ * The watcher thread: checks every endpoint of s (copied; s is not used
+ * afterwards) about every period_s, timeout_ms per check. NULL when the
+ * thread cannot start.
+ */
+struct shard_watch;
+struct shard_watch *shard_watch_start(const struct shard *s, int timeout_ms,
+    double period_s);
+
+/*
+ * Never blocks: when a round finished since *seen_rounds, copies its
+ * results to up (rank order of s), updates *seen_rounds and returns true;
+ * else (or while the thread stores a round) false and up is untouched.
+ */
+bool shard_watch_read(struct shard_watch *w, unsigned long *seen_rounds,
+    bool up[SHARD_MAX]);
+
+/* Stops and joins the thread (at most one check's time), frees. NULL is a no-op. */
+void shard_watch_stop(struct shard_watch *w);
 
 #endif

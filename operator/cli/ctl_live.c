@@ -248,10 +248,10 @@ cmd_probes(const struct ctl *c)
 	if ((rc = ctl_call(c, "GET", "/api/v1/probes", NULL, &j)) != CTL_OK || j == NULL)
 		return rc;
 	ctl_table_cols(&t, "PROBE,ADDRESS,LAST_SEEN,>MESSAGES,>LOST,>DUPS,"
-	    ">REJECTED,>CUSTOMERS,>CPU%,>PCAP_DROP,>QUEUE_DROP");
+	    ">AWAY,>REJECTED,>CUSTOMERS,>CPU%,>PCAP_DROP,>QUEUE_DROP");
 	json_array_foreach(json_object_get(j, "probes"), i, o) {
-		char b[11][64];
-		const char *cells[11];
+		char b[12][64];
+		const char *cells[12];
 
 		h = json_object_get(o, "health");
 		cells[0] = ctl_jstr(o, "id");
@@ -260,12 +260,14 @@ cmd_probes(const struct ctl *c)
 		cells[3] = ctl_num(b[3], 64, ctl_fmt_jnum(o, "messages"));
 		cells[4] = ctl_num(b[4], 64, ctl_fmt_jnum(o, "lost"));
 		cells[5] = ctl_num(b[5], 64, ctl_fmt_jnum(o, "duplicates"));
-		cells[6] = ctl_num(b[6], 64, ctl_fmt_jnum(o, "rejected"));
-		cells[7] = ctl_num(b[7], 64, ctl_fmt_jnum(o, "customers"));
-		snprintf(b[8], 64, "%.1f", ctl_fmt_jnum(h, "cpu_pct"));
-		cells[8] = isnan(ctl_fmt_jnum(h, "cpu_pct")) ? "-" : b[8];
-		cells[9] = ctl_num(b[9], 64, ctl_fmt_jnum(h, "pcap_dropped"));
-		cells[10] = ctl_num(b[10], 64, ctl_fmt_jnum(h, "queue_dropped"));
+		/* Envelopes the probe sent to other shards (failover), not lost. */
+		cells[6] = ctl_num(b[6], 64, ctl_fmt_jnum(o, "forwarded_elsewhere"));
+		cells[7] = ctl_num(b[7], 64, ctl_fmt_jnum(o, "rejected"));
+		cells[8] = ctl_num(b[8], 64, ctl_fmt_jnum(o, "customers"));
+		snprintf(b[9], 64, "%.1f", ctl_fmt_jnum(h, "cpu_pct"));
+		cells[9] = isnan(ctl_fmt_jnum(h, "cpu_pct")) ? "-" : b[9];
+		cells[10] = ctl_num(b[10], 64, ctl_fmt_jnum(h, "pcap_dropped"));
+		cells[11] = ctl_num(b[11], 64, ctl_fmt_jnum(h, "queue_dropped"));
 		ctl_table_row(&t, cells);
 	}
 	ctl_table_print(&t);

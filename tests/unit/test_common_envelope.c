@@ -208,6 +208,14 @@ test_roundtrip_hello(void **state)
 	for (int i = 0; i < GW_LIST_MAX; i++)
 		snprintf(m.u.hello.customers[i], GW_ID_MAX, "c%d", 101 + i);
 	roundtrip(&m);
+	/* After a shard move: the ranges that went elsewhere (optional field). */
+	m.u.hello.n_away = GW_AWAY_MAX;
+	for (int i = 0; i < GW_AWAY_MAX; i++) {
+		m.u.hello.away[i].first = 100ULL * (uint64_t)i;
+		m.u.hello.away[i].last = 100ULL * (uint64_t)i + (uint64_t)i;
+	}
+	m.u.hello.away[GW_AWAY_MAX - 1].last = UINT64_MAX;
+	roundtrip(&m);
 }
 
 static void
@@ -328,6 +336,9 @@ test_roundtrip_command_result_heartbeat(void **state)
 	fill_header(&m, GW_BODY_HEARTBEAT);
 	m.u.heartbeat.ts = 1700000040.0;
 	roundtrip(&m);
+	m.u.heartbeat.leaving = true;	/* before a shard move */
+	roundtrip(&m);
+	m.u.heartbeat.leaving = false;
 	m.seq = 0;	/* all-default fields too */
 	m.sent_ts = 0;
 	m.u.heartbeat.ts = 0;
@@ -359,6 +370,14 @@ test_encode_rejects(void **state)
 	assert_int_equal(envelope_encode(&m, &buf, &len), -1);
 	fill_header(&m, GW_BODY_HELLO);
 	m.u.hello.n_customers = GW_LIST_MAX + 1;
+	assert_int_equal(envelope_encode(&m, &buf, &len), -1);
+	fill_header(&m, GW_BODY_HELLO);
+	m.u.hello.n_away = GW_AWAY_MAX + 1;
+	assert_int_equal(envelope_encode(&m, &buf, &len), -1);
+	fill_header(&m, GW_BODY_HELLO);
+	m.u.hello.n_away = 1;
+	m.u.hello.away[0].first = 9;
+	m.u.hello.away[0].last = 8;
 	assert_int_equal(envelope_encode(&m, &buf, &len), -1);
 
 	/* Over GW_ENVELOPE_MAX: every customer with every app, long names. */

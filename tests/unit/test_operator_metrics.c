@@ -192,6 +192,7 @@ test_known_state(void **state)
 	/* Probes and the operator. */
 	assert_true(has_line(out, "gatewatch_probe_messages_total{probe=\"p1\"} 42"));
 	assert_true(has_line(out, "gatewatch_probe_lost_total{probe=\"p1\"} 3"));
+	assert_true(has_line(out, "gatewatch_probe_forwarded_elsewhere_total{probe=\"p1\"} 0"));
 	assert_true(has_line(out, "gatewatch_probe_last_seen_age_seconds{probe=\"p1\"} 2.5"));
 	assert_true(has_line(out, "gatewatch_probe_last_seen_timestamp_seconds{probe=\"p1\"} 1800000000"));
 	assert_true(has_line(out, "gatewatch_probe_customers{probe=\"p1\"} 2"));

@@ -163,12 +163,139 @@ test_count_limit_and_exit(void **state)
 	publish_free(NULL, 0);
 }
 
+/* --queue below ZeroMQ's 32: ZeroMQ's own queue shrinks to it, nothing more waits. */
+static void
+test_small_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct publish_config cfg = {
+		.endpoint = f->endpoint, .probe_id = "ptest", .sndhwm = 10,
+		.backlog_bytes = 1 << 20,
+	};
+	struct publish_stats st;
+	struct publish *p = publish_new(&cfg);
+
+	assert_non_null(p);
+	for (int i = 0; i < 100; i++)
+		(void)send_heartbeat(p, 1700000000.0 + i);
+	publish_get_stats(p, &st);
+	assert_int_equal(st.backlog, 0);
+	assert_true(st.sent <= 10);
+	assert_true(st.dropped >= 90);
+	assert_int_equal(st.sent + st.dropped, 100);
+	publish_free(p, 0);
+}
+
+static void *
+bind_router(void *zctx, const char *ep)
+{
+	void *r = zmq_socket(zctx, ZMQ_ROUTER);
+	int zero = 0, one = 1;
+
+	assert_non_null(r);
+	zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof(zero));
+	/*
+	 * The test moves back within milliseconds: the ROUTER may not have seen
+	 * the old connection close yet and would refuse the same routing id.
+	 * (A probe moves back SHARD_BACK_S after the shard is up again.)
+	 */
+	zmq_setsockopt(r, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
+	assert_int_equal(zmq_bind(r, ep), 0);
+	return r;
+}
+
+/*
+ * Shard runs: each endpoint gets a consecutive seq run; the leaving mark
+ * goes to the endpoint left; publish_away lists the runs that went
+ * elsewhere since the endpoint's last one (all, merged, for a new one).
+ */
+static void
+test_runs_and_away(void **state)
+{
+	struct fixture *f = *state;
+	struct publish_config cfg = { .endpoint = f->endpoint, .probe_id = "ptest" };
+	struct gw_seq_range r[GW_AWAY_MAX];
+	struct publish_stats st;
+	struct publish *p;
+	char ep2[200], path2[160], none[200];
+	uint64_t seqs[8];
+	void *zctx = zmq_ctx_new(), *ra, *rb;
+	struct gw_msg m;
+	size_t n;
+
+	snprintf(path2, sizeof(path2), "%s/op2.sock", f->dir);
+	snprintf(ep2, sizeof(ep2), "ipc://%s", path2);
+	ra = bind_router(zctx, f->endpoint);
+	rb = bind_router(zctx, ep2);
+	p = publish_new(&cfg);
+	assert_non_null(p);
+	assert_int_equal(publish_away(p, f->endpoint, r, GW_AWAY_MAX), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(send_heartbeat(p, 1700000000.0 + i), 0);
+	assert_int_equal(receive_all(ra, p, seqs, 5), 5);
+	assert_int_equal(seqs[4], 4);
+	memset(&m, 0, sizeof(m));
+	m.type = GW_BODY_HEARTBEAT;
+	m.u.heartbeat.leaving = true;
+	assert_int_equal(publish_leave(p, &m), 0);          /* seq 5, to A */
+	assert_int_equal(receive_all(ra, p, seqs, 1), 1);
+	assert_int_equal(seqs[0], 5);
+	assert_int_equal(publish_reconnect(p, f->endpoint, ep2, 1000), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(send_heartbeat(p, 1700000010.0 + i), 0);
+	assert_int_equal(receive_all(rb, p, seqs, 5), 5);
+	assert_int_equal(seqs[0], 6);
+	assert_int_equal(seqs[4], 10);
+	n = publish_away(p, f->endpoint, r, GW_AWAY_MAX);   /* back to A: B had 6..10 */
+	assert_int_equal(n, 0);                             /* B's run is still open */
+	assert_int_equal(publish_reconnect(p, ep2, f->endpoint, 0), 0);
+	n = publish_away(p, f->endpoint, r, GW_AWAY_MAX);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].first, 6);
+	assert_int_equal(r[0].last, 10);
+	assert_int_equal(publish_away(p, ep2, r, GW_AWAY_MAX), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send_heartbeat(p, 1700000020.0 + i), 0);
+	assert_int_equal(receive_all(ra, p, seqs, 3), 3);
+	assert_int_equal(seqs[0], 11);
+	assert_int_equal(publish_reconnect(p, f->endpoint, ep2, 0), 0);
+	n = publish_away(p, ep2, r, GW_AWAY_MAX);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].first, 11);
+	assert_int_equal(r[0].last, 13);
+	n = publish_away(p, "tcp://127.0.0.1:1", r, GW_AWAY_MAX);  /* never used: all */
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].first, 0);
+	assert_int_equal(r[0].last, 13);
+	assert_int_equal(publish_away(p, "tcp://127.0.0.1:1", r, 0), 0);
+	publish_get_stats(p, &st);
+	assert_int_equal(st.next_seq, 14);
+	assert_int_equal(st.dropped, 0);
+	/* Behind a backlog, no leaving mark (it would reach the next shard). */
+	snprintf(none, sizeof(none), "ipc://%s/none.sock", f->dir);
+	assert_int_equal(publish_reconnect(p, ep2, none, 0), 0);
+	for (int i = 0; i < PUBLISH_PIPE_HWM + 3; i++)
+		(void)send_heartbeat(p, 1700000030.0 + i);
+	publish_get_stats(p, &st);
+	assert_true(st.backlog > 0);
+	assert_int_equal(publish_leave(p, &m), -1);
+	publish_get_stats(p, &st);
+	assert_int_equal(st.next_seq, 14 + PUBLISH_PIPE_HWM + 3);  /* no seq used */
+	publish_free(p, 0);
+	zmq_close(ra);
+	zmq_close(rb);
+	zmq_ctx_term(zctx);
+	unlink(path2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_backlog_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_limit_and_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runs_and_away, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

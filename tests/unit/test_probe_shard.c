@@ -1,4 +1,4 @@
-/* test_probe_shard.c: rendezvous order, balance, minimal movement, failover and move back, reachability checks. */
+/* test_probe_shard.c: rendezvous order, balance, minimal movement, failover and move back, reachability checks (greeting), the watcher thread. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zmq.h>
 #include "shard.h"
 
 static const char *const EPS3 = "tcp://10.0.0.1:7700,tcp://10.0.0.2:7700,tcp://10.0.0.3:7700";
@@ -128,49 +129,135 @@ test_failover_and_back(void **state)
 	assert_int_equal(s.switches, 3);
 }
 
+/* A ZeroMQ ROUTER bound to ep (ZMQ_LAST_ENDPOINT into got): a running operator. */
+static void *
+bind_router(void *ctx, const char *ep, char *got, size_t gotlen)
+{
+	void *r = zmq_socket(ctx, ZMQ_ROUTER);
+	int zero = 0;
+
+	assert_non_null(r);
+	assert_int_equal(zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof(zero)), 0);
+	assert_int_equal(zmq_bind(r, ep), 0);
+	assert_int_equal(zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, got, &gotlen), 0);
+	return r;
+}
+
+/*
+ * Up = accepts and greets with the ZMTP signature (a ROUTER); a socket that
+ * listens but never greets (what the kernel does for a SIGSTOPped
+ * operator), a missing unix socket and a closed port are down.
+ */
 static void
 test_reachable(void **state)
 {
 	struct sockaddr_in sin;
-	struct sockaddr_un sun;
 	socklen_t len = sizeof(sin);
 	struct shard s;
-	char list[512], err[256], dir[] = "/tmp/gw-shard-XXXXXX";
-	int tfd, ufd, port;
+	char list[1024], err[256], dir[] = "/tmp/gw-shard-XXXXXX";
+	char tep[256], uep[256], ipcep[300], muteep[64];
+	void *ctx = zmq_ctx_new(), *rt, *ru;
+	int mute, port;
 
 	(void)state;
-	tfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_non_null(ctx);
+	assert_non_null(mkdtemp(dir));
+	rt = bind_router(ctx, "tcp://127.0.0.1:*", tep, sizeof(tep));
+	snprintf(ipcep, sizeof(ipcep), "ipc://%s/op.sock", dir);
+	ru = bind_router(ctx, ipcep, uep, sizeof(uep));
+	mute = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(tfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(tfd, 4), 0);
-	assert_int_equal(getsockname(tfd, (struct sockaddr *)&sin, &len), 0);
+	assert_int_equal(bind(mute, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(mute, 4), 0);
+	assert_int_equal(getsockname(mute, (struct sockaddr *)&sin, &len), 0);
 	port = ntohs(sin.sin_port);
-	assert_non_null(mkdtemp(dir));
-	ufd = socket(AF_UNIX, SOCK_STREAM, 0);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/op.sock", dir);
-	assert_int_equal(bind(ufd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	assert_int_equal(listen(ufd, 4), 0);
-	snprintf(list, sizeof(list), "tcp://127.0.0.1:%d,ipc://%s/op.sock,"
-	    "ipc://%s/none.sock,inproc://x", port, dir, dir);
+	snprintf(muteep, sizeof(muteep), "tcp://127.0.0.1:%d", port);
+	snprintf(list, sizeof(list), "%s,%s,ipc://%s/none.sock,inproc://x,%s",
+	    tep, ipcep, dir, muteep);
 	assert_int_equal(shard_init(&s, list, "p1", err, sizeof(err)), 0);
 	for (size_t i = 0; i < s.n; i++) {
-		bool want = strstr(s.ep[i], "none.sock") == NULL;
+		bool want = strstr(s.ep[i], "none.sock") == NULL &&
+		    strcmp(s.ep[i], muteep) != 0;
 
 		assert_int_equal(shard_reachable(&s, i, 500), want);
 	}
 	/* Closed: the TCP port refuses, the unix socket is gone. */
-	close(tfd);
-	close(ufd);
-	unlink(sun.sun_path);
+	zmq_close(rt);
+	zmq_close(ru);
+	zmq_ctx_term(ctx);   /* returns once the listeners are really closed */
+	close(mute);
+	unlink(ipcep + 6);
 	for (size_t i = 0; i < s.n; i++)
 		if (strncmp(s.ep[i], "inproc", 6) != 0)
 			assert_false(shard_reachable(&s, i, 500));
 	assert_false(shard_reachable(&s, s.n, 500));
 	rmdir(dir);
+}
+
+/* Waits (bounded: 10 s) for the watcher's next round; false if none came. */
+static bool
+next_round(struct shard_watch *w, unsigned long *seen, bool up[SHARD_MAX])
+{
+	for (int i = 0; i < 1000; i++) {
+		if (shard_watch_read(w, seen, up))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * The watcher thread reports every endpoint's state by rounds; a read
+ * without a new round leaves up untouched; a ROUTER closed between rounds
+ * shows as down in a later round, and coming back as up.
+ */
+static void
+test_watch(void **state)
+{
+	char tep[256], list[600], err[256];
+	void *ctx = zmq_ctx_new(), *rt;
+	bool up[SHARD_MAX], probe[SHARD_MAX];
+	unsigned long seen = 0, before;
+	struct shard s;
+	struct shard_watch *w;
+	size_t ri = 0;
+
+	(void)state;
+	rt = bind_router(ctx, "tcp://127.0.0.1:*", tep, sizeof(tep));
+	/* 127.0.0.1 port 1: refused (nothing listens there on a test host). */
+	snprintf(list, sizeof(list), "%s,tcp://127.0.0.1:1", tep);
+	assert_int_equal(shard_init(&s, list, "probe-w", err, sizeof(err)), 0);
+	for (size_t i = 0; i < s.n; i++)
+		if (strcmp(s.ep[i], tep) == 0)
+			ri = i;
+	w = shard_watch_start(&s, 300, 0.05);
+	assert_non_null(w);
+	assert_true(next_round(w, &seen, up));
+	assert_true(up[ri]);
+	assert_false(up[1 - ri]);
+	/* No new round since: nothing copied. */
+	memset(probe, 0x5a, sizeof(probe));
+	before = seen;
+	if (!shard_watch_read(w, &seen, probe)) {
+		assert_int_equal(seen, before);
+		assert_int_equal(((unsigned char *)probe)[0], 0x5a);
+	}
+	zmq_close(rt);
+	/* A round may have started before the close: wait for a down one. */
+	for (int k = 0; k < 20 && up[ri]; k++)
+		assert_true(next_round(w, &seen, up));
+	assert_false(up[ri]);
+	rt = zmq_socket(ctx, ZMQ_ROUTER);
+	assert_int_equal(zmq_bind(rt, tep), 0);
+	for (int k = 0; k < 20 && !up[ri]; k++)
+		assert_true(next_round(w, &seen, up));
+	assert_true(up[ri]);
+	shard_watch_stop(w);
+	shard_watch_stop(NULL);
+	zmq_close(rt);
+	zmq_ctx_term(ctx);
 }
 
 int
@@ -182,6 +269,7 @@ main(void)
 		cmocka_unit_test(test_balance_and_minimal_movement),
 		cmocka_unit_test(test_failover_and_back),
 		cmocka_unit_test(test_reachable),
+		cmocka_unit_test(test_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
