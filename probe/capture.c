@@ -53,7 +53,7 @@ capture_open_live(const struct capture_config *cfg)
 	}
 	pcap_set_snaplen(p, cfg->snaplen > 0 ? cfg->snaplen : 65535);
 	pcap_set_promisc(p, cfg->promisc ? 1 : 0);
-	pcap_set_timeout(p, cfg->timeout_ms > 0 ? cfg->timeout_ms : 100);
+	pcap_set_timeout(p, cfg->timeout_ms > 0 ? cfg->timeout_ms : CAPTURE_TIMEOUT_MS);
 	if (cfg->immediate)
 		pcap_set_immediate_mode(p, 1);
 	if (cfg->buffer_mb > 0)

@@ -99,8 +99,8 @@ usage(FILE *fp)
 "      --buffer-mb N        live: kernel capture buffer in MiB (default libpcap's)\n"
 "      --no-promisc         live: do not put the interface in promiscuous mode\n"
 "      --immediate          live: hand over every packet at once (a wakeup per\n"
-"                           packet); default: batches of up to 100 ms, which\n"
-"                           costs ~10x less CPU under load\n"
+"                           packet); default: batches of up to 10 ms (the\n"
+"                           kernel's block timeout), much less CPU under load\n"
 "Customers:\n"
 "      --customer-map FILE  map file: lines \"ID vlan N\", \"ID vlan OUTER.INNER\",\n"
 "                           \"ID prefix CIDR\"\n"
@@ -568,7 +568,12 @@ send_hello(struct probe *pr)
 	publish_send(pr->pub, &m);
 }
 
-static void
+/*
+ * Runs the operator's commands waiting on the socket, at most 16 per call.
+ * True when the socket is drained (what run_live needs before it sleeps on
+ * the socket's edge-style descriptor), false when more may wait.
+ */
+static bool
 handle_commands(struct probe *pr)
 {
 	struct gw_msg in, out;
@@ -576,11 +581,11 @@ handle_commands(struct probe *pr)
 	int i, rc;
 
 	if (pr->pub == NULL)
-		return;
+		return true;
 	for (i = 0; i < 16; i++) {
 		rc = publish_recv(pr->pub, &in);
 		if (rc == 0)
-			return;
+			return true;
 		if (rc < 0)
 			continue;
 		if (in.type == GW_BODY_COMMAND) {
@@ -597,6 +602,7 @@ handle_commands(struct probe *pr)
 		}
 		gw_msg_clear(&in);
 	}
+	return false;
 }
 
 /* ---- loops ---- */
@@ -626,7 +632,7 @@ run_offline(struct probe *pr)
 		rc = capture_dispatch(pr->cap, 4096, on_packet, pr);
 		if (rc < 0)
 			break;
-		handle_commands(pr);
+		(void)handle_commands(pr);
 	}
 }
 
@@ -656,31 +662,35 @@ check_shard(struct probe *pr)
 		send_hello(pr);
 }
 
+/*
+ * Sleeps on the capture and on the operator socket at once, so that a packet
+ * batch (every CAPTURE_TIMEOUT_MS at most) and a command (a ban) are handled
+ * the moment they arrive. ZeroMQ's descriptor is edge-style: the commands
+ * are drained last in every pass, after everything this pass sent, and the
+ * loop does not sleep while more may wait.
+ */
 static void
 run_live(struct probe *pr)
 {
-	struct pollfd pfd = { .fd = capture_fd(pr->cap), .events = POLLIN };
-	double next_hb = mono_s() + pr->o->heartbeat_s, next_sec = 0, next_cmd = 0, now;
+	struct pollfd pfd[2] = {
+		{ .fd = capture_fd(pr->cap), .events = POLLIN },
+		{ .fd = pr->pub != NULL ? publish_fd(pr->pub) : -1, .events = POLLIN },
+	};
+	double next_hb = mono_s() + pr->o->heartbeat_s, next_sec = 0, now;
+	bool drained = true;
 	struct gw_msg hb;
 
-	if (pfd.fd < 0)
-		log_warn("capture: no selectable descriptor; polling every 100 ms");
+	if (pfd[0].fd < 0)
+		log_warn("capture: no selectable descriptor; polling every 10 ms");
 	while (!probe_stop) {
-		if (pfd.fd >= 0)
-			poll(&pfd, 1, 100);
-		else
-			usleep(100000);
+		/* poll() ignores a negative fd; without the capture's, wake every 10 ms. */
+		poll(pfd, 2, !drained ? 0 : pfd[0].fd < 0 ? CAPTURE_TIMEOUT_MS : 100);
 		if (probe_stop)
 			break;
 		if (capture_dispatch(pr->cap, -1, on_packet, pr) == -1)
 			break;
 		engine_tick(pr->eng, wall_us());
 		now = mono_s();
-		/* Each look at the command socket costs syscalls: at most every 50 ms. */
-		if (now >= next_cmd) {
-			handle_commands(pr);
-			next_cmd = now + 0.05;
-		}
 		if (now >= next_sec) {
 			if (pr->enf != NULL)
 				enforce_tick(pr->enf, wall_us());
@@ -695,6 +705,7 @@ run_live(struct probe *pr)
 			publish_send(pr->pub, &hb);
 			next_hb = now + pr->o->heartbeat_s;
 		}
+		drained = handle_commands(pr);
 	}
 }
 
@@ -758,7 +769,7 @@ setup_capture(struct probe *pr)
 	struct capture_config cc = {
 		.iface = o->iface, .file = o->file, .filter = o->filter,
 		.snaplen = o->snaplen, .promisc = o->promisc, .immediate = o->immediate,
-		.buffer_mb = o->buffer_mb, .timeout_ms = 100,
+		.buffer_mb = o->buffer_mb, .timeout_ms = CAPTURE_TIMEOUT_MS,
 	};
 
 	pr->cap = capture_open(&cc);
