@@ -18,6 +18,10 @@
 #define BUCKET_US      100000ULL  /* rate sketch bucket: 100 ms */
 #define NBUCKETS       10         /* window: 1 s */
 #define SHORT_BUCKETS  3          /* short window for firing: 200-300 ms */
+#define FAST_BUCKET_US 10000ULL   /* flood onset sketch bucket: 10 ms */
+#define FAST_BUCKETS   4          /* onset window: 30-40 ms ... */
+#define FAST_SHORT     2          /* ... of which the newest 10-20 ms and the 20 ms before */
+#define FAST_MIN_PKTS  16         /* onset fires only on this many packets in the window */
 #define SCAN_GEN_US    5000000ULL /* distinct counters: generations of 5 s */
 #define SLOW_GEN_US    150000000ULL /* slow-scan failures: generations of 150 s */
 #define SLOW_WAIT_US   10000000ULL  /* slow_scan waits this long for a fast scan alarm */
@@ -126,6 +130,7 @@ struct detect {
 	uint16_t global_allow[GLOBAL_ALLOW_MAX];
 	size_t n_global_allow;
 	struct swcms *rate;              /* floods, inter, unusual */
+	struct swcms *fast;              /* flood onset: pps over 20-30 ms */
 	struct dcount *ports;            /* distinct (src, dst, proto -> dport) */
 	struct dcount *hosts;            /* distinct (src, proto -> dst) */
 	struct dcount *failures;         /* distinct (src -> dst, proto, dport) failed attempts */
