@@ -778,7 +778,7 @@ static void flood_onset(struct detect *d, uint64_t key, uint32_t ip_bytes,
 /*
  * Accounts a flood-class packet; true if it belongs to an active flood.
  * Benign traffic costs two sketch updates (the 1 s rate window and the
- * onset window): talkers and alarms are looked at only when the target's
+ * onset window; during an active flood of its class only the first): talkers and alarms are looked at only when the target's
  * rate in either passes 1/TALKER_SHARE of a threshold or the customer
  * already has an active flood alarm of this class. An alarm fires on the
  * short window's pps or bps, or on a sustained pps in the onset window
@@ -801,7 +801,15 @@ static bool flood_packet(struct detect *d, int cust, int dir, enum det_class cls
 	swcms_add(d->rate, key, 1, p->ip_bytes, &est);
 	pps = (double)est.short_pkts * 1e6 / (double)est.short_us;
 	bps = (double)est.short_bytes * 8e6 / (double)est.short_us;
-	flood_onset(d, key, p->ip_bytes, thr_pps, &on);
+	/*
+	 * While this class has an active alarm at the customer and direction no
+	 * new one can fire (the alarm follows a moving target), so the onset
+	 * window would only cost time in the middle of a flood.
+	 */
+	if (d->cust[cust].flood_active[dir] & (1u << cls))
+		memset(&on, 0, sizeof(on));
+	else
+		flood_onset(d, key, p->ip_bytes, thr_pps, &on);
 	/* Talkers count from a quarter of the floor, so the source is known when it fires. */
 	gate = pps;
 	if (on.pkts * TALKER_SHARE >= FAST_MIN_PKTS && on.pps > gate)
