@@ -58,6 +58,8 @@ capture_open_live(const struct capture_config *cfg)
 		pcap_set_immediate_mode(p, 1);
 	if (cfg->buffer_mb > 0)
 		pcap_set_buffer_size(p, cfg->buffer_mb * 1024 * 1024);
+	else if (!cfg->immediate)
+		pcap_set_buffer_size(p, CAPTURE_BUFFER_MB * 1024 * 1024);
 	rc = pcap_activate(p);
 	if (rc < 0) {
 		log_err("capture: %s: %s", cfg->iface, pcap_geterr(p));
