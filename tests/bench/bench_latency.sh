@@ -6,8 +6,9 @@
 #   bench_latency.sh BUILD_DIR
 # Topology (as tests/e2e/test_countermeasure_live.sh): attacker ns -> gateway ns (forwards;
 # gatewatch-probe -i wan0 --enforce on) -> victim ns 10.0.101.10; the operator in the root
-# namespace over ipc://. Each run: a bounded hping3 SYN flood (BENCH_LAT_PPS packets/s, default
-# 1500 as in deploy/demo.sh, at most 4 s) from its own spoofed source 198.51.100.(20+i) against
+# namespace over ipc://. Each run: a bounded SYN flood (synpace.py: BENCH_LAT_PPS packets/s on an
+# absolute schedule, default 1500 as in deploy/demo.sh, at most 4 s) from its own spoofed source
+# 198.51.100.(20+i) against
 # the demo's threshold (syn_flood.rx.pps BENCH_LAT_THRESHOLD, default 500). Time stamps:
 #   first  kernel receive time of the first attack packet on the gateway's wan0 (latwatch.py,
 #          an AF_PACKET socket with SO_TIMESTAMPNS: the same clock the probe's capture uses)
@@ -32,7 +33,7 @@ export LC_ALL=C
 row() { printf 'latency\t%s\t%s\t%s\n' "$1" "$2" "${3:-}"; }
 note() { echo "bench_latency: $*" >&2; }
 if [ "$(id -u)" != 0 ]; then row skipped "needs root" "network namespaces, nftables"; exit 0; fi
-for c in ip nft hping3 rrdcached curl stdbuf timeout "$PY"; do
+for c in ip nft rrdcached curl stdbuf timeout "$PY"; do
 	command -v "$c" >/dev/null || { row skipped "$c not installed" ""; exit 0; }
 done
 for x in "$OP" "$PROBE"; do [ -x "$x" ] || { row error "missing $x" ""; exit 0; }; done
@@ -101,24 +102,31 @@ done
 	fail "probe never said hello"
 ip netns exec "$NG" nft list set inet gatewatch banned4 >/dev/null 2>&1 || fail "probe has no nft set"
 
-# One run: prints "first detect event decided nft" (seconds since the epoch; 0 = not seen).
+# One run: prints "first detect event decided nft n100" (seconds since the epoch; 0 = not seen;
+# n100 = attack packets in the first 100 ms).
 one_run() { # SRC
-	local src=$1 us first nft
-	us=$(awk -v p="$PPS" 'BEGIN { printf "%d", 1e6 / p }')
-	ip netns exec "$NG" "$PY" "$HERE/latwatch.py" wan0 "$src" 5 >"$T/w.out" 2>"$T/w.err" &
+	local src=$1 first nft n100
+	ip netns exec "$NG" "$PY" "$HERE/latwatch.py" wan0 "$src" 8 >"$T/w.out" 2>"$T/w.err" &
 	W_PID=$!
-	for _ in $(seq 100); do grep -q ready "$T/w.out" && break; sleep 0.02; done
-	ip netns exec "$NA" timeout 4 hping3 -q -S -p 80 -i "u$us" -c $((PPS * 4)) -a "$src" \
-		10.0.101.10 >/dev/null 2>&1 &
+	for _ in $(seq 500); do grep -q ready "$T/w.out" && break; sleep 0.02; done
+	if ! grep -q ready "$T/w.out"; then
+		note "$src: latwatch not ready after 10 s: $(tail -c 200 "$T/w.err")"
+		kill "$W_PID" 2>/dev/null; wait "$W_PID" 2>/dev/null; W_PID=""
+		echo "0 0 0 0 0 0"
+		return
+	fi
+	ip netns exec "$NA" timeout 6 "$PY" "$HERE/synpace.py" "$src" 10.0.101.10 80 "$PPS" 4 \
+		>/dev/null 2>&1 &
 	HP_PID=$!
 	wait "$W_PID"; W_PID=""
 	kill "$HP_PID" 2>/dev/null; wait "$HP_PID" 2>/dev/null; HP_PID=""
-	read -r first nft < <(tail -n 1 "$T/w.out")
+	read -r first nft n100 < <(tail -n 1 "$T/w.out")
+	[ "${first:-0}" = 0.000000 ] && note "$src: latwatch saw no attack packet: $(tail -c 200 "$T/w.err")"
 	sleep 0.3     # the countermeasure row's result arrives
 	echo "${first:-0} $(q "/api/v1/events?kind=syn_flood&limit=1000" \
 		"(lambda v: '%.6f %.6f' % min(v, key=lambda x: x[1]) if v else '0 0')([(e['ts'], e['received']) for e in d['events'] if e['src'] == '$src' and not e['cleared']])") \
 		$(q "/api/v1/countermeasures?action=ban&limit=1000" \
-		"([('%.6f' % c['decided_ts']) for c in d['countermeasures'] if c['address'] == '$src'] or ['0'])[0]") ${nft:-0}"
+		"([('%.6f' % c['decided_ts']) for c in d['countermeasures'] if c['address'] == '$src'] or ['0'])[0]") ${nft:-0} ${n100:-0}"
 }
 
 : >"$T/runs"
@@ -129,27 +137,41 @@ for i in $(seq 1 "$RUNS"); do
 	echo "$r" >>"$T/runs"
 	echo "$r" | awk -v i="$i" -v s="$src" '{
 		if ($1 == 0 || $3 == 0) { printf "bench_latency: run %d %s: event not seen (first %s)\n", i, s, $1; next }
-		printf "bench_latency: run %d %s: detect %.1f ms, event at operator %.1f ms, decided %.1f ms, nft %s ms\n",
-		    i, s, ($2 - $1) * 1e3, ($3 - $1) * 1e3, ($4 - $1) * 1e3, ($5 > 0) ? sprintf("%.1f", ($5 - $1) * 1e3) : "never" }' >&2
+		if ($2 < $1) { printf "bench_latency: run %d %s: event %.1f ms before the first packet latwatch saw (watcher missed the start): left out\n", i, s, ($1 - $2) * 1e3; next }
+		printf "bench_latency: run %d %s: attack %d pps in its first 100 ms; detect %.1f ms, event at operator %.1f ms, decided %.1f ms, nft %s ms\n",
+		    i, s, $6 * 10, ($2 - $1) * 1e3, ($3 - $1) * 1e3, ($4 - $1) * 1e3, ($5 > 0) ? sprintf("%.1f", ($5 - $1) * 1e3) : "never" }' >&2
 done
 
-# stat COLUMN: "median p90 n" in ms of column - first, over runs where both were seen.
+# stat COLUMN [MIN_N100]: "median p90 n" in ms of column - first, over runs where both were seen
+# (and whose attack sent at least MIN_N100 packets in its first 100 ms). A run whose event is
+# older than the first packet latwatch saw (the watcher was descheduled and missed the start)
+# is left out and counted in the note.
 stat() {
-	awk -v c="$1" '$1 > 0 && $c > 0 { print ($c - $1) * 1e3 }' "$T/runs" | sort -g | awk '
+	awk -v c="$1" -v m="${2:-0}" '$1 > 0 && $c > 0 && $2 >= $1 && $6 >= m { print ($c - $1) * 1e3 }' "$T/runs" | sort -g | awk '
 		{ v[NR] = $1 }
 		END { if (NR == 0) { print "nan nan 0"; exit }
 			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 			k = int(0.9 * NR + 0.999999); if (k < 1) k = 1
 			printf "%.1f %.1f %d\n", m, v[k], NR }'
 }
-read -r dm dp dn < <(stat 2)
-read -r em ep en < <(stat 3)
-read -r nm np nn < <(stat 5)
 ratio() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "nan") print "nan"; else printf "%.2f", v / t }'; }
-prof="SYN flood ${PPS} pps vs threshold ${THR} pps, $dn/$RUNS runs"
-row "attack start -> probe detection (packet time)" "median ${dm} ms, p90 ${dp} ms" "$prof"
-row "attack start -> event at operator" "median ${em} ms, p90 ${ep} ms" \
-	"target 50 ms: median/target $(ratio "$em" 50), p90/target $(ratio "$ep" 50); $en/$RUNS runs"
-row "attack start -> nft element in place" "median ${nm} ms, p90 ${np} ms" \
-	"target 100 ms: median/target $(ratio "$nm" 100), p90/target $(ratio "$np" 100); $nn/$RUNS runs"
+# On a loaded 2-core host a generator does not always reach its rate: a flood that sends less than
+# the threshold in its first 100 ms cannot be detected within them. The figures are given over
+# all runs and over the runs whose attack reached at least 2x the threshold in its first 100 ms.
+FULL=$(awk -v t="$THR" 'BEGIN { printf "%d", t * 2 / 10 }')
+missed=$(awk '$1 > 0 && $2 > 0 && $2 < $1' "$T/runs" | wc -l)
+sent=$(awk '$1 > 0 { print $6 * 10 }' "$T/runs" | sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "nan" }')
+for set in all full; do
+	min=0; label="all runs"
+	[ $set = full ] && { min=$FULL; label="runs at >= $((THR * 2)) pps in the first 100 ms"; }
+	read -r dm dp dn < <(stat 2 "$min")
+	read -r em ep en < <(stat 3 "$min")
+	read -r nm np nn < <(stat 5 "$min")
+	row "attack start -> probe detection (packet time), $set" "median ${dm} ms, p90 ${dp} ms" \
+		"SYN flood ${PPS} pps (reached: median ${sent} pps in its first 100 ms) vs threshold ${THR} pps; $label: $dn/$RUNS"
+	row "attack start -> event at operator, $set" "median ${em} ms, p90 ${ep} ms" \
+		"target 50 ms: median/target $(ratio "$em" 50), p90/target $(ratio "$ep" 50); $label: $en/$RUNS ($missed left out: watcher missed the start)"
+	row "attack start -> nft element in place, $set" "median ${nm} ms, p90 ${np} ms" \
+		"target 100 ms: median/target $(ratio "$nm" 100), p90/target $(ratio "$np" 100); $label: $nn/$RUNS"
+done
 exit 0
