@@ -142,6 +142,22 @@ for i in $(seq 1 "$RUNS"); do
 		    i, s, $6 * 10, ($2 - $1) * 1e3, ($3 - $1) * 1e3, ($4 - $1) * 1e3, ($5 > 0) ? sprintf("%.1f", ($5 - $1) * 1e3) : "never" }' >&2
 done
 
+# Manual bans through the API (what gatewatchctl ban does): POST -> nft element, MANUAL runs.
+: >"$T/manual"
+for i in $(seq 1 "${BENCH_LAT_MANUAL:-5}"); do
+	src=192.0.2.$((100 + i))
+	ip netns exec "$NG" "$PY" "$HERE/latwatch.py" - "$src" 5 >"$T/w.out" 2>"$T/w.err" &
+	W_PID=$!
+	for _ in $(seq 500); do grep -q ready "$T/w.out" && break; sleep 0.02; done
+	t0=$("$PY" -c 'import time; print("%.6f" % time.time())')
+	curl -sf -X POST -d "{\"address\":\"$src\",\"timeout_s\":5,\"reason\":\"bench\"}" \
+		"$API/api/v1/bans" >/dev/null || note "manual ban of $src refused"
+	wait "$W_PID"; W_PID=""
+	read -r _ nft _ < <(tail -n 1 "$T/w.out")
+	echo "$t0 ${nft:-0}" >>"$T/manual"
+	sleep 0.5
+done
+
 # stat COLUMN [MIN_N100]: "median p90 n" in ms of column - first, over runs where both were seen
 # (and whose attack sent at least MIN_N100 packets in its first 100 ms). A run whose event is
 # older than the first packet latwatch saw (the watcher was descheduled and missed the start)
@@ -174,4 +190,11 @@ for set in all full; do
 	row "attack start -> nft element in place, $set" "median ${nm} ms, p90 ${np} ms" \
 		"target 100 ms: median/target $(ratio "$nm" 100), p90/target $(ratio "$np" 100); $label: $nn/$RUNS"
 done
+read -r mm mp mn < <(awk '$2 > 0 { print ($2 - $1) * 1e3 }' "$T/manual" | sort -g | awk '
+	{ v[NR] = $1 }
+	END { if (NR == 0) { print "nan nan 0"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		k = int(0.9 * NR + 0.999999); printf "%.1f %.1f %d\n", m, v[k], NR }')
+row "manual ban (API POST) -> nft element in place" "median ${mm} ms, p90 ${mp} ms" \
+	"$mn/${BENCH_LAT_MANUAL:-5} runs; from just before curl starts (its start-up included)"
 exit 0

@@ -5,7 +5,7 @@
 # set element for SRC being added (the ban in place), both in seconds since the epoch, and how
 # many packets from SRC arrived in the first 100 ms (the rate the generator really reached).
 #   latwatch.py IFACE SRC TIMEOUT_S   -> prints "ready" once listening, then "FIRST NFT N100"
-#                                        (0 = not seen)
+#                                        (0 = not seen); IFACE "-" watches nft only
 # Bounded: exits after TIMEOUT_S in any case; reads packets only for 100 ms after the first.
 import os
 import select
@@ -22,17 +22,19 @@ SO_TIMESTAMPNS = 35
 def main():
     iface, src, timeout_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
     want = socket.inet_aton(src)
-    sk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-    sk.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    sk.bind((iface, ETH_P_IP))
-    sk.setblocking(False)
+    sk = None
+    if iface != "-":
+        sk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+        sk.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sk.bind((iface, ETH_P_IP))
+        sk.setblocking(False)
     mon = subprocess.Popen(["stdbuf", "-oL", "nft", "monitor", "elements"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
     time.sleep(0.2)       # nft subscribes to its netlink group
     print("ready", flush=True)
     first = nft = 0.0
     n100 = 0
-    counting = True
+    counting = sk is not None
     buf = b""
     deadline = time.time() + timeout_s
     while time.time() < deadline and (counting or nft == 0):
@@ -60,7 +62,7 @@ def main():
                     n100 += 1
         if counting and first != 0 and time.time() - first > 0.3:
             counting = False       # the generator stopped early
-        if not counting and sk.fileno() >= 0:
+        if not counting and sk is not None and sk.fileno() >= 0:
             sk.close()
         if mon.stdout in r:
             chunk = os.read(mon.stdout.fileno(), 4096)
