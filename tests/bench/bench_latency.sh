@@ -154,6 +154,7 @@ for i in $(seq 1 "${BENCH_LAT_MANUAL:-5}"); do
 		"$API/api/v1/bans" >/dev/null || note "manual ban of $src refused"
 	wait "$W_PID"; W_PID=""
 	read -r _ nft _ < <(tail -n 1 "$T/w.out")
+	[ "${nft:-0}" = 0.000000 ] && note "manual ban of $src: no element seen in 5 s ($(tail -c 200 "$T/w.err"))"
 	echo "$t0 ${nft:-0}" >>"$T/manual"
 	sleep 0.5
 done
