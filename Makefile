@@ -63,7 +63,7 @@ help:
 	@echo "  make demo      live lab (~90 s, DEMO_SECONDS): 4 gateways, probes, operator, dashboard, traffic, a banned attack"
 	@echo "  make bench     benchmarks (throughput vs ndpiReader, memory, operator ingest, lab, capacity reports,"
 	@echo "                 load shedding, capture loss vs packet size, fault figures, 10-minute soak,"
-	@echo "                 3 operator shards vs 1); not part of test"
+	@echo "                 3 operator shards vs 1, attack start to event and to nft ban); not part of test"
 	@echo "  make asan      build with AddressSanitizer/UBSan into build-asan/ and run the unit tests"
 	@echo "  make fuzz      build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30)"
 	@echo "  make clean     remove $(B)/ and build-asan/"

@@ -53,11 +53,13 @@ capture_open_live(const struct capture_config *cfg)
 	}
 	pcap_set_snaplen(p, cfg->snaplen > 0 ? cfg->snaplen : 65535);
 	pcap_set_promisc(p, cfg->promisc ? 1 : 0);
-	pcap_set_timeout(p, cfg->timeout_ms > 0 ? cfg->timeout_ms : 100);
+	pcap_set_timeout(p, cfg->timeout_ms > 0 ? cfg->timeout_ms : CAPTURE_TIMEOUT_MS);
 	if (cfg->immediate)
 		pcap_set_immediate_mode(p, 1);
 	if (cfg->buffer_mb > 0)
 		pcap_set_buffer_size(p, cfg->buffer_mb * 1024 * 1024);
+	else if (!cfg->immediate)
+		pcap_set_buffer_size(p, CAPTURE_BUFFER_MB * 1024 * 1024);
 	rc = pcap_activate(p);
 	if (rc < 0) {
 		log_err("capture: %s: %s", cfg->iface, pcap_geterr(p));

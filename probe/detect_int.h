@@ -18,6 +18,10 @@
 #define BUCKET_US      100000ULL  /* rate sketch bucket: 100 ms */
 #define NBUCKETS       10         /* window: 1 s */
 #define SHORT_BUCKETS  3          /* short window for firing: 200-300 ms */
+#define FAST_BUCKET_US 10000ULL   /* flood onset buckets: 10 ms */
+#define FAST_BUCKETS   4          /* onset window: 30-40 ms (a power of two) ... */
+#define FAST_SHORT     2          /* ... of which the newest 10-20 ms and the 20 ms before */
+#define FAST_MIN_PKTS  16         /* onset fires only on this many packets in the window */
 #define SCAN_GEN_US    5000000ULL /* distinct counters: generations of 5 s */
 #define SLOW_GEN_US    150000000ULL /* slow-scan failures: generations of 150 s */
 #define SLOW_WAIT_US   10000000ULL  /* slow_scan waits this long for a fast scan alarm */
@@ -34,6 +38,17 @@
 #define TALKER_SHARE   4          /* talkers are counted from 1/4 of a flood threshold */
 
 enum det_dir { DIR_RX = 0, DIR_TX = 1 };
+
+/*
+ * Flood onset table: direct-mapped on the flood key, the full key as tag.
+ * A colliding key takes the cell over from zero, so a collision can only
+ * undercount (the 200-300 ms window still fires), never make a rate up.
+ */
+struct onset_cell {
+	uint64_t key;
+	uint64_t bucket;                 /* absolute FAST_BUCKET_US bucket of n[bucket % FAST_BUCKETS] */
+	uint16_t n[FAST_BUCKETS];        /* packets, saturating */
+};
 enum det_class { CLS_SYN = 0, CLS_UDP, CLS_ICMP, CLS_MAX, CLS_NONE = CLS_MAX };
 enum det_kind {
 	K_SYN = 0, K_UDP, K_ICMP, K_PORTSCAN, K_SWEEP, K_INTER, K_UNUSUAL, K_SPIKE,
@@ -126,6 +141,8 @@ struct detect {
 	uint16_t global_allow[GLOBAL_ALLOW_MAX];
 	size_t n_global_allow;
 	struct swcms *rate;              /* floods, inter, unusual */
+	struct onset_cell *onset;        /* flood onset: packets per 10 ms per target */
+	uint32_t onset_mask;             /* onset cells - 1 (a power of two) */
 	struct dcount *ports;            /* distinct (src, dst, proto -> dport) */
 	struct dcount *hosts;            /* distinct (src, proto -> dst) */
 	struct dcount *failures;         /* failed attempts: distinct ports per (src, dst), hosts

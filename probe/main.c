@@ -100,11 +100,12 @@ usage(FILE *fp)
 "      --snaplen N          live: bytes captured per packet (default 65535;\n"
 "                           byte counts come from IP headers, so 128 is enough\n"
 "                           for usage but limits DPI)\n"
-"      --buffer-mb N        live: kernel capture buffer in MiB (default libpcap's)\n"
+"      --buffer-mb N        live: kernel capture buffer in MiB (default 8;\n"
+"                           libpcap's 2 with --immediate)\n"
 "      --no-promisc         live: do not put the interface in promiscuous mode\n"
 "      --immediate          live: hand over every packet at once (a wakeup per\n"
-"                           packet); default: batches of up to 100 ms, which\n"
-"                           costs ~10x less CPU under load\n"
+"                           packet); default: batches of up to 10 ms (the\n"
+"                           kernel's block timeout), much less CPU under load\n"
 "Customers:\n"
 "      --customer-map FILE  map file: lines \"ID vlan N\", \"ID vlan OUTER.INNER\",\n"
 "                           \"ID prefix CIDR\"\n"
@@ -590,7 +591,12 @@ send_hello(struct probe *pr)
 	publish_send(pr->pub, &m);
 }
 
-static void
+/*
+ * Runs the operator's commands waiting on the socket, at most 16 per call.
+ * True when the socket is drained (what run_live needs before it sleeps on
+ * the socket's edge-style descriptor), false when more may wait.
+ */
+static bool
 handle_commands(struct probe *pr)
 {
 	struct gw_msg in, out;
@@ -598,11 +604,11 @@ handle_commands(struct probe *pr)
 	int i, rc;
 
 	if (pr->pub == NULL)
-		return;
+		return true;
 	for (i = 0; i < 16; i++) {
 		rc = publish_recv(pr->pub, &in);
 		if (rc == 0)
-			return;
+			return true;
 		if (rc < 0)
 			continue;
 		if (in.type == GW_BODY_COMMAND) {
@@ -619,6 +625,7 @@ handle_commands(struct probe *pr)
 		}
 		gw_msg_clear(&in);
 	}
+	return false;
 }
 
 /* ---- loops ---- */
@@ -650,7 +657,7 @@ run_offline(struct probe *pr)
 		rc = capture_dispatch(pr->cap, 4096, on_packet, pr);
 		if (rc < 0)
 			break;
-		handle_commands(pr);
+		(void)handle_commands(pr);
 		check_shard(pr);
 	}
 }
@@ -691,31 +698,37 @@ check_shard(struct probe *pr)
 		send_hello(pr);
 }
 
+/*
+ * Sleeps on the capture and on the operator socket at once, so that a packet
+ * batch (every CAPTURE_TIMEOUT_MS at most) and a command (a ban) are handled
+ * the moment they arrive. ZeroMQ's descriptor is edge-style: the commands
+ * are drained last in every pass, after everything this pass sent, and the
+ * loop does not sleep while more may wait.
+ */
 static void
 run_live(struct probe *pr)
 {
-	struct pollfd pfd = { .fd = capture_fd(pr->cap), .events = POLLIN };
-	double next_hb = mono_s() + pr->o->heartbeat_s, next_sec = 0, next_cmd = 0, now;
+	struct pollfd pfd[2] = {
+		{ .fd = capture_fd(pr->cap), .events = POLLIN },
+		{ .fd = -1, .events = POLLIN },
+	};
+	double next_hb = mono_s() + pr->o->heartbeat_s, next_sec = 0, now;
+	bool drained = true;
 	struct gw_msg hb;
 
-	if (pfd.fd < 0)
-		log_warn("capture: no selectable descriptor; polling every 100 ms");
+	if (pfd[0].fd < 0)
+		log_warn("capture: no selectable descriptor; polling every 10 ms");
 	while (!probe_stop) {
-		if (pfd.fd >= 0)
-			poll(&pfd, 1, 100);
-		else
-			usleep(100000);
+		/* A shard move replaces the socket (check_shard): ask each pass. */
+		pfd[1].fd = pr->pub != NULL ? publish_fd(pr->pub) : -1;
+		/* poll() ignores a negative fd; without the capture's, wake every 10 ms. */
+		poll(pfd, 2, !drained ? 0 : pfd[0].fd < 0 ? CAPTURE_TIMEOUT_MS : 100);
 		if (probe_stop)
 			break;
 		if (capture_dispatch(pr->cap, -1, on_packet, pr) == -1)
 			break;
 		engine_tick(pr->eng, wall_us());
 		now = mono_s();
-		/* Each look at the command socket costs syscalls: at most every 50 ms. */
-		if (now >= next_cmd) {
-			handle_commands(pr);
-			next_cmd = now + 0.05;
-		}
 		if (now >= next_sec) {
 			if (pr->enf != NULL)
 				enforce_tick(pr->enf, wall_us());
@@ -729,6 +742,7 @@ run_live(struct probe *pr)
 			publish_send(pr->pub, &hb);
 			next_hb = now + pr->o->heartbeat_s;
 		}
+		drained = handle_commands(pr);
 	}
 }
 
@@ -794,7 +808,7 @@ setup_capture(struct probe *pr)
 	struct capture_config cc = {
 		.iface = o->iface, .file = o->file, .filter = o->filter,
 		.snaplen = o->snaplen, .promisc = o->promisc, .immediate = o->immediate,
-		.buffer_mb = o->buffer_mb, .timeout_ms = 100,
+		.buffer_mb = o->buffer_mb, .timeout_ms = CAPTURE_TIMEOUT_MS,
 	};
 
 	pr->cap = capture_open(&cc);

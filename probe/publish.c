@@ -424,6 +424,17 @@ publish_recv(struct publish *p, struct gw_msg *m)
 	return 1;
 }
 
+int
+publish_fd(const struct publish *p)
+{
+	int fd = -1;
+	size_t optlen = sizeof(fd);
+
+	if (zmq_getsockopt(p->sock, ZMQ_FD, &fd, &optlen) != 0)
+		return -1;
+	return fd;
+}
+
 void
 publish_get_stats(const struct publish *p, struct publish_stats *out)
 {

@@ -116,6 +116,15 @@ size_t publish_away(const struct publish *p, const char *ep,
  */
 int publish_leave(struct publish *p, struct gw_msg *m);
 
+/*
+ * A descriptor to poll for POLLIN (ZeroMQ's ZMQ_FD): it becomes readable
+ * when something changed on the socket, edge-style, so call publish_recv()
+ * until it returns 0 after every wakeup and after any other call on the
+ * socket (publish_send() may consume the wakeup of an arrived command).
+ * -1 when there is none. The descriptor stays ZeroMQ's: never read or close it.
+ */
+int publish_fd(const struct publish *p);
+
 struct publish_stats {
 	uint64_t sent;             /* handed to ZeroMQ (directly or late) */
 	uint64_t dropped;          /* queue full: budget, count, or left at exit */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: `make bench`. Prints ONE table; every figure is the median of BENCH_RUNS runs (default 3)
 # and every comparison a ratio measured within the same run.
-#   run.sh BUILD_DIR [--only throughput|memory|ingest|lab|report|shed|loss|faults|soak|shards[,...]]
+#   run.sh BUILD_DIR [--only throughput|memory|ingest|lab|report|shed|loss|faults|soak|shards|latency[,...]]
 # Sections (report: tests/bench/bench_report.sh): throughput (probe vs ndpiReader vs bare libpcap
 # loop on a >1M-packet capture: copies of the shared corpus, or of the generated home mix when
 # the corpus is absent),
@@ -10,7 +10,8 @@
 # ingest (operator under N simulated probes, tests/tools/gw-loadgen), lab (10 and 30 customers
 # in network namespaces at the reference profile, scaled to fit the machine), shards (3 operator
 # shards over a 3-node NATS JetStream cluster vs 1: ingest ratio, probes held, event-to-ban
-# latency across shards; tests/bench/bench_shards.sh).
+# latency across shards; tests/bench/bench_shards.sh), latency (attack start -> event at the
+# operator -> nft element in place, live in namespaces, median and p90: tests/bench/bench_latency.sh).
 # Environment: BENCH_RUNS, BENCH_LAB_SCALE (default 0.1), BENCH_LAB_FULL_N (default 3), BENCH_LAB_SECONDS (default 20),
 # BENCH_INGEST_SECONDS (default 10), BENCH_FLOOD_PKTS (default 250000), GW_PCAPS.
 set -uo pipefail
@@ -18,7 +19,7 @@ set -uo pipefail
 B=${1:-build}
 shift || true
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
-ONLY=throughput,memory,ingest,lab,report,shed,loss,faults,soak,shards
+ONLY=throughput,memory,ingest,lab,report,shed,loss,faults,soak,shards,latency
 [ "${1:-}" = --only ] && ONLY=${2:?--only needs a section list}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -389,8 +390,11 @@ bench_faults() {
 # ---- 9. sharded operators (NATS JetStream) ----------------------------------------------------
 bench_shards() { bash "$HERE/bench_shards.sh" "$B" "$TABLE"; }
 
+# ---- 10. attack-to-countermeasure latency (tests/bench/bench_latency.sh) ----------------------
+bench_latency() { bash "$HERE/bench_latency.sh" "$B" >>"$TABLE"; }
+
 [ -x "$PROBE" ] || { echo "bench: $PROBE not built"; exit 1; }
-for s in throughput memory ingest lab report shed loss faults soak shards; do
+for s in throughput memory ingest lab report shed loss faults soak shards latency; do
 	want "$s" || continue
 	note "section $s"
 	t0=$(now)

@@ -795,6 +795,46 @@ static void test_flood_holddown_other_target(void **state)
 	assert_string_equal(f->sink.ev[f->sink.n - 1].dst, "10.0.1.12");
 }
 
+/*
+ * Flood onset: a 1500 pps SYN flood against a 500 pps threshold fires
+ * within 40 ms of packet time (the 200-300 ms window alone needs about
+ * 100 ms) and names its source; bursts of 50 back-to-back SYNs every 65 ms
+ * (nmap's pattern, 770 pps on average) never pass the default 2000 pps.
+ */
+static void test_flood_onset(void **state)
+{
+	struct fixture *f = *state;
+	const struct gw_event *ev;
+	uint64_t start = T0 + 1000000, t, b;
+	unsigned i = 0;
+
+	background(f, T0, start);
+	for (b = start; b < start + 2000000; b += 65000)
+		for (i = 0; i < 50; i++) {
+			struct pkt p = mk(b + i * 20, "203.0.113.9", "10.0.2.20", 6,
+			    (uint16_t)(2000 + i), 80, TCPF_SYN, 40);
+
+			feed(f, &p);
+		}
+	assert_null(find(&f->sink, "syn_flood", false));
+	start += 3000000;
+	background(f, start - 1000000, start);
+	assert_int_equal(detect_set_threshold(f->d, "syn_flood.rx.pps", 500), 0);
+	for (t = start, i = 0; t < start + 200000; t += 667, i++) {
+		struct pkt p = mk(t, "198.51.100.70", "10.0.1.10", 6,
+		    (uint16_t)(1024 + i), 80, TCPF_SYN, 40);
+
+		feed(f, &p);
+	}
+	ev = find(&f->sink, "syn_flood", false);
+	assert_non_null(ev);
+	assert_string_equal(ev->src, "198.51.100.70");
+	assert_string_equal(ev->dst, "10.0.1.10");
+	assert_true(ev->ts - (double)start / 1e6 < 0.040);
+	assert_true(ev->rate_pps >= 500);
+	assert_int_equal(count(&f->sink, "syn_flood", false), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -816,6 +856,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slow_scan_unanswered_benign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_scan_traceroute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_holddown_other_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_onset, setup, teardown),
 		cmocka_unit_test(test_memory_for_customers),
 	};
 
