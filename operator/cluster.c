@@ -882,7 +882,27 @@ cl_connect(struct cluster *c)
 	return s;
 }
 
-/* The EVENTS stream (R3, file, dedupe window) and the BANS bucket. */
+/* Creates (or binds to) the file-backed KV bucket name, history 1, ttl_ns 0 = none. */
+static natsStatus
+cl_bucket(struct cluster *c, kvStore **kv, const char *name, int64_t ttl_ns)
+{
+	kvConfig kc;
+	natsStatus s;
+
+	kvConfig_Init(&kc);
+	kc.Bucket = name;
+	kc.History = 1;
+	kc.StorageType = js_FileStorage;
+	kc.Replicas = c->cfg.replicas;
+	kc.TTL = ttl_ns;
+	s = js_CreateKeyValue(kv, c->js, &kc);
+	if (s != NATS_OK)
+		log_err("cluster: bucket %s: %s (%s)", name,
+		    natsStatus_GetText(s), nats_GetLastError(NULL));
+	return s;
+}
+
+/* The EVENTS stream (R3, file, dedupe window) and the BANS, OWNERS and SHARDS buckets. */
 static natsStatus
 cl_streams(struct cluster *c)
 {
@@ -890,7 +910,6 @@ cl_streams(struct cluster *c)
 	jsStreamConfig sc;
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
-	kvConfig kc;
 	natsStatus s;
 
 	jsStreamConfig_Init(&sc);
@@ -908,39 +927,12 @@ cl_streams(struct cluster *c)
 		    natsStatus_GetText(s), (int)jerr);
 		return s;
 	}
-	kvConfig_Init(&kc);
-	kc.Bucket = CL_BUCKET;
-	kc.History = 1;
-	kc.StorageType = js_FileStorage;
-	kc.Replicas = c->cfg.replicas;
-	kc.TTL = (int64_t)c->cfg.ban_ttl_s * 1000000000LL;  /* ns: libnats 3.4 passes it as MaxAge */
-	s = js_CreateKeyValue(&c->kv, c->js, &kc);
-	if (s != NATS_OK) {
-		log_err("cluster: bucket %s: %s (%s)", CL_BUCKET,
-		    natsStatus_GetText(s), nats_GetLastError(NULL));
+	/* TTL in ns: libnats 3.4 passes it as MaxAge. */
+	if ((s = cl_bucket(c, &c->kv, CL_BUCKET,
+	    (int64_t)c->cfg.ban_ttl_s * 1000000000LL)) != NATS_OK ||
+	    (s = cl_bucket(c, &c->owners, CL_OWNERS, 0)) != NATS_OK)
 		return s;
-	}
-	kvConfig_Init(&kc);
-	kc.Bucket = CL_OWNERS;
-	kc.History = 1;
-	kc.StorageType = js_FileStorage;
-	kc.Replicas = c->cfg.replicas;
-	s = js_CreateKeyValue(&c->owners, c->js, &kc);
-	if (s != NATS_OK) {
-		log_err("cluster: bucket %s: %s", CL_OWNERS,
-		    natsStatus_GetText(s));
-		return s;
-	}
-	kvConfig_Init(&kc);
-	kc.Bucket = CL_SHARDS;
-	kc.History = 1;
-	kc.StorageType = js_FileStorage;
-	kc.Replicas = c->cfg.replicas;
-	s = js_CreateKeyValue(&c->shards, c->js, &kc);
-	if (s != NATS_OK)
-		log_err("cluster: bucket %s: %s", CL_SHARDS,
-		    natsStatus_GetText(s));
-	return s;
+	return cl_bucket(c, &c->shards, CL_SHARDS, 0);
 }
 
 /* This shard's durable pull consumer on EVENTS and the BANS watcher. */

@@ -57,20 +57,8 @@ HPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pri
 API=http://127.0.0.1:$HPORT
 
 # --- sealed topology: veth pairs between our own namespaces only ---
-ip netns add "$NA" && ip netns add "$NG" && ip netns add "$NV" || fail "cannot create namespaces"
-ip link add a0 netns "$NA" type veth peer name wan0 netns "$NG" || fail "veth"
-ip link add v0 netns "$NV" type veth peer name lan0 netns "$NG" || fail "veth"
-ip -n "$NA" addr add 198.51.100.7/24 dev a0
-ip -n "$NG" addr add 198.51.100.1/24 dev wan0
-ip -n "$NG" addr add 10.0.101.1/24 dev lan0
-ip -n "$NV" addr add 10.0.101.10/24 dev v0
-for n in "$NA" "$NG" "$NV"; do ip -n "$n" link set lo up; done
-ip -n "$NA" link set a0 up; ip -n "$NG" link set wan0 up
-ip -n "$NG" link set lan0 up; ip -n "$NV" link set v0 up
-ip -n "$NA" route add default via 198.51.100.1
-ip -n "$NV" route add default via 10.0.101.1
-ip -n "$NV" route add blackhole 198.51.100.0/24
-ip netns exec "$NG" sysctl -qw net.ipv4.ip_forward=1
+. "$HERE/../lib/netlab.sh"
+gw_netlab3 "$NA" "$NG" "$NV" wan0 lan0 sealed || fail "cannot create the namespace lab"
 
 printf 'ban_timeout_s 2\n' >"$T/policy"
 cat >"$T/thresholds" <<EOF

@@ -5,20 +5,16 @@
 # (hping3 -i sleeps after every packet and fell to 200 pps of 1500 on a loaded 2-core host).
 #   synpace.py SRC DST DPORT PPS SECONDS   -> prints the number of packets sent
 # Sends at most PPS * SECONDS packets and stops after SECONDS (wall clock) in any case.
+import os
 import random
 import socket
 import struct
 import sys
 import time
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pktutil import csum  # noqa: E402
 
 
 def syn(src, dst, sport, dport, seq):

@@ -56,22 +56,9 @@ API=http://127.0.0.1:$HPORT
 export GATEWATCH_URL=$API
 
 # --- sealed topology: veth pairs between our own namespaces only ---
-ip netns add "$NA" && ip netns add "$NG" && ip netns add "$NV" || fatal "cannot create namespaces"
-ip link add a0 netns "$NA" type veth peer name wan0 netns "$NG" || fatal "veth"
-ip link add v0 netns "$NV" type veth peer name lan0 netns "$NG" || fatal "veth"
-ip -n "$NA" addr add 198.51.100.7/24 dev a0
-ip -n "$NG" addr add 198.51.100.1/24 dev wan0
-ip -n "$NG" addr add 10.0.101.1/24 dev lan0
-ip -n "$NV" addr add 10.0.101.10/24 dev v0
-for n in "$NA" "$NG" "$NV"; do ip -n "$n" link set lo up; done
-ip -n "$NA" link set a0 up; ip -n "$NG" link set wan0 up
-ip -n "$NG" link set lan0 up; ip -n "$NV" link set v0 up
-ip -n "$NA" route add default via 198.51.100.1
-ip -n "$NV" route add default via 10.0.101.1
 # The victim never answers the spoofed sources (their replies would go nowhere useful).
-ip -n "$NV" route add blackhole 198.51.100.0/24
-ip -n "$NV" route add blackhole 192.0.2.0/24
-ip netns exec "$NG" sysctl -qw net.ipv4.ip_forward=1
+. "$(dirname "$0")/../lib/netlab.sh"
+gw_netlab3 "$NA" "$NG" "$NV" wan0 lan0 sealed || fatal "cannot create the namespace lab"
 # Attack packets reaching the victim, counted before routing.
 ip netns exec "$NV" nft -f - <<'EOF' || fatal "victim counter"
 table inet cnt {

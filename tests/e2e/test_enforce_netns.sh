@@ -37,21 +37,10 @@ trap cleanup EXIT
 . "$(dirname "$0")/../lib/checks.sh"
 
 # --- sealed topology: only veth pairs between our own namespaces ---
-ip netns add "$NA" && ip netns add "$NG" && ip netns add "$NV" || { echo "FAIL: netns"; exit 1; }
-ip link add a0 netns "$NA" type veth peer name ga netns "$NG"
-ip link add v0 netns "$NV" type veth peer name gv netns "$NG"
-ip -n "$NA" addr add 198.51.100.7/24 dev a0
+. "$(dirname "$0")/../lib/netlab.sh"
+gw_netlab3 "$NA" "$NG" "$NV" ga gv || { echo "FAIL: netns"; exit 1; }
 ip -n "$NA" addr add 198.51.100.9/24 dev a0
 ip -n "$NA" addr add 198.51.100.20/24 dev a0
-ip -n "$NG" addr add 198.51.100.1/24 dev ga
-ip -n "$NG" addr add 10.0.101.1/24 dev gv
-ip -n "$NV" addr add 10.0.101.10/24 dev v0
-for n in "$NA" "$NG" "$NV"; do ip -n "$n" link set lo up; done
-ip -n "$NA" link set a0 up; ip -n "$NG" link set ga up
-ip -n "$NG" link set gv up; ip -n "$NV" link set v0 up
-ip -n "$NA" route add default via 198.51.100.1
-ip -n "$NV" route add default via 10.0.101.1
-ip netns exec "$NG" sysctl -qw net.ipv4.ip_forward=1
 
 # UDP echo in the victim namespace (bounded lifetime); reach SRC sends 3 datagrams from SRC
 # through the gateway and is true when an echo comes back.
