@@ -1,4 +1,4 @@
-/* fuzz-sources: operator/api.c operator/metrics.c operator/live.c operator/store.c operator/events.c operator/respond.c operator/policy.c operator/bantable.c operator/hook.c operator/respond_queue.c operator/idmap.c operator/report.c */
+/* fuzz-sources: operator/api.c operator/api_report.c operator/api_merge.c operator/metrics.c operator/live.c operator/store.c operator/store_queue.c operator/events.c operator/respond.c operator/policy.c operator/bantable.c operator/hook.c operator/respond_queue.c operator/idmap.c operator/report.c */
 /* fuzz-libs: librrd jansson sqlite3 */
 /* fuzz_api.c: libFuzzer target for the operator's HTTP API routing, query and body parsing. */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* fuzz-sources: operator/forward.c operator/cluster.c operator/idmap.c operator/api.c operator/metrics.c operator/live.c operator/store.c operator/events.c operator/respond.c operator/policy.c operator/bantable.c operator/hook.c operator/respond_queue.c operator/report.c */
+/* fuzz-sources: operator/forward.c operator/cluster.c operator/idmap.c operator/api.c operator/api_report.c operator/api_merge.c operator/metrics.c operator/live.c operator/store.c operator/store_queue.c operator/events.c operator/respond.c operator/policy.c operator/bantable.c operator/hook.c operator/respond_queue.c operator/report.c */
 /* fuzz-libs: libnats librrd jansson sqlite3 */
 /* fuzz_forward.c: libFuzzer target for the answer of another shard's API, as forward.c parses it. */
 #include <stdint.h>
