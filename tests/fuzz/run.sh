@@ -14,6 +14,8 @@
 #   - may list more sources and pkg-config libraries in its first lines:
 #       /* fuzz-sources: probe/decode.c probe/customer.c */
 #       /* fuzz-libs: libndpi */
+#       /* fuzz-flags: -close_fd_mask=2 */   (extra libFuzzer flags; this one
+#         silences the target's own stderr, sanitizer reports still print)
 #   - seeds go in tests/fuzz/seeds/NAME/ (read-only); the growing corpus is
 #     kept in BUILD_DIR/fuzz/corpus-NAME/.
 # Env: CLANG (default clang), FUZZ_FLAGS (extra libFuzzer flags), FUZZ_RUNS
@@ -85,11 +87,12 @@ run_one() { # name
 	seeds=""
 	[ -d "tests/fuzz/seeds/$name" ] && seeds=tests/fuzz/seeds/$name
 	t0=$(date +%s)
+	flags=$(directive fuzz-flags "tests/fuzz/fuzz_$name.c")
 	bound="-max_total_time=$secs"
 	[ -n "$runs" ] && bound="$bound -runs=$runs"
 	before=$(ls "$art" | wc -l)
 	# shellcheck disable=SC2086
-	"$bin" $bound -timeout=10 -rss_limit_mb=2048 \
+	"$bin" $bound $flags -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix="$art/" ${FUZZ_FLAGS:-} \
 	    "$corpus" $seeds >"$log" 2>&1
 	rc=$?
