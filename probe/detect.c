@@ -90,6 +90,8 @@ static double *flood_key(struct det_thresholds *t, const char *key)
 	char buf[64];
 	int c, dir;
 
+	if (strstr(key, "_flood.") == NULL)    /* the scalar keys: no formatting */
+		return NULL;
 	for (c = 0; c < CLS_MAX; c++)
 		for (dir = 0; dir < 2; dir++) {
 			snprintf(buf, sizeof(buf), "%s.%s.pps", cls[c], dir_names[dir]);
