@@ -3,7 +3,8 @@
 # and runs each one for SECONDS, or to FUZZ_RUNS executions when that is set.
 # Ends with a table "target executions exec/s findings". Exits non-zero if a
 # build fails or a fuzzer finds a crash, leak, timeout or UB (artifacts in
-# BUILD_DIR/fuzz/artifacts-NAME/).
+# BUILD_DIR/fuzz/artifacts-NAME/). A target stopped with SIGINT keeps its row
+# (executions so far) and is not a failure.
 #
 # Usage: tests/fuzz/run.sh BUILD_DIR SECONDS [NAME...]
 #   SECONDS 0 with FUZZ_RUNS set: no time bound (each target runs to the count).
@@ -97,7 +98,8 @@ run_one() { # name
 	    "$corpus" $seeds >"$log" 2>&1
 	rc=$?
 	found=$(( $(ls "$art" | wc -l) - before ))
-	[ $rc -ne 0 ] && [ $found -eq 0 ] && found=1
+	# 72: libFuzzer stopped by SIGINT (final stats printed), not a finding.
+	[ $rc -ne 0 ] && [ $rc -ne 72 ] && [ $found -eq 0 ] && found=1
 	done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)
 	execs=$(sed -n 's/^stat::number_of_executed_units:[[:space:]]*//p' "$log")
 	rate=$(sed -n 's/^stat::average_exec_per_sec:[[:space:]]*//p' "$log")
@@ -108,6 +110,10 @@ run_one() { # name
 	# libFuzzer reports 0/s for runs under a second.
 	case ${rate:-0}/${execs:-x} in 0/*[!0-9]*|0/) ;; 0/*) rate=$(( execs / (el > 0 ? el : 1) )) ;; esac
 	printf '%-22s %12s %8s %8s\n' "fuzz_$name" "${execs:-?}" "${rate:-?}" "$found" >>"$table"
+	if [ $rc -eq 72 ] && [ $found -eq 0 ]; then
+		echo "stop fuzz_$name: interrupted after ${execs:-?} execs (${rate:-?}/s), log $log"
+		return 0
+	fi
 	if [ $rc -ne 0 ]; then
 		echo "FAIL fuzz_$name (exit $rc), log $log"
 		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -n 10 | sed 's/^/    | /'
