@@ -65,7 +65,9 @@ help:
 	@echo "                 load shedding, capture loss vs packet size, fault figures, 10-minute soak,"
 	@echo "                 3 operator shards vs 1, attack start to event and to nft ban); not part of test"
 	@echo "  make asan      build with AddressSanitizer/UBSan into build-asan/ and run the unit tests"
-	@echo "  make fuzz      build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30)"
+	@echo "  make fuzz      build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (default 30),"
+	@echo "                 or to FUZZ_RUNS executions (FUZZ_SECONDS=0: no time bound); FUZZ_TARGETS=\"detect api\""
+	@echo "                 picks targets; ends with a table: target executions exec/s findings"
 	@echo "  make clean     remove $(B)/ and build-asan/"
 
 deps:
@@ -137,8 +139,10 @@ asan:
 	  sh tests/run.sh --unit-only build-asan
 
 FUZZ_SECONDS ?= 30
+FUZZ_RUNS ?=
+FUZZ_TARGETS ?=
 fuzz: $(B)/gen/gatewatch.pb-c.h
-	@sh tests/fuzz/run.sh $(B) $(FUZZ_SECONDS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) sh tests/fuzz/run.sh $(B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(B) build-asan

@@ -212,8 +212,9 @@ struct customer_map *customer_map_new(void)
 
 	if (m == NULL)
 		return NULL;
-	for (int i = 0; i < VLAN_IDS; i++)
-		m->vlan[i] = CUSTOMER_NONE;
+	/* Every byte 0xff: CUSTOMER_NONE in each slot, in one memset. */
+	_Static_assert(CUSTOMER_NONE == -1, "vlan[] is filled with 0xff bytes");
+	memset(m->vlan, 0xff, sizeof(m->vlan));
 	m->catchall = CUSTOMER_NONE;
 	if (trie_init(&m->t4) != 0 || trie_init(&m->t6) != 0 ||
 	    customer_get(m, CUSTOMER_UNMAPPED_ID) != CUSTOMER_UNMAPPED)

@@ -90,6 +90,8 @@ static double *flood_key(struct det_thresholds *t, const char *key)
 	char buf[64];
 	int c, dir;
 
+	if (strstr(key, "_flood.") == NULL)    /* the scalar keys: no formatting */
+		return NULL;
 	for (c = 0; c < CLS_MAX; c++)
 		for (dir = 0; dir < 2; dir++) {
 			snprintf(buf, sizeof(buf), "%s.%s.pps", cls[c], dir_names[dir]);
@@ -1118,10 +1120,23 @@ static int detect_init_spikes(struct detect *d)
 struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
     void *ctx)
 {
+	return detect_new_shrunk(map, emit, ctx, 0);
+}
+
+/* See detect.h. */
+struct detect *detect_new_shrunk(const struct customer_map *map,
+    detect_emit_cb emit, void *ctx, unsigned shrink_log2)
+{
 	struct detect *d;
 	size_t n = map != NULL ? customer_count(map) : 0;
 	struct detect_sizes sz = detect_sizes_for(n);
 
+	if (shrink_log2 > 6)
+		shrink_log2 = 6;
+	sz.rate_width >>= shrink_log2;
+	sz.dc_bits_log2 -= shrink_log2;
+	sz.dc_width >>= shrink_log2;
+	sz.flowind_slots >>= shrink_log2;
 	if (n == 0 || (d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->map = map;
@@ -1130,7 +1145,8 @@ struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
 	d->n_cust = n;
 	detect_defaults(&d->th);
 	/* ALARM_WAYS slots per bucket: about one slot per customer. */
-	d->n_alarm_buckets = pow2_at_least((256 + n) / ALARM_WAYS, 64, 1u << 14);
+	d->n_alarm_buckets = pow2_at_least((256 + n) / ALARM_WAYS, 64, 1u << 14) >>
+	    shrink_log2;
 	d->cust = calloc(n, sizeof(*d->cust));
 	d->alarms = calloc(d->n_alarm_buckets * ALARM_WAYS, sizeof(*d->alarms));
 	d->rate = swcms_new(2, sz.rate_width, NBUCKETS, BUCKET_US, SHORT_BUCKETS);
@@ -1142,7 +1158,7 @@ struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
 	d->covert = covert_new(sz.flowind_slots);
 	d->dnst = dnstunnel_new(sz.flowind_slots / 4);
 	/* Talkers over the rate window only: a source that stopped is not named. */
-	d->talkers = topk_new_window(64, NBUCKETS, BUCKET_US);
+	d->talkers = topk_new_window(64 >> shrink_log2, NBUCKETS, BUCKET_US);
 	if (d->cust == NULL || d->alarms == NULL || d->rate == NULL || d->onset == NULL ||
 	    d->ports == NULL || d->hosts == NULL || d->talkers == NULL ||
 	    d->failures == NULL || d->covert == NULL || d->dnst == NULL ||

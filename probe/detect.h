@@ -22,6 +22,15 @@ typedef void (*detect_emit_cb)(const struct gw_event *ev, void *ctx);
  */
 struct detect *detect_new(const struct customer_map *map, detect_emit_cb emit,
     void *ctx);
+
+/*
+ * As detect_new with every sketch, flow, alarm and talker table 2^shrink_log2
+ * times smaller (shrink_log2 at most 6; 0 = detect_new): the same code paths
+ * with more collisions and full tables, at a fraction of the memory and of
+ * the per-100-ms work. For fuzzing.
+ */
+struct detect *detect_new_shrunk(const struct customer_map *map,
+    detect_emit_cb emit, void *ctx, unsigned shrink_log2);
 void detect_free(struct detect *d);
 
 /*

@@ -11,7 +11,10 @@ except the steps touching SKIP_TS (the operator stopped inside it: its first par
 shutdown), or touching the range A:B when SKIP_TS is written so. Prints the steps compared, and how many lie inside [WIN_FROM, WIN_TO] (the outage).
 FETCH_FILE is `rrdtool fetch` output. Exits 1 on a mismatch or when nothing was compared.
 """
-import json, math, sys
+import json, os, sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from rrd_expect import parse_rrdtool  # noqa: E402
 
 def main():
     if len(sys.argv) != 10:
@@ -30,20 +33,10 @@ def main():
         if o.get("type") != "stats" or o.get("customer") != cust or lost:
             continue
         segs.append((o["ts"] - o["interval"], o["ts"], o["rx_bytes"], o["tx_bytes"]))
-    cols, rows = None, []
-    for line in open(fetch):
-        line = line.strip()
-        if not line:
-            continue
-        if cols is None:
-            cols = line.split()
-            continue
-        t, vals = line.split(":", 1)
-        vals = dict(zip(cols, vals.split()))
-        rows.append((int(t), vals))
+    rows = parse_rrdtool(fetch, "rx_bytes", "tx_bytes")
     step = 10
     compared = inside = bad = 0
-    for t, vals in rows:
+    for t, got_rx, got_tx in rows:
         lo, hi = t - step, t
         if lo < skip_to and skip_from <= hi:
             continue
@@ -60,9 +53,8 @@ def main():
         compared += 1
         if lo >= win_from and hi <= win_to:
             inside += 1
-        for name, e in (("rx_bytes", tot[0] / step), ("tx_bytes", tot[1] / step)):
-            v = vals[name].lower()
-            got = None if "nan" in v else float(v)
+        for name, e, got in (("rx_bytes", tot[0] / step, got_rx),
+                             ("tx_bytes", tot[1] / step, got_tx)):
             if got is None or abs(got - e) > max(0.005 * e, 1e-6):
                 bad += 1
                 print(f"MISMATCH step ending {t} {name}: rrd {got} expected {e:.3f}")
@@ -70,4 +62,5 @@ def main():
     if compared == 0 or bad:
         sys.exit(1)
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
 /* fuzz-sources: probe/customer.c probe/decode.c */
+/* fuzz-flags: -close_fd_mask=2 */
 /* fuzz_customer_map.c: libFuzzer target: map file text in, then a few lookups. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -35,7 +35,9 @@ def expected(segs, step_end, step):
         return None
     return total / step
 
-def parse_rrdtool(path, metric):
+def parse_rrdtool(path, *metrics):
+    """`rrdtool fetch` text output: one [ts, value, ...] per row, a value (None for NaN) per
+    metric named, in that order. Also used by tests/e2e/fault_rrd_check.py."""
     cols, points = None, []
     for line in open(path):
         line = line.strip()
@@ -46,8 +48,11 @@ def parse_rrdtool(path, metric):
             continue
         t, vals = line.split(":", 1)
         vals = vals.split()
-        v = vals[cols.index(metric)]
-        points.append([int(t), None if v.lower() in ("nan", "-nan") else float(v)])
+        row = [int(t)]
+        for metric in metrics:
+            v = vals[cols.index(metric)]
+            row.append(None if "nan" in v.lower() else float(v))
+        points.append(row)
     return points
 
 def main():
@@ -76,4 +81,5 @@ def main():
     if compared == 0 or bad:
         sys.exit(1)
 
-main()
+if __name__ == "__main__":
+    main()
