@@ -267,7 +267,7 @@ static void *
 shard_watch_main(void *arg)
 {
 	struct shard_watch *w = arg;
-	bool up[SHARD_MAX];
+	bool up[SHARD_MAX] = { false };   /* entries past eps.n stay false */
 	struct timespec until;
 
 	for (;;) {
